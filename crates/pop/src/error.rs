@@ -15,21 +15,35 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: u16, code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
-        ApiError { status, code: code.into(), message: message.into() }
+    pub fn new(
+        status: u16,
+        code: impl Into<Cow<'static, str>>,
+        message: impl Into<String>,
+    ) -> Self {
+        ApiError {
+            status,
+            code: code.into(),
+            message: message.into(),
+        }
     }
 
     pub fn missing_parameter(name: &str) -> Self {
         Self::new(
             400,
             "MissingParameter",
-            format!("The input parameter \"{name}\" that is mandatory for processing this request is not supplied."),
+            format!(
+                "The input parameter \"{name}\" that is mandatory for processing this request is not supplied."
+            ),
         )
     }
 
     /// `InvalidParameter` naming the parameter; `reason` says what is wrong with it.
     pub fn invalid_parameter(name: &str, reason: impl std::fmt::Display) -> Self {
-        Self::new(400, "InvalidParameter", format!("The specified parameter \"{name}\" is not valid: {reason}"))
+        Self::new(
+            400,
+            "InvalidParameter",
+            format!("The specified parameter \"{name}\" is not valid: {reason}"),
+        )
     }
 
     pub fn incomplete_signature(reason: impl std::fmt::Display) -> Self {
@@ -45,36 +59,66 @@ impl ApiError {
         Self::new(
             400,
             "SignatureDoesNotMatch",
-            format!("Specified signature is not matched with our calculation. server string to sign is:{string_to_sign}"),
+            format!(
+                "Specified signature is not matched with our calculation. server string to sign is:{string_to_sign}"
+            ),
         )
     }
 
     pub fn signature_nonce_used() -> Self {
-        Self::new(400, "SignatureNonceUsed", "Specified signature nonce was used already.")
+        Self::new(
+            400,
+            "SignatureNonceUsed",
+            "Specified signature nonce was used already.",
+        )
     }
 
     pub fn timestamp_expired() -> Self {
-        Self::new(400, "InvalidTimeStamp.Expired", "Specified time stamp or date value is expired.")
+        Self::new(
+            400,
+            "InvalidTimeStamp.Expired",
+            "Specified time stamp or date value is expired.",
+        )
     }
 
     pub fn timestamp_format() -> Self {
-        Self::new(400, "InvalidTimeStamp.Format", "Specified time stamp or date value is not well formatted.")
+        Self::new(
+            400,
+            "InvalidTimeStamp.Format",
+            "Specified time stamp or date value is not well formatted.",
+        )
     }
 
     pub fn access_key_not_found() -> Self {
-        Self::new(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found.")
+        Self::new(
+            404,
+            "InvalidAccessKeyId.NotFound",
+            "Specified access key is not found.",
+        )
     }
 
     pub fn access_key_inactive() -> Self {
-        Self::new(400, "InvalidAccessKeyId.Inactive", "Specified access key is disabled.")
+        Self::new(
+            400,
+            "InvalidAccessKeyId.Inactive",
+            "Specified access key is disabled.",
+        )
     }
 
     pub fn action_not_found() -> Self {
-        Self::new(404, "InvalidAction.NotFound", "Specified api is not found, please check your url and method.")
+        Self::new(
+            404,
+            "InvalidAction.NotFound",
+            "Specified api is not found, please check your url and method.",
+        )
     }
 
     pub fn invalid_version() -> Self {
-        Self::new(400, "InvalidVersion", "Specified parameter Version is not valid.")
+        Self::new(
+            400,
+            "InvalidVersion",
+            "Specified parameter Version is not valid.",
+        )
     }
 
     pub fn internal() -> Self {

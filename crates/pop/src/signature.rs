@@ -1,8 +1,53 @@
 //! Verifying (server) and producing (client) V3 and V2 request signatures.
+//!
+//! [`parse_request`] reads everything a signature covers and computes the canonical request and the
+//! string to sign (neither needs the secret); [`SignedRequest::verify`] then only computes the HMAC
+//! and compares it in constant time. Decisions where the protocol leaves room:
+//! - no signature at all (no `Authorization: ACS3-...`, no `Signature` query parameter) gives
+//!   `IncompleteSignature`;
+//! - an `ACS3-` algorithm other than `ACS3-HMAC-SHA256`/`ACS3-HMAC-SM3` (e.g. `ACS3-RSA-SHA256`)
+//!   gives `InvalidParameter` naming `SignatureMethod`;
+//! - a nonce that is empty or longer than [`MAX_NONCE_LEN`] bytes gives `InvalidParameter` naming
+//!   `SignatureNonce` (V2) or `x-acs-signature-nonce` (V3);
+//! - the V2 common parameters are removed from the business parameters only for V2 requests: in V3
+//!   a business parameter may legitimately be called `Version`.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use hmac::{Hmac, Mac};
+use sha2::Digest;
+use subtle::ConstantTimeEq;
 
+use crate::encoding::{decode_form, encode_form, percent_encode_bytes, percent_encode_rfc3986};
 use crate::{ApiError, FlatParams};
+
+/// Longest nonce accepted, in bytes.
+pub const MAX_NONCE_LEN: usize = 128;
+/// Most headers a request may carry.
+pub const MAX_HEADERS: usize = 256;
+/// Longest header value accepted, in bytes.
+pub const MAX_HEADER_LEN: usize = 16 * 1024;
+/// Most parameters (query and form together) a request may carry.
+pub const MAX_PARAMS: usize = crate::params::MAX_PARAMS;
+/// Accepted difference between the request's timestamp and the server clock.
+pub const MAX_CLOCK_SKEW_SECONDS: i64 = 15 * 60;
+
+/// The timestamp format of `x-acs-date` and V2 `Timestamp`.
+pub const TIMESTAMP_FORMAT: &str = "%Y-%m-%dT%H:%M:%SZ";
+
+/// The V2 common parameters, removed from a V2 request's business parameters.
+pub const V2_COMMON_PARAMS: [&str; 11] = [
+    "Action",
+    "Version",
+    "Format",
+    "AccessKeyId",
+    "Signature",
+    "SignatureMethod",
+    "SignatureVersion",
+    "SignatureNonce",
+    "SignatureType",
+    "Timestamp",
+    "SecurityToken",
+];
 
 /// An HTTP request as received, before anything is trusted.
 #[derive(Debug, Clone, Copy)]
@@ -23,6 +68,71 @@ pub enum Algorithm {
     HmacSha1,
 }
 
+impl Algorithm {
+    /// The name as it appears on the wire.
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::Acs3HmacSha256 => "ACS3-HMAC-SHA256",
+            Algorithm::Acs3HmacSm3 => "ACS3-HMAC-SM3",
+            Algorithm::HmacSha1 => "HMAC-SHA1",
+        }
+    }
+
+    /// Lower-hex digest (SHA-256 or SM3) for V3; SHA-1 for V2 (never used for V2 signing).
+    fn hash_hex(self, data: &[u8]) -> String {
+        match self {
+            Algorithm::Acs3HmacSha256 => hex::encode(sha2::Sha256::digest(data)),
+            Algorithm::Acs3HmacSm3 => hex::encode(sm3::Sm3::digest(data)),
+            Algorithm::HmacSha1 => hex::encode(sha1::Sha1::digest(data)),
+        }
+    }
+
+    fn hmac(self, key: &[u8], message: &[u8]) -> Vec<u8> {
+        fn run<M: Mac + hmac::digest::KeyInit>(key: &[u8], message: &[u8]) -> Vec<u8> {
+            // HMAC takes keys of any length, so `new_from_slice` cannot fail.
+            match <M as hmac::digest::KeyInit>::new_from_slice(key) {
+                Ok(mut mac) => {
+                    mac.update(message);
+                    mac.finalize().into_bytes().to_vec()
+                }
+                Err(_) => Vec::new(),
+            }
+        }
+        match self {
+            Algorithm::Acs3HmacSha256 => run::<Hmac<sha2::Sha256>>(key, message),
+            Algorithm::Acs3HmacSm3 => run::<Hmac<sm3::Sm3>>(key, message),
+            Algorithm::HmacSha1 => run::<Hmac<sha1::Sha1>>(key, message),
+        }
+    }
+}
+
+/// Every intermediate value of a V3 signature, as the test vectors list them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CanonicalV3 {
+    /// Lower-hex hash of the received body (computed here, not copied from the header).
+    pub hashed_payload: String,
+    pub canonical_uri: String,
+    pub canonical_query_string: String,
+    pub canonical_headers: String,
+    pub signed_headers: String,
+    pub canonical_request: String,
+    pub hashed_canonical_request: String,
+}
+
+#[derive(Debug, Clone)]
+enum Proof {
+    V3 {
+        canonical: CanonicalV3,
+        /// Whether `x-acs-content-sha256` matched the body.
+        payload_matches: bool,
+        signature: Vec<u8>,
+    },
+    V2 {
+        canonicalized_query_string: String,
+        signature: String,
+    },
+}
+
 /// A request whose signature parts parsed; not yet verified.
 #[derive(Debug, Clone)]
 pub struct SignedRequest {
@@ -34,21 +144,528 @@ pub struct SignedRequest {
     pub action: String,
     pub version: String,
     pub params: FlatParams,
+    string_to_sign: String,
+    proof: Proof,
 }
 
+/// Reads the signature parts, the action and the business parameters of a request.
+///
+/// No clock and no key is involved: call [`SignedRequest::check_timestamp`] and
+/// [`SignedRequest::verify`] next. Errors (all 400):
+/// - `IncompleteSignature`: no signature; a malformed `Authorization`; SignedHeaders not lower-case
+///   and sorted, lacking a required header (`host`, `x-acs-date`, `x-acs-signature-nonce`,
+///   `x-acs-action`, `x-acs-version`, `x-acs-content-sha256`, `content-type` when present, every
+///   `x-acs-*` present), or naming a header the request does not have; a required V3 header sent
+///   twice;
+/// - `InvalidParameter`: unsupported `SignatureMethod` (V2 other than `HMAC-SHA1`, V3 other than the
+///   two HMACs), `SignatureVersion` other than `1.0`, `Format` other than JSON/XML, bad nonce, a
+///   parameter given twice, a bad escape or non-UTF-8 in query or form, too many parameters or
+///   headers, a header too long;
+/// - `MissingParameter`: a V2 common parameter is absent;
+/// - `InvalidTimeStamp.Format`: `x-acs-date` / `Timestamp` is not `yyyy-MM-ddTHH:mm:ssZ`.
 pub fn parse_request(request: &HttpRequest<'_>) -> Result<SignedRequest, ApiError> {
-    let _ = request;
-    unimplemented!("stub")
+    if request.headers.len() > MAX_HEADERS {
+        return Err(ApiError::invalid_parameter(
+            "headers",
+            format!("more than {MAX_HEADERS} headers"),
+        ));
+    }
+    if let Some((name, _)) = request
+        .headers
+        .iter()
+        .find(|(name, value)| name.len() + value.len() > MAX_HEADER_LEN)
+    {
+        let shown: String = name.chars().take(64).collect();
+        return Err(ApiError::invalid_parameter(&shown, "header too long"));
+    }
+    let authorization = header_values(request.headers, "authorization");
+    if let Some(auth) = authorization
+        .iter()
+        .find(|v| v.trim_start().starts_with("ACS3-"))
+    {
+        if authorization.len() > 1 {
+            return Err(ApiError::incomplete_signature(
+                "more than one Authorization header",
+            ));
+        }
+        return parse_v3(request, auth.trim());
+    }
+    let query = decode_form(request.query.as_bytes())?;
+    if query.iter().any(|(name, _)| name == "Signature") {
+        return parse_v2(request, query);
+    }
+    Err(ApiError::incomplete_signature("the request is not signed"))
+}
+
+fn header_values<'h>(headers: &'h [(String, String)], name: &str) -> Vec<&'h str> {
+    headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
+/// The one value of a header that must appear once.
+fn single_header<'h>(headers: &'h [(String, String)], name: &str) -> Result<&'h str, ApiError> {
+    match header_values(headers, name).as_slice() {
+        [value] => Ok(value.trim()),
+        [] => Err(ApiError::incomplete_signature(format!(
+            "header {name} is missing"
+        ))),
+        _ => Err(ApiError::incomplete_signature(format!(
+            "header {name} is given more than once"
+        ))),
+    }
+}
+
+fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, ApiError> {
+    NaiveDateTime::parse_from_str(text, TIMESTAMP_FORMAT)
+        .map(|t| t.and_utc())
+        .map_err(|_| ApiError::timestamp_format())
+}
+
+fn check_nonce(nonce: &str, name: &str) -> Result<(), ApiError> {
+    if nonce.is_empty() || nonce.len() > MAX_NONCE_LEN {
+        return Err(ApiError::invalid_parameter(
+            name,
+            format!("must be 1 to {MAX_NONCE_LEN} bytes"),
+        ));
+    }
+    Ok(())
+}
+
+fn is_form(headers: &[(String, String)]) -> bool {
+    header_values(headers, "content-type")
+        .first()
+        .is_some_and(|ct| {
+            ct.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+}
+
+/// Query pairs plus form-body pairs; a name given twice is `InvalidParameter`.
+fn merge_params(
+    query: &[(String, String)],
+    request: &HttpRequest<'_>,
+) -> Result<Vec<(String, String)>, ApiError> {
+    let mut all: Vec<(String, String)> = query.to_vec();
+    if is_form(request.headers) {
+        all.extend(decode_form(request.body)?);
+    }
+    if all.len() > MAX_PARAMS {
+        return Err(ApiError::invalid_parameter(
+            "parameters",
+            format!("more than {MAX_PARAMS} parameters"),
+        ));
+    }
+    let mut seen = std::collections::HashSet::with_capacity(all.len());
+    for (name, _) in &all {
+        if !seen.insert(name.as_str()) {
+            return Err(ApiError::invalid_parameter(name, "given more than once"));
+        }
+    }
+    Ok(all)
+}
+
+struct Authorization<'a> {
+    algorithm: Algorithm,
+    credential: &'a str,
+    signed_headers: &'a str,
+    signature: Vec<u8>,
+}
+
+fn parse_authorization(value: &str) -> Result<Authorization<'_>, ApiError> {
+    let malformed = || ApiError::incomplete_signature("malformed Authorization header");
+    let (algorithm, rest) = value.split_once(' ').ok_or_else(malformed)?;
+    let algorithm = match algorithm {
+        "ACS3-HMAC-SHA256" => Algorithm::Acs3HmacSha256,
+        "ACS3-HMAC-SM3" => Algorithm::Acs3HmacSm3,
+        other => {
+            let shown: String = other.chars().take(64).collect();
+            return Err(ApiError::invalid_parameter(
+                "SignatureMethod",
+                format!("{shown} is not supported"),
+            ));
+        }
+    };
+    let (mut credential, mut signed_headers, mut signature) = (None, None, None);
+    for part in rest.split(',') {
+        let part = part.trim();
+        let (key, value) = part.split_once('=').ok_or_else(malformed)?;
+        let slot = match key {
+            "Credential" => &mut credential,
+            "SignedHeaders" => &mut signed_headers,
+            "Signature" => &mut signature,
+            _ => return Err(malformed()),
+        };
+        if slot.replace(value).is_some() || value.is_empty() || value.contains(char::is_whitespace)
+        {
+            return Err(malformed());
+        }
+    }
+    let (Some(credential), Some(signed_headers), Some(signature)) =
+        (credential, signed_headers, signature)
+    else {
+        return Err(malformed());
+    };
+    let signature = hex::decode(signature).map_err(|_| malformed())?;
+    if signature.len() != 32 {
+        return Err(malformed());
+    }
+    Ok(Authorization {
+        algorithm,
+        credential,
+        signed_headers,
+        signature,
+    })
+}
+
+const V3_REQUIRED_HEADERS: [&str; 6] = [
+    "host",
+    "x-acs-date",
+    "x-acs-signature-nonce",
+    "x-acs-action",
+    "x-acs-version",
+    "x-acs-content-sha256",
+];
+
+fn parse_v3(request: &HttpRequest<'_>, authorization: &str) -> Result<SignedRequest, ApiError> {
+    let auth = parse_authorization(authorization)?;
+    let headers = request.headers;
+
+    // SignedHeaders: lower-case, strictly sorted, covering what must be signed.
+    let names: Vec<&str> = auth.signed_headers.split(';').collect();
+    if names.len() > MAX_HEADERS {
+        return Err(ApiError::incomplete_signature("too many signed headers"));
+    }
+    if names
+        .iter()
+        .any(|n| n.is_empty() || n.bytes().any(|b| b.is_ascii_uppercase()))
+    {
+        return Err(ApiError::incomplete_signature(
+            "SignedHeaders must be lower-case header names",
+        ));
+    }
+    if names.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(ApiError::incomplete_signature(
+            "SignedHeaders must be sorted and without repeats",
+        ));
+    }
+    let signed = |name: &str| names.binary_search(&name).is_ok();
+    for required in V3_REQUIRED_HEADERS {
+        if !signed(required) {
+            return Err(ApiError::incomplete_signature(format!(
+                "header {required} must be signed"
+            )));
+        }
+    }
+    for (name, _) in headers {
+        let lower = name.to_ascii_lowercase();
+        if (lower == "content-type" || lower.starts_with("x-acs-")) && !signed(&lower) {
+            return Err(ApiError::incomplete_signature(format!(
+                "header {lower} must be signed"
+            )));
+        }
+    }
+    let mut canonical_headers = String::new();
+    for name in &names {
+        let mut values: Vec<&str> = header_values(headers, name)
+            .into_iter()
+            .map(str::trim)
+            .collect();
+        if values.is_empty() {
+            return Err(ApiError::incomplete_signature(format!(
+                "signed header {name} is missing"
+            )));
+        }
+        values.sort_unstable();
+        canonical_headers.push_str(name);
+        canonical_headers.push(':');
+        canonical_headers.push_str(&values.join(","));
+        canonical_headers.push('\n');
+    }
+
+    let action = single_header(headers, "x-acs-action")?.to_owned();
+    let version = single_header(headers, "x-acs-version")?.to_owned();
+    let nonce = single_header(headers, "x-acs-signature-nonce")?.to_owned();
+    check_nonce(&nonce, "x-acs-signature-nonce")?;
+    let timestamp = parse_timestamp(single_header(headers, "x-acs-date")?)?;
+    let content_sha256 = single_header(headers, "x-acs-content-sha256")?;
+    let security_token = match header_values(headers, "x-acs-security-token").as_slice() {
+        [] => None,
+        [token] => Some(token.trim().to_owned()),
+        _ => {
+            return Err(ApiError::incomplete_signature(
+                "header x-acs-security-token is given more than once",
+            ));
+        }
+    };
+
+    let query = decode_form(request.query.as_bytes())?;
+    let all = merge_params(&query, request)?;
+
+    let mut sorted_query: Vec<&(String, String)> = query.iter().collect();
+    sorted_query.sort_by(|a, b| a.0.cmp(&b.0));
+    let canonical_query_string = sorted_query
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{}={}",
+                percent_encode_rfc3986(k),
+                percent_encode_rfc3986(v)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("&");
+    let hashed_payload = auth.algorithm.hash_hex(request.body);
+    let payload_matches = hashed_payload.eq_ignore_ascii_case(content_sha256);
+    let canonical = canonical_v3(
+        auth.algorithm,
+        request.method,
+        canonical_uri(request.path),
+        canonical_query_string,
+        canonical_headers,
+        auth.signed_headers.to_owned(),
+        hashed_payload,
+    );
+    let string_to_sign = format!(
+        "{}\n{}",
+        auth.algorithm.name(),
+        canonical.hashed_canonical_request
+    );
+
+    Ok(SignedRequest {
+        algorithm: auth.algorithm,
+        access_key_id: auth.credential.to_owned(),
+        security_token,
+        nonce,
+        timestamp,
+        action,
+        version,
+        params: all.into_iter().collect(),
+        string_to_sign,
+        proof: Proof::V3 {
+            canonical,
+            payload_matches,
+            signature: auth.signature,
+        },
+    })
+}
+
+/// The path decoded and re-encoded segment-wise (RFC 3986, `/` kept); `/` when empty.
+fn canonical_uri(path: &str) -> String {
+    if path.is_empty() {
+        return "/".to_owned();
+    }
+    let decoded: Vec<u8> = percent_encoding::percent_decode_str(path).collect();
+    decoded
+        .split(|&b| b == b'/')
+        .map(percent_encode_bytes)
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn canonical_v3(
+    algorithm: Algorithm,
+    method: &str,
+    canonical_uri: String,
+    canonical_query_string: String,
+    canonical_headers: String,
+    signed_headers: String,
+    hashed_payload: String,
+) -> CanonicalV3 {
+    let canonical_request = format!(
+        "{method}\n{canonical_uri}\n{canonical_query_string}\n{canonical_headers}\n{signed_headers}\n{hashed_payload}"
+    );
+    let hashed_canonical_request = algorithm.hash_hex(canonical_request.as_bytes());
+    CanonicalV3 {
+        hashed_payload,
+        canonical_uri,
+        canonical_query_string,
+        canonical_headers,
+        signed_headers,
+        canonical_request,
+        hashed_canonical_request,
+    }
+}
+
+const V2_REQUIRED: [&str; 8] = [
+    "Action",
+    "Version",
+    "AccessKeyId",
+    "Signature",
+    "SignatureMethod",
+    "SignatureVersion",
+    "SignatureNonce",
+    "Timestamp",
+];
+
+fn parse_v2(
+    request: &HttpRequest<'_>,
+    query: Vec<(String, String)>,
+) -> Result<SignedRequest, ApiError> {
+    let all = merge_params(&query, request)?;
+    let get = |name: &str| all.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    for name in V2_REQUIRED {
+        if get(name).is_none() {
+            return Err(ApiError::missing_parameter(name));
+        }
+    }
+    let required = |name: &str| get(name).ok_or_else(|| ApiError::missing_parameter(name));
+    if required("SignatureMethod")? != "HMAC-SHA1" {
+        return Err(ApiError::invalid_parameter(
+            "SignatureMethod",
+            "only HMAC-SHA1 is supported",
+        ));
+    }
+    if required("SignatureVersion")? != "1.0" {
+        return Err(ApiError::invalid_parameter(
+            "SignatureVersion",
+            "only 1.0 is supported",
+        ));
+    }
+    if let Some(format) = get("Format")
+        && !format.eq_ignore_ascii_case("json")
+        && !format.eq_ignore_ascii_case("xml")
+    {
+        return Err(ApiError::invalid_parameter("Format", "must be JSON or XML"));
+    }
+    let nonce = required("SignatureNonce")?.to_owned();
+    check_nonce(&nonce, "SignatureNonce")?;
+    let timestamp = parse_timestamp(required("Timestamp")?)?;
+    let signature = required("Signature")?.to_owned();
+    let access_key_id = required("AccessKeyId")?.to_owned();
+    let action = required("Action")?.to_owned();
+    let version = required("Version")?.to_owned();
+    let security_token = get("SecurityToken").map(str::to_owned);
+
+    let canonicalized_query_string =
+        v2_canonical_query(all.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let string_to_sign = v2_string_to_sign(request.method, &canonicalized_query_string);
+    let params = all
+        .into_iter()
+        .filter(|(k, _)| !V2_COMMON_PARAMS.contains(&k.as_str()))
+        .collect();
+    Ok(SignedRequest {
+        algorithm: Algorithm::HmacSha1,
+        access_key_id,
+        security_token,
+        nonce,
+        timestamp,
+        action,
+        version,
+        params,
+        string_to_sign,
+        proof: Proof::V2 {
+            canonicalized_query_string,
+            signature,
+        },
+    })
+}
+
+/// Sorted `enc(k)=enc(v)` of every parameter but `Signature`, joined with `&`.
+fn v2_canonical_query<'a>(params: impl Iterator<Item = (&'a str, &'a str)>) -> String {
+    let mut pairs: Vec<(&str, &str)> = params.filter(|(k, _)| *k != "Signature").collect();
+    pairs.sort_unstable();
+    pairs
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{}={}",
+                percent_encode_rfc3986(k),
+                percent_encode_rfc3986(v)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn v2_string_to_sign(method: &str, canonicalized_query_string: &str) -> String {
+    format!(
+        "{method}&%2F&{}",
+        percent_encode_rfc3986(canonicalized_query_string)
+    )
+}
+
+fn v2_signature(secret: &str, string_to_sign: &str) -> String {
+    use base64::Engine;
+    let key = format!("{secret}&");
+    base64::engine::general_purpose::STANDARD
+        .encode(Algorithm::HmacSha1.hmac(key.as_bytes(), string_to_sign.as_bytes()))
 }
 
 impl SignedRequest {
+    /// `InvalidTimeStamp.Expired` when the request's time is more than 15 minutes from `now`.
     pub fn check_timestamp(&self, now: DateTime<Utc>) -> Result<(), ApiError> {
-        let _ = now;
-        unimplemented!("stub")
+        if (now - self.timestamp).num_seconds().abs() > MAX_CLOCK_SKEW_SECONDS {
+            return Err(ApiError::timestamp_expired());
+        }
+        Ok(())
     }
+
+    /// Checks the signature with the caller's secret: `SignatureDoesNotMatch` (with the server's
+    /// string to sign) when it differs or, for V3, when `x-acs-content-sha256` does not match the body.
     pub fn verify(&self, access_key_secret: &str) -> Result<(), ApiError> {
-        let _ = access_key_secret;
-        unimplemented!("stub")
+        let matches = match &self.proof {
+            Proof::V3 {
+                payload_matches,
+                signature,
+                ..
+            } => {
+                let expected = self
+                    .algorithm
+                    .hmac(access_key_secret.as_bytes(), self.string_to_sign.as_bytes());
+                let same: bool = expected.ct_eq(signature).into();
+                same && *payload_matches
+            }
+            Proof::V2 { signature, .. } => {
+                let expected = v2_signature(access_key_secret, &self.string_to_sign);
+                expected.as_bytes().ct_eq(signature.as_bytes()).into()
+            }
+        };
+        if matches {
+            Ok(())
+        } else {
+            Err(ApiError::signature_does_not_match(&self.string_to_sign))
+        }
+    }
+
+    /// The string to sign the server computed (public: it holds no secret).
+    pub fn string_to_sign(&self) -> &str {
+        &self.string_to_sign
+    }
+
+    /// The V3 canonical request and its parts; `None` for V2.
+    pub fn canonical_v3(&self) -> Option<&CanonicalV3> {
+        match &self.proof {
+            Proof::V3 { canonical, .. } => Some(canonical),
+            Proof::V2 { .. } => None,
+        }
+    }
+
+    /// The V2 canonicalized query string; `None` for V3.
+    pub fn canonicalized_query_v2(&self) -> Option<&str> {
+        match &self.proof {
+            Proof::V2 {
+                canonicalized_query_string,
+                ..
+            } => Some(canonicalized_query_string),
+            Proof::V3 { .. } => None,
+        }
+    }
+
+    /// The signature this secret would give (lower hex for V3, base64 for V2).
+    pub fn expected_signature(&self, access_key_secret: &str) -> String {
+        match self.proof {
+            Proof::V3 { .. } => hex::encode(
+                self.algorithm
+                    .hmac(access_key_secret.as_bytes(), self.string_to_sign.as_bytes()),
+            ),
+            Proof::V2 { .. } => v2_signature(access_key_secret, &self.string_to_sign),
+        }
     }
 }
 
@@ -77,12 +694,128 @@ pub struct SignedHttpRequest {
     pub body: Vec<u8>,
 }
 
-pub fn sign_v3(input: &SigningInput<'_>) -> SignedHttpRequest {
-    let _ = input;
-    unimplemented!("stub")
+const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
+
+fn path_and_query(query: &str) -> String {
+    if query.is_empty() {
+        "/".to_owned()
+    } else {
+        format!("/?{query}")
+    }
 }
 
+/// Signs like the Python SDK's default `ACS3-HMAC-SHA256`: query in the URL, form body (keys sorted,
+/// `quote_plus`), headers `host`, `x-acs-*`, `content-type` when there is a body, all of them signed.
+pub fn sign_v3(input: &SigningInput<'_>) -> SignedHttpRequest {
+    let algorithm = Algorithm::Acs3HmacSha256;
+    let body = encode_form(input.form.iter()).into_bytes();
+    let hashed_payload = algorithm.hash_hex(&body);
+    let mut headers: Vec<(String, String)> = vec![
+        ("host".to_owned(), input.host.to_owned()),
+        ("x-acs-version".to_owned(), input.version.to_owned()),
+        ("x-acs-action".to_owned(), input.action.to_owned()),
+        (
+            "x-acs-date".to_owned(),
+            input.timestamp.format(TIMESTAMP_FORMAT).to_string(),
+        ),
+        ("x-acs-signature-nonce".to_owned(), input.nonce.to_owned()),
+    ];
+    if !body.is_empty() {
+        headers.push(("content-type".to_owned(), FORM_CONTENT_TYPE.to_owned()));
+    }
+    headers.push(("x-acs-content-sha256".to_owned(), hashed_payload.clone()));
+
+    let mut signed: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.trim()))
+        .collect();
+    signed.sort_unstable();
+    let canonical_headers: String = signed.iter().map(|(k, v)| format!("{k}:{v}\n")).collect();
+    let signed_headers = signed.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(";");
+    let canonical_query_string = input
+        .query
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{}={}",
+                percent_encode_rfc3986(k),
+                percent_encode_rfc3986(v)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("&");
+    let canonical = canonical_v3(
+        algorithm,
+        input.method,
+        "/".to_owned(),
+        canonical_query_string,
+        canonical_headers,
+        signed_headers,
+        hashed_payload,
+    );
+    let string_to_sign = format!(
+        "{}\n{}",
+        algorithm.name(),
+        canonical.hashed_canonical_request
+    );
+    let signature = hex::encode(algorithm.hmac(
+        input.access_key_secret.as_bytes(),
+        string_to_sign.as_bytes(),
+    ));
+    headers.push((
+        "authorization".to_owned(),
+        format!(
+            "{} Credential={},SignedHeaders={},Signature={signature}",
+            algorithm.name(),
+            input.access_key_id,
+            canonical.signed_headers
+        ),
+    ));
+    SignedHttpRequest {
+        method: input.method.to_owned(),
+        path_and_query: path_and_query(&encode_form(input.query.iter())),
+        headers,
+        body,
+    }
+}
+
+/// Signs like the Python SDK with `signature_algorithm='v2'`: the common parameters (`Format=json`)
+/// and the business query in the URL, the form in the body, the HMAC-SHA1 signature over both.
 pub fn sign_v2(input: &SigningInput<'_>) -> SignedHttpRequest {
-    let _ = input;
-    unimplemented!("stub")
+    let timestamp = input.timestamp.format(TIMESTAMP_FORMAT).to_string();
+    let mut query: Vec<(&str, &str)> = vec![
+        ("Action", input.action),
+        ("Format", "json"),
+        ("Version", input.version),
+        ("Timestamp", &timestamp),
+        ("SignatureNonce", input.nonce),
+    ];
+    query.extend(input.query.iter());
+    query.extend([
+        ("SignatureMethod", "HMAC-SHA1"),
+        ("SignatureVersion", "1.0"),
+        ("AccessKeyId", input.access_key_id),
+    ]);
+    let canonical = v2_canonical_query(query.iter().copied().chain(input.form.iter()));
+    let signature = v2_signature(
+        input.access_key_secret,
+        &v2_string_to_sign(input.method, &canonical),
+    );
+    query.push(("Signature", &signature));
+
+    let body = encode_form(input.form.iter()).into_bytes();
+    let mut headers = vec![
+        ("host".to_owned(), input.host.to_owned()),
+        ("x-acs-version".to_owned(), input.version.to_owned()),
+        ("x-acs-action".to_owned(), input.action.to_owned()),
+    ];
+    if !body.is_empty() {
+        headers.push(("content-type".to_owned(), FORM_CONTENT_TYPE.to_owned()));
+    }
+    SignedHttpRequest {
+        method: input.method.to_owned(),
+        path_and_query: path_and_query(&encode_form(query)),
+        headers,
+        body,
+    }
 }

@@ -1,0 +1,452 @@
+"""Helpers shared by the amc acceptance tests.
+
+Three ways to talk to the server, from the most official to the most raw:
+
+* the generated Alibaba Cloud SDK clients (``ecd_client`` / ``appstream_client``, signature V3 by default,
+  V2 with ``v2=True``);
+* ``aliyunsdkcore`` (the old core SDK, V2 signatures, GET or POST), which stands in for the aliyun CLI;
+* ``raw_v3`` / ``raw_v2``: requests signed here with hmac/hashlib, so that single fields (nonce, date,
+  Authorization, parameters) can be chosen freely.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import hashlib
+import hmac
+import json
+import time
+import urllib.parse
+import uuid
+from typing import Any, Callable, Iterable
+
+import pytest
+import requests
+
+REGION = "cn-hangzhou"
+V_ECD = "2020-09-30"
+V_APPSTREAM = "2021-09-01"
+
+IMG_UBUNTU = "imgc-0ae8jvkn4tzatayay"  # OpenClaw_Ubuntu 22.04
+IMG_WINDOWS = "imgc-0aae4rxv3pz7idcot"  # OpenClaw_Windows 11
+BUNDLE_OPENCLAW = "b-openclaw-linux"  # JVS Claw
+BUNDLE_HERMES = "b-hermes-linux"  # Hermes Agent
+
+ERROR_FIELDS = ("RequestId", "HostId", "Code", "Message", "Recommend")
+
+
+# --------------------------------------------------------------------------------------------------
+# encoding and signing
+
+
+def enc(value: Any) -> str:
+    """RFC 3986 percent-encoding as the POP signers use it."""
+    return urllib.parse.quote(str(value), safe="~")
+
+
+def utc_stamp(offset_seconds: float = 0) -> str:
+    t = _dt.datetime.now(_dt.timezone.utc) + _dt.timedelta(seconds=offset_seconds)
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def new_nonce() -> str:
+    return uuid.uuid4().hex
+
+
+def flatten(params: dict[str, Any] | None) -> dict[str, str]:
+    """The SDKs' repeat-list flattening: lists -> Name.1, Name.2; dicts -> Name.Key; bools -> True/False."""
+    out: dict[str, str] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if value is None:
+            return
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(f"{prefix}.{k}" if prefix else str(k), v)
+        elif isinstance(value, (list, tuple)):
+            for i, v in enumerate(value, 1):
+                walk(f"{prefix}.{i}", v)
+        else:
+            out[prefix] = str(value)
+
+    for k, v in (params or {}).items():
+        walk(k, v)
+    return out
+
+
+def canonical_query(params: dict[str, str]) -> str:
+    return "&".join(f"{enc(k)}={enc(params[k])}" for k in sorted(params))
+
+
+def sign_v3_headers(
+    method: str,
+    host: str,
+    action: str,
+    version: str,
+    query: dict[str, str],
+    body: bytes,
+    content_type: str | None,
+    access_key_id: str,
+    secret: str,
+    date: str | None = None,
+    nonce: str | None = None,
+    extra_headers: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """Headers (Authorization included) of an ACS3-HMAC-SHA256 request; ``extra_headers`` are signed too."""
+    headers = {
+        "host": host,
+        "x-acs-action": action,
+        "x-acs-version": version,
+        "x-acs-date": date or utc_stamp(),
+        "x-acs-signature-nonce": nonce or new_nonce(),
+        "x-acs-content-sha256": hashlib.sha256(body).hexdigest(),
+    }
+    if content_type:
+        headers["content-type"] = content_type
+    headers.update({k.lower(): v for k, v in (extra_headers or {}).items()})
+    names = sorted(headers)
+    canonical_headers = "".join(f"{n}:{headers[n].strip()}\n" for n in names)
+    signed = ";".join(names)
+    canonical_request = "\n".join(
+        [method.upper(), "/", canonical_query(query), canonical_headers, signed, headers["x-acs-content-sha256"]]
+    )
+    string_to_sign = "ACS3-HMAC-SHA256\n" + hashlib.sha256(canonical_request.encode()).hexdigest()
+    signature = hmac.new(secret.encode(), string_to_sign.encode(), hashlib.sha256).hexdigest()
+    headers["Authorization"] = f"ACS3-HMAC-SHA256 Credential={access_key_id},SignedHeaders={signed},Signature={signature}"
+    return headers
+
+
+def sign_v2_params(method: str, params: dict[str, str], secret: str) -> str:
+    string_to_sign = method.upper() + "&" + enc("/") + "&" + enc(canonical_query(params))
+    digest = hmac.new((secret + "&").encode(), string_to_sign.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode()
+
+
+def raw_v3(
+    server,
+    action: str,
+    version: str,
+    params: dict[str, Any] | None = None,
+    *,
+    key: tuple[str, str] | None = None,
+    method: str = "POST",
+    in_body: bool = False,
+    date: str | None = None,
+    nonce: str | None = None,
+    authorization: str | None = None,
+    timeout: float = 30,
+) -> requests.Response:
+    """A V3-signed request built by hand. ``params`` are flattened; they travel in the query unless ``in_body``."""
+    ak, sk = key or server.root_key
+    flat = flatten(params)
+    query = {} if in_body else flat
+    body = urllib.parse.urlencode(sorted(flat.items()), quote_via=urllib.parse.quote).encode() if in_body else b""
+    ctype = "application/x-www-form-urlencoded" if in_body else None
+    headers = sign_v3_headers(method, server.host, action, version, query, body, ctype, ak, sk, date=date, nonce=nonce)
+    if authorization is not None:
+        headers["Authorization"] = authorization
+    qs = "&".join(f"{enc(k)}={enc(v)}" for k, v in query.items())
+    url = f"{server.url}/" + (f"?{qs}" if qs else "")
+    return requests.request(method, url, headers=headers, data=body if body else None, timeout=timeout)
+
+
+def raw_v2(
+    server,
+    action: str,
+    version: str,
+    params: dict[str, Any] | None = None,
+    *,
+    key: tuple[str, str] | None = None,
+    method: str = "GET",
+    nonce: str | None = None,
+    timestamp: str | None = None,
+    timeout: float = 30,
+) -> requests.Response:
+    """A V2 (HMAC-SHA1) request built by hand; GET puts everything in the query, POST the business params in a form body."""
+    ak, sk = key or server.root_key
+    common = {
+        "Action": action,
+        "Version": version,
+        "Format": "JSON",
+        "AccessKeyId": ak,
+        "SignatureMethod": "HMAC-SHA1",
+        "SignatureVersion": "1.0",
+        "SignatureNonce": nonce or new_nonce(),
+        "Timestamp": timestamp or utc_stamp(),
+    }
+    business = flatten(params)
+    signature = sign_v2_params(method, {**common, **business}, sk)
+    if method.upper() == "GET":
+        query = {**common, **business, "Signature": signature}
+        body = None
+    else:
+        query = {**common, "Signature": signature}
+        body = urllib.parse.urlencode(sorted(business.items()), quote_via=urllib.parse.quote)
+    qs = "&".join(f"{enc(k)}={enc(v)}" for k, v in query.items())
+    headers = {"content-type": "application/x-www-form-urlencoded"} if body is not None else {}
+    return requests.request(method, f"{server.url}/?{qs}", data=body, headers=headers, timeout=timeout)
+
+
+# --------------------------------------------------------------------------------------------------
+# responses and errors
+
+
+def json_body(resp: requests.Response) -> dict:
+    try:
+        body = resp.json()
+    except ValueError:
+        pytest.fail(f"HTTP {resp.status_code}: body is not JSON: {resp.text[:500]!r}")
+    assert isinstance(body, dict), f"JSON body is not an object: {body!r}"
+    return body
+
+
+def check_error_body(body: dict) -> None:
+    missing = [f for f in ERROR_FIELDS if not body.get(f)]
+    assert not missing, f"error body lacks {missing}: {body}"
+
+
+def expect_raw_error(resp: requests.Response, code: str, status: int, names: str | None = None) -> dict:
+    body = json_body(resp)
+    assert body.get("Code") == code, f"expected {code}, got HTTP {resp.status_code} {body}"
+    assert resp.status_code == status, f"expected HTTP {status} for {code}, got {resp.status_code}: {body}"
+    check_error_body(body)
+    if names:
+        assert names in body["Message"], f"message should name {names!r}: {body['Message']!r}"
+    return body
+
+
+def expect_ok(resp: requests.Response) -> dict:
+    body = json_body(resp)
+    assert resp.status_code == 200, f"HTTP {resp.status_code}: {body}"
+    assert body.get("RequestId"), f"success without RequestId: {body}"
+    return body
+
+
+def _status_of(exc: Exception) -> int | None:
+    for attr in ("status_code", "statusCode"):
+        value = getattr(exc, attr, None)
+        if value is not None:
+            return int(value)
+    data = getattr(exc, "data", None)
+    if isinstance(data, dict) and data.get("statusCode") is not None:
+        return int(data["statusCode"])
+    if hasattr(exc, "get_http_status"):
+        return exc.get_http_status()
+    return None
+
+
+def _code_of(exc: Exception) -> str | None:
+    if hasattr(exc, "get_error_code"):
+        return exc.get_error_code()
+    return getattr(exc, "code", None)
+
+
+def _message_of(exc: Exception) -> str:
+    if hasattr(exc, "get_error_msg"):
+        return exc.get_error_msg() or ""
+    data = getattr(exc, "data", None)
+    if isinstance(data, dict) and data.get("Message"):
+        return str(data["Message"])
+    return str(getattr(exc, "message", "") or "")
+
+
+def expect_error(fn: Callable[[], Any], code: str, status: int | None = None, names: str | None = None) -> Exception:
+    """Call ``fn`` (an SDK call) and assert that it fails with ``code`` (and HTTP ``status``).
+
+    ``names``: a string (usually a parameter name) the error message must contain.
+    """
+    from aliyunsdkcore.acs_exception.exceptions import ClientException as CoreClientException
+    from aliyunsdkcore.acs_exception.exceptions import ServerException as CoreServerException
+    from Tea.exceptions import TeaException
+
+    try:
+        result = fn()
+    except (TeaException, CoreClientException, CoreServerException) as exc:
+        got_code, got_status, msg = _code_of(exc), _status_of(exc), _message_of(exc)
+        assert got_code == code, f"expected {code} ({status}), got {got_code} ({got_status}): {exc}"
+        if status is not None:
+            assert got_status == status, f"{code}: expected HTTP {status}, got {got_status}: {exc}"
+        if names:
+            assert names in msg, f"{code} message should name {names!r}: {msg!r}"
+        return exc
+    body = getattr(result, "body", result)
+    pytest.fail(f"expected error {code}, call succeeded: {getattr(body, 'to_map', lambda: body)()}")
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 0.1, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        last = predicate()
+        if last:
+            return last
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+# --------------------------------------------------------------------------------------------------
+# SDK clients
+
+
+def _config(server, key: tuple[str, str], v2: bool):
+    from alibabacloud_tea_openapi import models as open_api_models
+
+    kwargs = dict(
+        access_key_id=key[0],
+        access_key_secret=key[1],
+        endpoint=f"127.0.0.1:{server.port}",
+        protocol="http",
+        region_id=REGION,
+        read_timeout=30000,
+        connect_timeout=5000,
+    )
+    if v2:
+        kwargs["signature_algorithm"] = "v2"
+    return open_api_models.Config(**kwargs)
+
+
+def ecd_client(server, key: tuple[str, str] | None = None, v2: bool = False):
+    from alibabacloud_ecd20200930.client import Client
+
+    return Client(_config(server, key or server.root_key, v2))
+
+
+def appstream_client(server, key: tuple[str, str] | None = None, v2: bool = False):
+    from alibabacloud_appstream_center20210901.client import Client
+
+    return Client(_config(server, key or server.root_key, v2))
+
+
+def core_client(server, key: tuple[str, str] | None = None):
+    from aliyunsdkcore.client import AcsClient
+
+    ak, sk = key or server.root_key
+    return AcsClient(ak, sk, REGION, timeout=30, connect_timeout=5, max_retry_time=0, auto_retry=False)
+
+
+def core_call(server, action: str, version: str, params: dict[str, Any] | None = None, *, method: str = "GET",
+              key: tuple[str, str] | None = None) -> dict:
+    """A V2 call through aliyun-python-sdk-core's CommonRequest (what the aliyun CLI does)."""
+    from aliyunsdkcore.request import CommonRequest
+
+    req = CommonRequest(domain=f"127.0.0.1:{server.port}", version=version, action_name=action)
+    req.set_protocol_type("http")
+    req.set_method(method)
+    req.set_accept_format("json")
+    for k, v in flatten(params).items():
+        if method.upper() == "GET":
+            req.add_query_param(k, v)
+        else:
+            req.add_body_params(k, v)
+    raw = core_client(server, key).do_action_with_exception(req)
+    return json.loads(raw)
+
+
+# --------------------------------------------------------------------------------------------------
+# a tenant's view of the API, through the official SDKs
+
+
+class Api:
+    """One principal's SDK clients with short helpers for the actions under test."""
+
+    def __init__(self, server, key: tuple[str, str], v2: bool = False):
+        self.server = server
+        self.key = key
+        self.ecd = ecd_client(server, key, v2=v2)
+        self.appstream = appstream_client(server, key, v2=v2)
+
+    # ---- ecd 2020-09-30
+    def create(self, *, image: str | None = None, bundle: str | None = None, amount: int | None = 1,
+               name: str | None = None, users: list[str] | None = None, tags: dict[str, str] | None = None,
+               rg: str | None = None, region: str | None = REGION, **extra) -> list[str]:
+        return self.create_raw(image=image, bundle=bundle, amount=amount, name=name, users=users, tags=tags,
+                               rg=rg, region=region, **extra).body.desktop_id
+
+    def create_raw(self, *, image=None, bundle=None, amount=1, name=None, users=None, tags=None, rg=None,
+                   region=REGION, **extra):
+        from alibabacloud_ecd20200930 import models as m
+
+        req = m.CreateDesktopsRequest(
+            region_id=region,
+            desktop_attachment=m.CreateDesktopsRequestDesktopAttachment(image_id=image) if image else None,
+            bundle_id=bundle,
+            amount=amount,
+            desktop_name=name,
+            end_user_id=users,
+            tag=[m.CreateDesktopsRequestTag(key=k, value=v) for k, v in (tags or {}).items()] or None,
+            resource_group_id=rg,
+            **extra,
+        )
+        return self.ecd.create_desktops(req)
+
+    def describe(self, **kw) -> dict:
+        from alibabacloud_ecd20200930 import models as m
+
+        kw.setdefault("region_id", REGION)
+        body = self.ecd.describe_desktops(m.DescribeDesktopsRequest(**kw)).body.to_map()
+        assert body.get("RequestId")
+        return body
+
+    def desktops(self, **kw) -> list[dict]:
+        return self.describe(**kw).get("Desktops") or []
+
+    def desktop(self, desktop_id: str) -> dict:
+        found = self.desktops(desktop_id=[desktop_id])
+        assert len(found) == 1, f"DescribeDesktops DesktopId={desktop_id}: {found}"
+        return found[0]
+
+    def status(self, desktop_id: str) -> str:
+        return self.desktop(desktop_id)["DesktopStatus"]
+
+    def _power(self, action: str, ids: list[str], **kw):
+        from alibabacloud_ecd20200930 import models as m
+
+        kw.setdefault("region_id", REGION)
+        req_cls = {"start": m.StartDesktopsRequest, "stop": m.StopDesktopsRequest,
+                   "reboot": m.RebootDesktopsRequest, "delete": m.DeleteDesktopsRequest}[action]
+        fn = getattr(self.ecd, f"{action}_desktops")
+        body = fn(req_cls(desktop_id=list(ids), **kw)).body.to_map()
+        assert body.get("RequestId")
+        return body
+
+    def start(self, ids, **kw):
+        return self._power("start", ids, **kw)
+
+    def stop(self, ids, **kw):
+        return self._power("stop", ids, **kw)
+
+    def reboot(self, ids, **kw):
+        return self._power("reboot", ids, **kw)
+
+    def delete(self, ids, **kw):
+        return self._power("delete", ids, **kw)
+
+    # ---- appstream-center 2021-09-01
+    def runtimes_page(self, **kw) -> dict:
+        from alibabacloud_appstream_center20210901 import models as a
+
+        body = self.appstream.list_desktop_agent_runtime(a.ListDesktopAgentRuntimeRequest(**kw)).body.to_map()
+        assert body.get("RequestId")
+        return body
+
+    def runtimes(self, **kw) -> list[dict]:
+        """All pages of ListDesktopAgentRuntime (AgentProvider defaults to OpenClaw)."""
+        kw.setdefault("agent_provider", "OpenClaw")
+        kw.setdefault("page_size", 100)
+        out: list[dict] = []
+        for page in range(1, 50):
+            body = self.runtimes_page(page_number=page, **kw)
+            data = body.get("Data") or []
+            out.extend(data)
+            if len(data) < kw["page_size"]:
+                break
+        return out
+
+    def runtime_ids(self, **kw) -> set[str]:
+        return {r["DesktopId"] for r in self.runtimes(**kw)}
+
+
+def ids_of(items: Iterable[dict], field: str = "DesktopId") -> list[str]:
+    return [i[field] for i in items]

@@ -1,0 +1,304 @@
+"""Fixtures of the amc acceptance tests: the binary, servers on SQLite and PostgreSQL, tenants."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import string
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from amc_e2e import Api  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+PG_HOST = os.environ.get("AMC_E2E_PG_HOST", "127.0.0.1")
+PG_PORT = os.environ.get("AMC_E2E_PG_PORT", "5432")
+PG_USER = os.environ.get("AMC_E2E_PG_USER", "postgres")
+START_TIMEOUT = float(os.environ.get("AMC_E2E_START_TIMEOUT", "60"))
+
+
+def _backends() -> list[str]:
+    raw = os.environ.get("AMC_E2E_BACKENDS", "sqlite,postgres")
+    names = [b.strip() for b in raw.split(",") if b.strip()]
+    unknown = set(names) - {"sqlite", "postgres"}
+    if unknown:
+        raise pytest.UsageError(f"AMC_E2E_BACKENDS: unknown backend(s) {sorted(unknown)}")
+    return names
+
+
+def random_key() -> tuple[str, str]:
+    alphabet = string.ascii_letters + string.digits
+    return "LTAI" + secrets.token_hex(10), "".join(secrets.choice(alphabet) for _ in range(30))
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# --------------------------------------------------------------------------------------------------
+# binary and databases
+
+
+@pytest.fixture(scope="session")
+def amc_bin() -> str:
+    """The amc binary: $AMC_BIN, else target/debug/amc (then target/release/amc). Nothing is built here."""
+    env = os.environ.get("AMC_BIN")
+    candidates = [Path(env)] if env else [REPO / "target" / "debug" / "amc", REPO / "target" / "release" / "amc"]
+    for c in candidates:
+        if c.is_file() and os.access(c, os.X_OK):
+            return str(c.resolve())
+    pytest.fail(
+        "amc binary not found (looked at "
+        + ", ".join(str(c) for c in candidates)
+        + "): run `cargo build -p amc` or set AMC_BIN",
+        pytrace=False,
+    )
+
+
+class PgDatabases:
+    """Creates uniquely named databases for this session and drops every one of them at the end."""
+
+    def __init__(self) -> None:
+        self.session = f"amc_e2e_{os.getpid()}_{secrets.token_hex(3)}"
+        self.created: list[str] = []
+
+    def _args(self) -> list[str]:
+        return ["-h", PG_HOST, "-p", PG_PORT, "-U", PG_USER]
+
+    def create(self) -> str:
+        name = f"{self.session}_{len(self.created)}"
+        subprocess.run(["createdb", *self._args(), name], check=True, timeout=60, stdin=subprocess.DEVNULL)
+        self.created.append(name)
+        return f"postgres://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
+
+    def drop_all(self) -> None:
+        for name in self.created:
+            subprocess.run(["dropdb", *self._args(), "--if-exists", "--force", name], timeout=60,
+                           stdin=subprocess.DEVNULL)
+        self.created.clear()
+
+
+@pytest.fixture(scope="session")
+def pg_databases():
+    dbs = PgDatabases()
+    yield dbs
+    dbs.drop_all()
+
+
+# --------------------------------------------------------------------------------------------------
+# servers
+
+
+class AmcServer:
+    """One `amc serve` process on a free port with its own data dir (and database for PostgreSQL)."""
+
+    def __init__(self, binary: str, backend: str, data_dir: Path, database_url: str | None, *,
+                 root_key: tuple[str, str] | None, delay_ms: int = 0):
+        self.binary = binary
+        self.backend = backend
+        self.data_dir = data_dir
+        self.database_url = database_url
+        self.delay_ms = delay_ms
+        self.env_key = root_key is not None
+        self.root_key: tuple[str, str] | None = root_key
+        self.port = free_port()
+        self.host = f"127.0.0.1:{self.port}"
+        self.endpoint = self.host
+        self.url = f"http://{self.host}"
+        self.log_path = data_dir / "server.log"
+        self.proc: subprocess.Popen | None = None
+        self._log = None
+
+    # -- process control
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("AMC_DATABASE_URL", "AMC_ROOT_ACCESS_KEY_ID", "AMC_ROOT_ACCESS_KEY_SECRET",
+                            "AMC_SIM_STEP_DELAY_MS", "AMC_ACCESS_KEY_ID", "AMC_ACCESS_KEY_SECRET")}
+        if self.env_key and self.root_key:
+            env["AMC_ROOT_ACCESS_KEY_ID"], env["AMC_ROOT_ACCESS_KEY_SECRET"] = self.root_key
+        env.setdefault("RUST_BACKTRACE", "1")
+        return env
+
+    def command(self) -> list[str]:
+        cmd = [self.binary, "serve", "--data-dir", str(self.data_dir), "--listen", self.host,
+               "--sim-step-delay-ms", str(self.delay_ms)]
+        if self.database_url:
+            cmd += ["--database-url", self.database_url]
+        return cmd
+
+    def start(self) -> None:
+        assert self.proc is None or self.proc.poll() is not None, "server already running"
+        self._log = open(self.log_path, "ab")
+        self._log.write(f"\n=== e2e: starting {' '.join(self.command())}\n".encode())
+        self._log.flush()
+        self.proc = subprocess.Popen(self.command(), stdout=self._log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, env=self.env(), cwd=self.data_dir)
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if self.proc.poll() is not None:
+                pytest.fail(f"amc serve exited with {self.proc.returncode} before /healthz answered:\n{self.log_tail()}")
+            try:
+                if requests.get(f"{self.url}/healthz", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                self.kill()
+                pytest.fail(f"amc serve did not answer /healthz within {START_TIMEOUT}s:\n{self.log_tail()}")
+            time.sleep(0.1)
+        if self.root_key is None:
+            self.root_key = self.read_root_key_file()
+
+    def stop(self, timeout: float = 20) -> int | None:
+        """SIGTERM, wait; SIGKILL if it does not stop in time. Returns the exit code."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        code = self.proc.returncode
+        if self._log:
+            self._log.close()
+            self._log = None
+        return code
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        if self._log:
+            self._log.close()
+            self._log = None
+
+    def restart(self) -> None:
+        """Stop with SIGTERM and start again on the same store and port."""
+        self.stop()
+        self.start()
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    # -- files and admin
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def log_tail(self, n: int = 60) -> str:
+        return "\n".join(self.log_text().splitlines()[-n:])
+
+    def read_root_key_file(self) -> tuple[str, str]:
+        data = json.loads((self.data_dir / "root-access-key.json").read_text())
+        return data["AccessKeyId"], data["AccessKeySecret"]
+
+    def store_args(self) -> list[str]:
+        if self.database_url:
+            return ["--database-url", self.database_url]
+        return ["--data-dir", str(self.data_dir)]
+
+    def admin(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+        return subprocess.run([self.binary, "admin", *args], capture_output=True, text=True, timeout=timeout,
+                              env=self.env(), stdin=subprocess.DEVNULL)
+
+    def create_tenant(self, name: str | None = None) -> dict:
+        name = name or f"e2e-{uuid.uuid4().hex[:10]}"
+        res = self.admin("tenant", "create", "--name", name, *self.store_args())
+        assert res.returncode == 0, f"amc admin tenant create failed ({res.returncode}):\n{res.stdout}\n{res.stderr}"
+        try:
+            data = json.loads(res.stdout)
+        except ValueError:
+            pytest.fail(f"amc admin tenant create: stdout is not one JSON object: {res.stdout!r}")
+        for field in ("AccountId", "AccessKeyId", "AccessKeySecret"):
+            assert data.get(field), f"amc admin tenant create: {field} missing in {data}"
+        return data
+
+    def api(self, key: tuple[str, str] | None = None, v2: bool = False) -> Api:
+        return Api(self, key or self.root_key, v2=v2)
+
+
+@pytest.fixture(scope="session", params=_backends())
+def backend(request) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def _workdir():
+    d = Path(tempfile.mkdtemp(prefix="amc-e2e-"))
+    yield d
+    if os.environ.get("AMC_E2E_KEEP") != "1":
+        shutil.rmtree(d, ignore_errors=True)
+
+
+class ServerFactory:
+    def __init__(self, binary: str, backend: str, workdir: Path, pg: PgDatabases):
+        self.binary, self.backend, self.workdir, self.pg = binary, backend, workdir, pg
+        self.servers: list[AmcServer] = []
+
+    def __call__(self, *, delay_ms: int = 0, env_key: bool = True, start: bool = True) -> AmcServer:
+        data_dir = Path(tempfile.mkdtemp(prefix=f"{self.backend}-", dir=self.workdir))
+        db = self.pg.create() if self.backend == "postgres" else None
+        srv = AmcServer(self.binary, self.backend, data_dir, db, root_key=random_key() if env_key else None,
+                        delay_ms=delay_ms)
+        self.servers.append(srv)
+        if start:
+            srv.start()
+        return srv
+
+    def close(self) -> None:
+        for srv in self.servers:
+            srv.kill()
+
+
+@pytest.fixture(scope="session")
+def _session_factory(amc_bin, backend, _workdir, pg_databases):
+    factory = ServerFactory(amc_bin, backend, _workdir, pg_databases)
+    yield factory
+    factory.close()
+
+
+@pytest.fixture(scope="session")
+def server(_session_factory) -> AmcServer:
+    """The shared server of one backend (no provisioning delay). Tests isolate themselves with `tenant`."""
+    return _session_factory(delay_ms=0)
+
+
+@pytest.fixture
+def server_factory(amc_bin, backend, _workdir, pg_databases):
+    """Start dedicated servers for one test (same backend); all are killed when the test ends."""
+    factory = ServerFactory(amc_bin, backend, _workdir, pg_databases)
+    yield factory
+    factory.close()
+
+
+@pytest.fixture
+def tenant(server) -> Api:
+    """A fresh tenant on the shared server, with SDK clients signed by its root key."""
+    info = server.create_tenant()
+    api = server.api((info["AccessKeyId"], info["AccessKeySecret"]))
+    api.info = info
+    return api
+
+
+@pytest.fixture
+def root(server) -> Api:
+    return server.api()
