@@ -83,9 +83,18 @@ def test_wrong_secret(server):
 
 
 def test_wrong_secret_core_sdk(server):
+    """aliyun-python-sdk-core (like the CLI's Go SDK) reads the V2 SignatureDoesNotMatch message
+    `... server string to sign is:<StringToSign>`; when that string equals its own it reports
+    InvalidAccessKeySecret. A message without `:` makes that SDK crash with IndexError."""
     ak, _ = server.root_key
     expect_error(lambda: core_call(server, "DescribeDesktops", V_ECD, {"RegionId": REGION}, key=(ak, "wrong")),
-                 "SignatureDoesNotMatch", 400)
+                 "InvalidAccessKeySecret", 400)
+    expect_error(lambda: core_call(server, "DescribeDesktops", V_ECD, {"RegionId": REGION}, key=(ak, "wrong"),
+                                   method="POST"),
+                 "InvalidAccessKeySecret", 400)
+    resp = raw_v2(server, "DescribeDesktops", V_ECD, {"RegionId": REGION}, key=(ak, "wrong"))
+    body = expect_raw_error(resp, "SignatureDoesNotMatch", 400)
+    assert "server string to sign is:GET&%2F&" in body["Message"], body["Message"]
 
 
 def test_unknown_access_key(server):
