@@ -361,8 +361,11 @@ class Api:
     def create(self, *, image: str | None = None, bundle: str | None = None, amount: int | None = 1,
                name: str | None = None, users: list[str] | None = None, tags: dict[str, str] | None = None,
                rg: str | None = None, region: str | None = REGION, **extra) -> list[str]:
-        return self.create_raw(image=image, bundle=bundle, amount=amount, name=name, users=users, tags=tags,
-                               rg=rg, region=region, **extra).body.desktop_id
+        body = self.create_raw(image=image, bundle=bundle, amount=amount, name=name, users=users, tags=tags,
+                               rg=rg, region=region, **extra).body
+        assert body.request_id, body.to_map()
+        assert isinstance(body.desktop_id, list) and body.desktop_id, f"CreateDesktops without DesktopId: {body.to_map()}"
+        return body.desktop_id
 
     def create_raw(self, *, image=None, bundle=None, amount=1, name=None, users=None, tags=None, rg=None,
                    region=REGION, **extra):
