@@ -269,6 +269,9 @@ def expect_error(fn: Callable[[], Any], code: str, status: int | None = None, na
             assert got_status == status, f"{code}: expected HTTP {status}, got {got_status}: {exc}"
         if names:
             assert names in msg, f"{code} message should name {names!r}: {msg!r}"
+        data = getattr(exc, "data", None)
+        if isinstance(data, dict):  # the Tea SDKs keep the whole error body
+            check_error_body(data)
         return exc
     body = getattr(result, "body", result)
     pytest.fail(f"expected error {code}, call succeeded: {getattr(body, 'to_map', lambda: body)()}")

@@ -74,6 +74,7 @@ def test_hermes_provisioning_with_step_delay(server_factory):
 def _snapshot(api):
     desktops = api.describe(fill_resource_group=True, page_size=100)
     desktops.pop("RequestId", None)
+    desktops.pop("NextToken", None)  # a cursor, not data
     runtimes = {}
     for provider in ("OpenClaw", "HermesAgent"):
         body = api.runtimes_page(agent_provider=provider, page_size=100, include_risk_info=True)
