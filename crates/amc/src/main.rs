@@ -1,0 +1,146 @@
+//! The amc binary: `serve` runs the control plane, `admin` does operator tasks on its store,
+//! `call` invokes any API action from the shell, signed like the SDKs sign.
+
+mod call;
+mod setup;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "amc", version, about = "Agent Management Center: a self-hosted, wire-compatible control plane for AI-agent runtimes")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Operator tasks on the store (safe while the server runs).
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Call an API action: `amc call DescribeDesktops --Version 2020-09-30 --RegionId cn-hangzhou`.
+    Call(call::CallArgs),
+}
+
+/// Where the store lives; shared by every command that opens it.
+#[derive(Args, Clone)]
+pub struct StoreArgs {
+    /// Directory for the embedded database, the master key and the first access key.
+    #[arg(long, env = "AMC_DATA_DIR", default_value = "data")]
+    data_dir: PathBuf,
+    /// `postgres://…` to run on PostgreSQL instead of the embedded SQLite file.
+    #[arg(long, env = "AMC_DATABASE_URL")]
+    database_url: Option<String>,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Address to listen on.
+    #[arg(long, env = "AMC_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Delay of each simulated provisioning step, in milliseconds (0: operations complete at once).
+    #[arg(long, env = "AMC_SIM_STEP_DELAY_MS", default_value_t = 2000)]
+    sim_step_delay_ms: u64,
+    /// A JSON catalogue of images and bundles replacing the built-in one.
+    #[arg(long, env = "AMC_CATALOGUE")]
+    catalogue: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Tenants (accounts).
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Create a tenant and its root access key; prints them as one JSON object.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("AMC_LOG").unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => serve(args).await,
+            Command::Admin { command: AdminCommand::Tenant { command: TenantCommand::Create { name, store } } } => {
+                let store = setup::open_store(&store).await?;
+                let tenant = setup::create_tenant(&store, &name, None).await?;
+                println!("{}", serde_json::to_string(&tenant)?);
+                Ok(())
+            }
+            Command::Call(args) => call::run(args).await,
+        }
+    })
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let store = setup::open_store(&args.store).await?;
+    setup::ensure_first_tenant(&store, &args.store.data_dir).await?;
+    let catalogue = match &args.catalogue {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading catalogue {}", path.display()))?;
+            domain::catalogue::Catalogue::from_json(&text).with_context(|| format!("catalogue {}", path.display()))?
+        }
+        None => domain::catalogue::Catalogue::default(),
+    };
+    let driver = Arc::new(server::SimDriver { step_delay: Duration::from_millis(args.sim_step_delay_ms) });
+    let state = server::AppState::new(store.clone(), catalogue, driver.clone());
+    tokio::spawn(server::lifecycle::run(store.clone(), driver, state.lifecycle.clone()));
+    tokio::spawn(setup::purge_nonces_forever(store.clone()));
+
+    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
+    tracing::info!(address = %listener.local_addr()?, "amc listening");
+    axum::serve(listener, server::router(state)).with_graceful_shutdown(shutdown_signal()).await?;
+    store.close().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,158 @@
+//! The action table: every action of the four products with its product, version and RAM
+//! action, and the handler that serves it. One pipeline (see `endpoint`) runs them all.
+
+pub mod runtimes;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use pop::{ApiError, FlatParams};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::Ctx;
+
+/// One action: a typed request that knows how to answer itself.
+pub trait Action: DeserializeOwned + Send + 'static {
+    type Response: Serialize + Send;
+    fn handle(self, ctx: &Ctx) -> impl Future<Output = Result<Self::Response, ApiError>> + Send;
+}
+
+pub type ActionFuture = Pin<Box<dyn Future<Output = Result<serde_json::Value, ApiError>> + Send>>;
+pub type Handler = fn(Ctx, FlatParams) -> ActionFuture;
+/// Decodes the typed request only; the spec test uses it to prove required parameters are required.
+pub type Decoder = fn(&FlatParams) -> Result<(), ApiError>;
+
+/// How an action is served.
+#[derive(Debug, Clone, Copy)]
+pub struct Served {
+    pub handle: Handler,
+    pub decode: Decoder,
+}
+
+/// A row of the action table.
+#[derive(Debug, Clone, Copy)]
+pub struct ActionEntry {
+    pub product: &'static str,
+    pub version: &'static str,
+    pub name: &'static str,
+    /// `None` while amc does not serve the action yet; callers get `UnsupportedOperation`.
+    pub served: Option<Served>,
+}
+
+impl ActionEntry {
+    /// The RAM service code of the product (`appstreaming`, `ecd`, `wss`).
+    pub fn ram_service(&self) -> &'static str {
+        match self.product {
+            "appstream-center" => "appstreaming",
+            "wss" => "wss",
+            _ => "ecd",
+        }
+    }
+
+    /// The RAM action name policies refer to, e.g. `ecd:CreateDesktops`.
+    pub fn ram_action(&self) -> String {
+        format!("{}:{}", self.ram_service(), self.name)
+    }
+}
+
+const fn action(product: &'static str, version: &'static str, name: &'static str, served: Option<Served>) -> ActionEntry {
+    ActionEntry { product, version, name, served }
+}
+
+const fn serve<A: Action>() -> Option<Served> {
+    Some(Served { handle: run::<A>, decode: decode::<A> })
+}
+
+fn decode<A: Action>(params: &FlatParams) -> Result<(), ApiError> {
+    pop::from_params::<A>(params).map(|_| ())
+}
+
+fn run<A: Action>(ctx: Ctx, params: FlatParams) -> ActionFuture {
+    Box::pin(async move {
+        let request: A = pop::from_params(&params)?;
+        let response = request.handle(&ctx).await?;
+        serde_json::to_value(response).map_err(crate::endpoint::internal)
+    })
+}
+
+pub static ACTIONS: &[ActionEntry] = &[
+    action("appstream-center", "2021-09-01", "BatchCreateLlmTemplates", None),
+    action("appstream-center", "2021-09-01", "ConfigResourceGroupModelTemplate", None),
+    action("appstream-center", "2021-09-01", "ConfigRuntimeChannel", None),
+    action("appstream-center", "2021-09-01", "ConfigRuntimeModelTemplate", None),
+    action("appstream-center", "2021-09-01", "CreateModelProviderTemplate", None),
+    action("appstream-center", "2021-09-01", "CreateModelTemplate", None),
+    action("appstream-center", "2021-09-01", "DeleteLlmTemplate", None),
+    action("appstream-center", "2021-09-01", "DeleteModelProviderTemplate", None),
+    action("appstream-center", "2021-09-01", "DeleteModelTemplate", None),
+    action("appstream-center", "2021-09-01", "GetModelProviderTemplate", None),
+    action("appstream-center", "2021-09-01", "GetRuntimeChannel", None),
+    action("appstream-center", "2021-09-01", "GetRuntimeModelConfig", None),
+    action("appstream-center", "2021-09-01", "ListDesktopAgentRuntime", serve::<runtimes::ListDesktopAgentRuntime>()),
+    action("appstream-center", "2021-09-01", "ListLlmTemplates", None),
+    action("appstream-center", "2021-09-01", "ListModelProviderEndpoints", None),
+    action("appstream-center", "2021-09-01", "ListModelProviderTemplates", None),
+    action("appstream-center", "2021-09-01", "ListModelTemplateResourceGroup", None),
+    action("appstream-center", "2021-09-01", "ListModelTemplates", None),
+    action("appstream-center", "2021-09-01", "RemoveResourceGroupModelTemplate", None),
+    action("appstream-center", "2021-09-01", "RemoveRuntimeChannel", None),
+    action("appstream-center", "2021-09-01", "RemoveRuntimeModelTemplate", None),
+    action("appstream-center", "2021-09-01", "UpdateModelProviderTemplate", None),
+    action("appstream-center", "2021-09-01", "UpdateModelTemplate", None),
+    action("ecd", "2021-06-02", "CreateTenantSkill", None),
+    action("ecd", "2021-06-02", "DeleteTenantSkills", None),
+    action("ecd", "2021-06-02", "GetOssStsToken", None),
+    action("ecd", "2021-06-02", "GetParseProgress", None),
+    action("ecd", "2021-06-02", "ListSecureSkillIdentities", None),
+    action("ecd", "2021-06-02", "ListSkillAuthedIdentities", None),
+    action("ecd", "2021-06-02", "ListSkills", None),
+    action("ecd", "2021-06-02", "ParseSkillPackage", None),
+    action("ecd", "2021-06-02", "SetIdentitySkillAuth", None),
+    action("ecd", "2021-06-02", "SetIdentitySkillSecurity", None),
+    action("ecd", "2021-06-02", "SetTenantSkillEnabled", None),
+    action("wss", "2021-12-21", "SetAgentCreditQuota", None),
+    action("wss", "2021-12-21", "DescribeCreditPackageAgents", None),
+    action("wss", "2021-12-21", "DescribeCreditUsageInfo", None),
+    action("wss", "2021-12-21", "DescribeDeductionStatistic", None),
+    action("wss", "2021-12-21", "DescribePackageDeductions", None),
+    action("wss", "2021-12-21", "DescribeRunIdDeductions", None),
+    action("ecd", "2020-09-30", "CreateDesktops", serve::<runtimes::CreateDesktops>()),
+    action("ecd", "2020-09-30", "DescribeDesktops", serve::<runtimes::DescribeDesktops>()),
+    action("ecd", "2020-09-30", "StartDesktops", serve::<runtimes::StartDesktops>()),
+    action("ecd", "2020-09-30", "StopDesktops", serve::<runtimes::StopDesktops>()),
+    action("ecd", "2020-09-30", "RebootDesktops", serve::<runtimes::RebootDesktops>()),
+    action("ecd", "2020-09-30", "DeleteDesktops", serve::<runtimes::DeleteDesktops>()),
+];
+
+/// The served action for `(version, action)`, or the cloud's error for an unknown one.
+pub fn find(version: &str, name: &str) -> Result<ServedAction, ApiError> {
+    let mut version_known = false;
+    for entry in ACTIONS {
+        if entry.version != version {
+            continue;
+        }
+        version_known = true;
+        if entry.name == name {
+            return match entry.served {
+                Some(served) => Ok(ServedAction { entry: *entry, handle: served.handle }),
+                None => Err(ApiError::new(
+                    501,
+                    "UnsupportedOperation",
+                    format!("The action {name} of version {version} is not served by this amc release."),
+                )),
+            };
+        }
+    }
+    Err(if version_known { ApiError::action_not_found() } else { ApiError::invalid_version() })
+}
+
+/// An action amc serves, with its handler.
+#[derive(Debug, Clone, Copy)]
+pub struct ServedAction {
+    pub entry: ActionEntry,
+    pub handle: Handler,
+}
+
+#[cfg(test)]
+mod tests;

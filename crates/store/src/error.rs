@@ -1,0 +1,15 @@
+//! The store's error type. Detail stays in logs; callers answer `InternalError` for most of it.
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database URL must start with sqlite:// or postgres://")]
+    UnsupportedUrl,
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(transparent)]
+    Crypto(#[from] crate::CryptoError),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}

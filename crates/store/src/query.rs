@@ -1,0 +1,79 @@
+//! A small SQL builder for the dynamic filters of list actions: numbered `$N` placeholders, which
+//! both engines accept, and values bound in order.
+
+use sqlx::any::AnyArguments;
+use sqlx::{Any, Arguments};
+
+#[derive(Debug, Clone)]
+pub(crate) enum Value {
+    Text(String),
+    Int(i64),
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Sql {
+    text: String,
+    values: Vec<Value>,
+}
+
+impl Sql {
+    pub(crate) fn new(text: &str) -> Sql {
+        Sql { text: text.to_string(), values: Vec::new() }
+    }
+
+    pub(crate) fn push(&mut self, text: &str) -> &mut Self {
+        self.text.push_str(text);
+        self
+    }
+
+    /// Appends a placeholder bound to `value`.
+    pub(crate) fn bind(&mut self, value: Value) -> &mut Self {
+        self.values.push(value);
+        self.text.push('$');
+        self.text.push_str(&self.values.len().to_string());
+        self
+    }
+
+    pub(crate) fn bind_text(&mut self, value: impl Into<String>) -> &mut Self {
+        self.bind(Value::Text(value.into()))
+    }
+
+    pub(crate) fn bind_int(&mut self, value: i64) -> &mut Self {
+        self.bind(Value::Int(value))
+    }
+
+    /// ` column IN ($a, $b, …)`; an empty list matches nothing.
+    pub(crate) fn in_list(&mut self, column: &str, values: &[String]) -> &mut Self {
+        if values.is_empty() {
+            return self.push(" 1 = 0");
+        }
+        self.push(" ").push(column).push(" IN (");
+        for (i, value) in values.iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.bind_text(value.clone());
+        }
+        self.push(")")
+    }
+
+    pub(crate) fn text(&self) -> &str {
+        &self.text
+    }
+
+    pub(crate) fn arguments<'q>(&self) -> Result<AnyArguments<'q>, sqlx::Error> {
+        let mut args = AnyArguments::default();
+        for value in &self.values {
+            match value {
+                Value::Text(text) => args.add(text.clone()),
+                Value::Int(int) => args.add(*int),
+            }
+            .map_err(sqlx::Error::Encode)?;
+        }
+        Ok(args)
+    }
+
+    pub(crate) fn query(&self) -> Result<sqlx::query::Query<'_, Any, AnyArguments<'_>>, sqlx::Error> {
+        Ok(sqlx::query_with(self.text(), self.arguments()?))
+    }
+}

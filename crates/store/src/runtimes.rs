@@ -1,0 +1,438 @@
+//! The runtime inventory: agent hosts, their authorised users and tags, their lifecycle progress,
+//! and the filtered, paged listing behind `DescribeDesktops` and `ListDesktopAgentRuntime`.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use domain::runtime::{AgentStatus, DesktopStatus, Operation, Progress};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::query::Sql;
+use crate::{Store, StoreError};
+
+/// One runtime as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Runtime {
+    pub id: String,
+    pub tenant_id: String,
+    pub name: String,
+    pub region_id: String,
+    pub office_site_id: Option<String>,
+    pub bundle_id: Option<String>,
+    pub image_id: Option<String>,
+    pub template_name: String,
+    pub os_type: String,
+    pub platform: String,
+    pub desktop_type: String,
+    pub cpu: i64,
+    pub memory_mib: i64,
+    pub system_disk_gib: i64,
+    pub data_disk_gib: i64,
+    pub charge_type: String,
+    pub hostname: Option<String>,
+    pub policy_group_id: Option<String>,
+    pub agent_platform: String,
+    pub agent_provider: String,
+    pub agent_version: String,
+    pub agent_status: AgentStatus,
+    pub deployment_source: String,
+    pub desktop_status: DesktopStatus,
+    pub resource_group_id: Option<String>,
+    pub model_template_id: Option<String>,
+    pub biz_type: i64,
+    pub auth_users: Vec<String>,
+    pub tags: Vec<(String, String)>,
+    /// The operation in progress and its step, when one is.
+    pub progress: Option<Progress>,
+    /// When the next step of `progress` is due (ms since the epoch).
+    pub next_step_at: Option<i64>,
+    /// Desired-state generation: bumped by every change to what the runtime should run.
+    pub generation: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// Filters of the list actions; `None` means "not filtered". Every field is ANDed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct RuntimeFilter {
+    pub tenant_id: String,
+    pub ids: Option<Vec<String>>,
+    pub names: Option<Vec<String>>,
+    pub agent_providers: Option<Vec<String>>,
+    pub agent_platforms: Option<Vec<String>>,
+    pub agent_versions: Option<Vec<String>>,
+    pub agent_statuses: Option<Vec<String>>,
+    pub desktop_statuses: Option<Vec<String>>,
+    /// Deleted runtimes are listed only when asked for by status or id.
+    pub include_deleted: bool,
+    pub auth_users: Option<Vec<String>>,
+    pub excluded_users: Option<Vec<String>>,
+    pub has_auth_user: Option<bool>,
+    pub deployment_source: Option<String>,
+    pub resource_group_id: Option<String>,
+    pub office_site_id: Option<String>,
+    pub region_id: Option<String>,
+    pub biz_type: Option<i64>,
+    pub model_configured: Option<bool>,
+    pub model_template_id: Option<String>,
+    pub channel_configured: Option<bool>,
+    pub os_types: Option<Vec<String>>,
+    pub image_ids: Option<Vec<String>>,
+    pub charge_type: Option<String>,
+    pub bundle_id: Option<String>,
+    pub desktop_type: Option<String>,
+    pub tags: Vec<(String, Option<String>)>,
+}
+
+const COLUMNS: &str = "id, tenant_id, name, region_id, office_site_id, bundle_id, image_id, template_name, os_type, \
+    platform, desktop_type, cpu, memory_mib, system_disk_gib, data_disk_gib, charge_type, hostname, policy_group_id, \
+    agent_platform, agent_provider, agent_version, agent_status, deployment_source, desktop_status, resource_group_id, \
+    model_template_id, biz_type, auth_users, tags, operation, op_step, next_step_at, generation, created_at, updated_at";
+
+/// How long a cached count may be trusted when another replica could have written meanwhile.
+const COUNT_TTL: Duration = Duration::from_secs(2);
+const COUNT_CACHE_LIMIT: usize = 4096;
+
+/// Cached `TotalCount`s. Counting a large filtered set dominates the cost of a list call, and the
+/// same filters repeat; a tenant's entries die with any runtime write of that tenant here, and
+/// after [`COUNT_TTL`] at the latest (writes made by other replicas).
+#[derive(Default)]
+pub(crate) struct CountCache {
+    inner: Mutex<CountCacheInner>,
+}
+
+#[derive(Default)]
+struct CountCacheInner {
+    tenant_versions: HashMap<String, u64>,
+    counts: HashMap<RuntimeFilter, (u64, Instant, i64)>,
+}
+
+impl CountCache {
+    fn get(&self, filter: &RuntimeFilter) -> Option<i64> {
+        let inner = self.inner.lock().ok()?;
+        let version = inner.tenant_versions.get(&filter.tenant_id).copied().unwrap_or(0);
+        let (cached_version, at, count) = inner.counts.get(filter)?;
+        (*cached_version == version && at.elapsed() < COUNT_TTL).then_some(*count)
+    }
+
+    fn put(&self, filter: RuntimeFilter, count: i64, version: u64) {
+        if let Ok(mut inner) = self.inner.lock() {
+            if inner.counts.len() >= COUNT_CACHE_LIMIT {
+                inner.counts.clear();
+            }
+            inner.counts.insert(filter, (version, Instant::now(), count));
+        }
+    }
+
+    fn version(&self, tenant_id: &str) -> u64 {
+        self.inner.lock().ok().and_then(|i| i.tenant_versions.get(tenant_id).copied()).unwrap_or(0)
+    }
+
+    pub(crate) fn invalidate(&self, tenant_id: &str) {
+        if let Ok(mut inner) = self.inner.lock() {
+            *inner.tenant_versions.entry(tenant_id.to_string()).or_default() += 1;
+        }
+    }
+}
+
+fn corrupt(what: &str, value: &str) -> StoreError {
+    StoreError::Corrupt(format!("{what} {value:?}"))
+}
+
+fn runtime_from_row(row: &AnyRow) -> Result<Runtime, StoreError> {
+    let agent_status: String = row.try_get("agent_status")?;
+    let desktop_status: String = row.try_get("desktop_status")?;
+    let auth_users: String = row.try_get("auth_users")?;
+    let tags: String = row.try_get("tags")?;
+    let operation: Option<String> = row.try_get("operation")?;
+    let op_step: Option<i64> = row.try_get("op_step")?;
+    let progress = match operation {
+        None => None,
+        Some(op) => Some(Progress {
+            operation: op.parse::<Operation>().map_err(|_| corrupt("operation", &op))?,
+            step_index: usize::try_from(op_step.unwrap_or(0)).map_err(|_| corrupt("op_step", "negative"))?,
+        }),
+    };
+    Ok(Runtime {
+        id: row.try_get("id")?,
+        tenant_id: row.try_get("tenant_id")?,
+        name: row.try_get("name")?,
+        region_id: row.try_get("region_id")?,
+        office_site_id: row.try_get("office_site_id")?,
+        bundle_id: row.try_get("bundle_id")?,
+        image_id: row.try_get("image_id")?,
+        template_name: row.try_get("template_name")?,
+        os_type: row.try_get("os_type")?,
+        platform: row.try_get("platform")?,
+        desktop_type: row.try_get("desktop_type")?,
+        cpu: row.try_get("cpu")?,
+        memory_mib: row.try_get("memory_mib")?,
+        system_disk_gib: row.try_get("system_disk_gib")?,
+        data_disk_gib: row.try_get("data_disk_gib")?,
+        charge_type: row.try_get("charge_type")?,
+        hostname: row.try_get("hostname")?,
+        policy_group_id: row.try_get("policy_group_id")?,
+        agent_platform: row.try_get("agent_platform")?,
+        agent_provider: row.try_get("agent_provider")?,
+        agent_version: row.try_get("agent_version")?,
+        agent_status: agent_status.parse().map_err(|_| corrupt("agent status", &agent_status))?,
+        deployment_source: row.try_get("deployment_source")?,
+        desktop_status: desktop_status.parse().map_err(|_| corrupt("desktop status", &desktop_status))?,
+        resource_group_id: row.try_get("resource_group_id")?,
+        model_template_id: row.try_get("model_template_id")?,
+        biz_type: row.try_get("biz_type")?,
+        auth_users: serde_json::from_str(&auth_users).map_err(|_| corrupt("auth users", &auth_users))?,
+        tags: serde_json::from_str(&tags).map_err(|_| corrupt("tags", &tags))?,
+        progress,
+        next_step_at: row.try_get("next_step_at")?,
+        generation: row.try_get("generation")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+fn push_filter(sql: &mut Sql, filter: &RuntimeFilter) {
+    sql.push(" WHERE r.tenant_id = ").bind_text(filter.tenant_id.clone());
+    let lists: [(&str, &Option<Vec<String>>); 9] = [
+        ("r.id", &filter.ids),
+        ("r.name", &filter.names),
+        ("r.agent_provider", &filter.agent_providers),
+        ("r.agent_platform", &filter.agent_platforms),
+        ("r.agent_version", &filter.agent_versions),
+        ("r.agent_status", &filter.agent_statuses),
+        ("r.desktop_status", &filter.desktop_statuses),
+        ("r.os_type", &filter.os_types),
+        ("r.image_id", &filter.image_ids),
+    ];
+    for (column, values) in lists {
+        if let Some(values) = values {
+            sql.push(" AND");
+            sql.in_list(column, values);
+        }
+    }
+    if !filter.include_deleted {
+        sql.push(" AND r.desktop_status <> 'Deleted'");
+    }
+    let equals: [(&str, &Option<String>); 7] = [
+        ("r.region_id", &filter.region_id),
+        ("r.deployment_source", &filter.deployment_source),
+        ("r.resource_group_id", &filter.resource_group_id),
+        ("r.office_site_id", &filter.office_site_id),
+        ("r.charge_type", &filter.charge_type),
+        ("r.bundle_id", &filter.bundle_id),
+        ("r.desktop_type", &filter.desktop_type),
+    ];
+    for (column, value) in equals {
+        if let Some(value) = value {
+            sql.push(" AND ").push(column).push(" = ").bind_text(value.clone());
+        }
+    }
+    if let Some(biz_type) = filter.biz_type {
+        sql.push(" AND r.biz_type = ").bind_int(biz_type);
+    }
+    if let Some(has) = filter.has_auth_user {
+        sql.push(" AND r.has_auth_user = ").bind_int(i64::from(has));
+    }
+    if let Some(users) = &filter.auth_users {
+        sql.push(" AND EXISTS (SELECT 1 FROM runtime_users u WHERE u.runtime_id = r.id AND");
+        sql.in_list("u.user_id", users).push(")");
+    }
+    if let Some(users) = &filter.excluded_users {
+        if !users.is_empty() {
+            sql.push(" AND NOT EXISTS (SELECT 1 FROM runtime_users u WHERE u.runtime_id = r.id AND");
+            sql.in_list("u.user_id", users).push(")");
+        }
+    }
+    match filter.model_configured {
+        Some(true) => sql.push(" AND r.model_template_id IS NOT NULL"),
+        Some(false) => sql.push(" AND r.model_template_id IS NULL"),
+        None => sql,
+    };
+    if let Some(template) = &filter.model_template_id {
+        sql.push(" AND r.model_template_id = ").bind_text(template.clone());
+    }
+    // IM channels are not delivered yet: no runtime has one.
+    if filter.channel_configured == Some(true) {
+        sql.push(" AND 1 = 0");
+    }
+    for (key, value) in &filter.tags {
+        sql.push(" AND EXISTS (SELECT 1 FROM runtime_tags t WHERE t.runtime_id = r.id AND t.tag_key = ")
+            .bind_text(key.clone());
+        if let Some(value) = value {
+            sql.push(" AND t.tag_value = ").bind_text(value.clone());
+        }
+        sql.push(")");
+    }
+}
+
+impl Store {
+    /// Inserts new runtimes in one transaction.
+    pub async fn insert_runtimes(&self, runtimes: &[Runtime]) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        for rt in runtimes {
+            let auth_users = serde_json::to_string(&rt.auth_users).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let tags = serde_json::to_string(&rt.tags).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            sqlx::query(&format!(
+                "INSERT INTO runtimes ({COLUMNS}, has_auth_user) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
+                 $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, \
+                 $31, $32, $33, $34, $35, $36)"
+            ))
+            .bind(&rt.id)
+            .bind(&rt.tenant_id)
+            .bind(&rt.name)
+            .bind(&rt.region_id)
+            .bind(&rt.office_site_id)
+            .bind(&rt.bundle_id)
+            .bind(&rt.image_id)
+            .bind(&rt.template_name)
+            .bind(&rt.os_type)
+            .bind(&rt.platform)
+            .bind(&rt.desktop_type)
+            .bind(rt.cpu)
+            .bind(rt.memory_mib)
+            .bind(rt.system_disk_gib)
+            .bind(rt.data_disk_gib)
+            .bind(&rt.charge_type)
+            .bind(&rt.hostname)
+            .bind(&rt.policy_group_id)
+            .bind(&rt.agent_platform)
+            .bind(&rt.agent_provider)
+            .bind(&rt.agent_version)
+            .bind(rt.agent_status.as_str())
+            .bind(&rt.deployment_source)
+            .bind(rt.desktop_status.as_str())
+            .bind(&rt.resource_group_id)
+            .bind(&rt.model_template_id)
+            .bind(rt.biz_type)
+            .bind(auth_users)
+            .bind(tags)
+            .bind(rt.progress.map(|p| p.operation.as_str()))
+            .bind(rt.progress.map(|p| p.step_index as i64))
+            .bind(rt.next_step_at)
+            .bind(rt.generation)
+            .bind(rt.created_at)
+            .bind(rt.updated_at)
+            .bind(i64::from(!rt.auth_users.is_empty()))
+            .execute(&mut *tx.tx)
+            .await?;
+            for user in &rt.auth_users {
+                sqlx::query(
+                    "INSERT INTO runtime_users (runtime_id, tenant_id, user_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                )
+                .bind(&rt.id)
+                .bind(&rt.tenant_id)
+                .bind(user)
+                .execute(&mut *tx.tx)
+                .await?;
+            }
+            for (key, value) in &rt.tags {
+                sqlx::query(
+                    "INSERT INTO runtime_tags (runtime_id, tenant_id, tag_key, tag_value) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (runtime_id, tag_key) DO UPDATE SET tag_value = excluded.tag_value",
+                )
+                .bind(&rt.id)
+                .bind(&rt.tenant_id)
+                .bind(key)
+                .bind(value)
+                .execute(&mut *tx.tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        for tenant in runtimes.iter().map(|r| r.tenant_id.as_str()).collect::<std::collections::HashSet<_>>() {
+            self.runtime_counts.invalidate(tenant);
+        }
+        Ok(())
+    }
+
+    /// The tenant's runtimes among `ids`, deleted ones included, in no particular order.
+    pub async fn runtimes_by_ids(&self, tenant_id: &str, ids: &[String]) -> Result<Vec<Runtime>, StoreError> {
+        let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM runtimes r WHERE r.tenant_id = "));
+        sql.bind_text(tenant_id).push(" AND");
+        sql.in_list("r.id", ids);
+        let rows = sql.query()?.fetch_all(&self.pool).await?;
+        rows.iter().map(runtime_from_row).collect()
+    }
+
+    /// A page of runtimes matching `filter`, newest first.
+    pub async fn list_runtimes(&self, filter: &RuntimeFilter, offset: i64, limit: i64) -> Result<Vec<Runtime>, StoreError> {
+        let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM runtimes r"));
+        push_filter(&mut sql, filter);
+        sql.push(" ORDER BY r.created_at DESC, r.id DESC LIMIT ").bind_int(limit).push(" OFFSET ").bind_int(offset);
+        let rows = sql.query()?.fetch_all(&self.pool).await?;
+        rows.iter().map(runtime_from_row).collect()
+    }
+
+    /// How many runtimes match `filter` (cached, see [`CountCache`]).
+    pub async fn count_runtimes(&self, filter: &RuntimeFilter) -> Result<i64, StoreError> {
+        if let Some(count) = self.runtime_counts.get(filter) {
+            return Ok(count);
+        }
+        let version = self.runtime_counts.version(&filter.tenant_id);
+        let mut sql = Sql::new("SELECT COUNT(*) FROM runtimes r");
+        push_filter(&mut sql, filter);
+        let count: i64 = sql.query()?.fetch_one(&self.pool).await?.try_get(0)?;
+        self.runtime_counts.put(filter.clone(), count, version);
+        Ok(count)
+    }
+
+    /// Moves runtimes to `progress`, scheduling the next step at `next_step_at` (or ending the
+    /// operation when `progress` is its last step). All or nothing.
+    pub async fn set_progress(
+        &self,
+        tenant_id: &str,
+        ids: &[String],
+        progress: Progress,
+        next_step_at: Option<i64>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let Some(step) = progress.current() else { return Ok(()) };
+        let ongoing = progress.next().is_some();
+        let mut tx = self.write().await?;
+        let mut sql = Sql::new("UPDATE runtimes SET desktop_status = ");
+        sql.bind_text(step.desktop.as_str());
+        if let Some(agent) = step.agent {
+            sql.push(", agent_status = ").bind_text(agent.as_str());
+        }
+        if ongoing {
+            sql.push(", operation = ").bind_text(progress.operation.as_str());
+            sql.push(", op_step = ").bind_int(progress.step_index as i64);
+            match next_step_at {
+                Some(at) => sql.push(", next_step_at = ").bind_int(at),
+                None => sql.push(", next_step_at = NULL"),
+            };
+        } else {
+            sql.push(", operation = NULL, op_step = NULL, next_step_at = NULL");
+        }
+        sql.push(", updated_at = ").bind_int(now);
+        sql.push(" WHERE tenant_id = ").bind_text(tenant_id).push(" AND");
+        sql.in_list("id", ids);
+        sql.query()?.execute(&mut *tx.tx).await?;
+        tx.commit().await?;
+        self.runtime_counts.invalidate(tenant_id);
+        Ok(())
+    }
+
+    /// Runtimes whose next lifecycle step is due at `now`, oldest first.
+    pub async fn due_runtimes(&self, now: i64, limit: i64) -> Result<Vec<Runtime>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM runtimes r WHERE next_step_at IS NOT NULL AND next_step_at <= $1 \
+             ORDER BY next_step_at LIMIT $2"
+        ))
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(runtime_from_row).collect()
+    }
+
+    /// The earliest pending step, to know how long the lifecycle driver may sleep.
+    pub async fn next_due_at(&self) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query("SELECT MIN(next_step_at) FROM runtimes WHERE next_step_at IS NOT NULL")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get::<Option<i64>, _>(0)?)
+    }
+}

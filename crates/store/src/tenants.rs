@@ -1,0 +1,71 @@
+//! Tenants (accounts) and their access keys. Key secrets are stored encrypted.
+
+use sqlx::Row;
+
+use crate::{Secret, Store, StoreError};
+
+/// A new tenant with its root access key, as the caller (who chose the ids) hands it over.
+#[derive(Debug, Clone)]
+pub struct NewTenant {
+    pub account_id: String,
+    pub name: String,
+    pub access_key_id: String,
+    pub access_key_secret: Secret,
+    pub created_at: i64,
+}
+
+/// An access key as the authenticator needs it.
+#[derive(Debug, Clone)]
+pub struct AccessKey {
+    pub id: String,
+    pub tenant_id: String,
+    pub secret: Secret,
+    pub is_root: bool,
+    pub active: bool,
+}
+
+impl Store {
+    pub async fn create_tenant(&self, tenant: &NewTenant) -> Result<(), StoreError> {
+        let secret_enc = self.cipher.encrypt(tenant.access_key_secret.expose());
+        let mut tx = self.write().await?;
+        sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)")
+            .bind(&tenant.account_id)
+            .bind(&tenant.name)
+            .bind(tenant.created_at)
+            .execute(&mut *tx.tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO access_keys (id, tenant_id, secret_enc, is_root, status, created_at) \
+             VALUES ($1, $2, $3, 1, 'Active', $4)",
+        )
+        .bind(&tenant.access_key_id)
+        .bind(&tenant.account_id)
+        .bind(secret_enc)
+        .bind(tenant.created_at)
+        .execute(&mut *tx.tx)
+        .await?;
+        tx.commit().await
+    }
+
+    pub async fn tenant_count(&self) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) FROM tenants").fetch_one(&self.pool).await?;
+        Ok(row.try_get(0)?)
+    }
+
+    pub async fn access_key(&self, access_key_id: &str) -> Result<Option<AccessKey>, StoreError> {
+        let row = sqlx::query("SELECT id, tenant_id, secret_enc, is_root, status FROM access_keys WHERE id = $1")
+            .bind(access_key_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let secret_enc: String = row.try_get("secret_enc")?;
+        let status: String = row.try_get("status")?;
+        Ok(Some(AccessKey {
+            id: row.try_get("id")?,
+            tenant_id: row.try_get("tenant_id")?,
+            secret: self.cipher.decrypt(&secret_enc)?,
+            is_root: row.try_get::<i64, _>("is_root")? != 0,
+            active: status == "Active",
+        }))
+    }
+}
