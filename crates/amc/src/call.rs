@@ -29,10 +29,18 @@ fn parse_params(raw: &[String]) -> anyhow::Result<(String, FlatParams)> {
     let mut params = FlatParams::new();
     let mut items = raw.iter();
     while let Some(flag) = items.next() {
-        let Some(name) = flag.strip_prefix("--") else { bail!("expected --Name before {flag:?}") };
+        let Some(name) = flag.strip_prefix("--") else {
+            bail!("expected --Name before {flag:?}")
+        };
         let (name, value) = match name.split_once('=') {
             Some((name, value)) => (name.to_string(), value.to_string()),
-            None => (name.to_string(), items.next().with_context(|| format!("--{name} needs a value"))?.clone()),
+            None => (
+                name.to_string(),
+                items
+                    .next()
+                    .with_context(|| format!("--{name} needs a value"))?
+                    .clone(),
+            ),
         };
         if name == "Version" {
             version = Some(value);
@@ -40,7 +48,10 @@ fn parse_params(raw: &[String]) -> anyhow::Result<(String, FlatParams)> {
             params.insert(name, value);
         }
     }
-    Ok((version.context("--Version is required (e.g. --Version 2020-09-30)")?, params))
+    Ok((
+        version.context("--Version is required (e.g. --Version 2020-09-30)")?,
+        params,
+    ))
 }
 
 pub async fn run(args: CallArgs) -> anyhow::Result<()> {
@@ -66,7 +77,15 @@ pub async fn run(args: CallArgs) -> anyhow::Result<()> {
         "v2" => sign_v2(&input),
         other => bail!("unknown signature version {other:?}: use v3 or v2"),
     };
-    let url = format!("{}{}", if base.contains("://") { base.to_string() } else { format!("http://{base}") }, signed.path_and_query);
+    let url = format!(
+        "{}{}",
+        if base.contains("://") {
+            base.to_string()
+        } else {
+            format!("http://{base}")
+        },
+        signed.path_and_query
+    );
     let client = reqwest::Client::new();
     let mut request = client.request(reqwest::Method::POST, url).body(signed.body);
     for (name, value) in &signed.headers {

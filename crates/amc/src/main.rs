@@ -13,7 +13,11 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "amc", version, about = "Agent Management Center: a self-hosted, wire-compatible control plane for AI-agent runtimes")]
+#[command(
+    name = "amc",
+    version,
+    about = "Agent Management Center: a self-hosted, wire-compatible control plane for AI-agent runtimes"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -81,16 +85,24 @@ enum TenantCommand {
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("AMC_LOG").unwrap_or_else(|_| "info,sqlx=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("AMC_LOG")
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async move {
         match cli.command {
             Command::Serve(args) => serve(args).await,
-            Command::Admin { command: AdminCommand::Tenant { command: TenantCommand::Create { name, store } } } => {
+            Command::Admin {
+                command:
+                    AdminCommand::Tenant {
+                        command: TenantCommand::Create { name, store },
+                    },
+            } => {
                 let store = setup::open_store(&store).await?;
                 let tenant = setup::create_tenant(&store, &name, None).await?;
                 println!("{}", serde_json::to_string(&tenant)?);
@@ -106,19 +118,31 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     setup::ensure_first_tenant(&store, &args.store.data_dir).await?;
     let catalogue = match &args.catalogue {
         Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading catalogue {}", path.display()))?;
-            domain::catalogue::Catalogue::from_json(&text).with_context(|| format!("catalogue {}", path.display()))?
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading catalogue {}", path.display()))?;
+            domain::catalogue::Catalogue::from_json(&text)
+                .with_context(|| format!("catalogue {}", path.display()))?
         }
         None => domain::catalogue::Catalogue::default(),
     };
-    let driver = Arc::new(server::SimDriver { step_delay: Duration::from_millis(args.sim_step_delay_ms) });
+    let driver = Arc::new(server::SimDriver {
+        step_delay: Duration::from_millis(args.sim_step_delay_ms),
+    });
     let state = server::AppState::new(store.clone(), catalogue, driver.clone());
-    tokio::spawn(server::lifecycle::run(store.clone(), driver, state.lifecycle.clone()));
+    tokio::spawn(server::lifecycle::run(
+        store.clone(),
+        driver,
+        state.lifecycle.clone(),
+    ));
     tokio::spawn(setup::purge_nonces_forever(store.clone()));
 
-    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
     tracing::info!(address = %listener.local_addr()?, "amc listening");
-    axum::serve(listener, server::router(state)).with_graceful_shutdown(shutdown_signal()).await?;
+    axum::serve(listener, server::router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
     store.close().await;
     Ok(())
 }

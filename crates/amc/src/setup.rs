@@ -19,7 +19,9 @@ fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path).with_context(|| format!("creating {}", path.display()))?;
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
     file.write_all(contents)?;
     file.sync_all()?;
     Ok(())
@@ -32,7 +34,8 @@ fn master_key(data_dir: &Path) -> anyhow::Result<MasterKey> {
     }
     let path = data_dir.join(MASTER_KEY_FILE);
     match std::fs::read_to_string(&path) {
-        Ok(text) => MasterKey::from_text(&text).with_context(|| format!("master key file {}", path.display())),
+        Ok(text) => MasterKey::from_text(&text)
+            .with_context(|| format!("master key file {}", path.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let key = MasterKey::generate(&mut rand::rngs::OsRng);
             write_private(&path, key.to_base64().as_bytes())?;
@@ -46,15 +49,21 @@ fn master_key(data_dir: &Path) -> anyhow::Result<MasterKey> {
 pub fn database_url(args: &StoreArgs) -> String {
     match &args.database_url {
         Some(url) => url.clone(),
-        None => format!("sqlite://{}?mode=rwc", args.data_dir.join("amc.db").display()),
+        None => format!(
+            "sqlite://{}?mode=rwc",
+            args.data_dir.join("amc.db").display()
+        ),
     }
 }
 
 pub async fn open_store(args: &StoreArgs) -> anyhow::Result<Store> {
-    std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating data dir {}", args.data_dir.display()))?;
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating data dir {}", args.data_dir.display()))?;
     let cipher = Cipher::new(master_key(&args.data_dir)?);
     let url = database_url(args);
-    Store::connect(&url, cipher).await.context("opening the store")
+    Store::connect(&url, cipher)
+        .await
+        .context("opening the store")
 }
 
 /// A tenant's identity and root key as printed for the operator.
@@ -66,10 +75,18 @@ pub struct TenantKeys {
     pub access_key_secret: String,
 }
 
-pub async fn create_tenant(store: &Store, name: &str, key: Option<(String, String)>) -> anyhow::Result<TenantKeys> {
+pub async fn create_tenant(
+    store: &Store,
+    name: &str,
+    key: Option<(String, String)>,
+) -> anyhow::Result<TenantKeys> {
     let mut rng = rand::rngs::OsRng;
-    let (access_key_id, access_key_secret) =
-        key.unwrap_or_else(|| (domain::ids::access_key_id(&mut rng), domain::ids::access_key_secret(&mut rng)));
+    let (access_key_id, access_key_secret) = key.unwrap_or_else(|| {
+        (
+            domain::ids::access_key_id(&mut rng),
+            domain::ids::access_key_secret(&mut rng),
+        )
+    });
     let tenant = store::tenants::NewTenant {
         account_id: domain::ids::account_id(&mut rng),
         name: name.to_string(),
@@ -77,8 +94,15 @@ pub async fn create_tenant(store: &Store, name: &str, key: Option<(String, Strin
         access_key_secret: Secret::new(access_key_secret.clone()),
         created_at: chrono::Utc::now().timestamp_millis(),
     };
-    store.create_tenant(&tenant).await.context("creating tenant")?;
-    Ok(TenantKeys { account_id: tenant.account_id, access_key_id, access_key_secret })
+    store
+        .create_tenant(&tenant)
+        .await
+        .context("creating tenant")?;
+    Ok(TenantKeys {
+        account_id: tenant.account_id,
+        access_key_id,
+        access_key_secret,
+    })
 }
 
 /// On a new store, creates the first tenant with the root key from the environment, or a
@@ -87,7 +111,10 @@ pub async fn ensure_first_tenant(store: &Store, data_dir: &Path) -> anyhow::Resu
     if store.tenant_count().await? > 0 {
         return Ok(());
     }
-    let from_env = match (std::env::var("AMC_ROOT_ACCESS_KEY_ID"), std::env::var("AMC_ROOT_ACCESS_KEY_SECRET")) {
+    let from_env = match (
+        std::env::var("AMC_ROOT_ACCESS_KEY_ID"),
+        std::env::var("AMC_ROOT_ACCESS_KEY_SECRET"),
+    ) {
         (Ok(id), Ok(secret)) if !id.is_empty() && !secret.is_empty() => Some((id, secret)),
         _ => None,
     };
@@ -114,7 +141,10 @@ pub async fn purge_nonces_forever(store: Store) {
     let mut interval = tokio::time::interval(Duration::from_secs(60));
     loop {
         interval.tick().await;
-        if let Err(error) = store.purge_nonces(chrono::Utc::now().timestamp_millis()).await {
+        if let Err(error) = store
+            .purge_nonces(chrono::Utc::now().timestamp_millis())
+            .await
+        {
             tracing::warn!(%error, "purging nonces failed");
         }
     }

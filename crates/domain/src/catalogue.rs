@@ -76,7 +76,15 @@ impl Catalogue {
 
 impl Default for Catalogue {
     fn default() -> Self {
-        let entry = |id: &str, name: &str, prefix: &str, os: &str, platform: &str, agent_platform: &str, provider: &str, version: &str, desktop_type: &str| RuntimeTemplate {
+        let entry = |id: &str,
+                     name: &str,
+                     prefix: &str,
+                     os: &str,
+                     platform: &str,
+                     agent_platform: &str,
+                     provider: &str,
+                     version: &str,
+                     desktop_type: &str| RuntimeTemplate {
             id: id.into(),
             name: name.into(),
             id_prefix: prefix.into(),
@@ -93,12 +101,52 @@ impl Default for Catalogue {
         };
         Catalogue {
             images: vec![
-                entry("imgc-0aae4rxv3pz7idcot", "OpenClaw_Windows 11", "ecd", "Windows", "Windows", "ENTERPRISE", "OpenClaw", "2026.3.13", "eds.enterprise_office.4c8g"),
-                entry("imgc-0ae8jvkn4tzatayay", "OpenClaw_Ubuntu 22.04", "ecd", "Linux", "Ubuntu", "ENTERPRISE", "OpenClaw", "2026.3.13", "eds.enterprise_office.4c8g"),
+                entry(
+                    "imgc-0aae4rxv3pz7idcot",
+                    "OpenClaw_Windows 11",
+                    "ecd",
+                    "Windows",
+                    "Windows",
+                    "ENTERPRISE",
+                    "OpenClaw",
+                    "2026.3.13",
+                    "eds.enterprise_office.4c8g",
+                ),
+                entry(
+                    "imgc-0ae8jvkn4tzatayay",
+                    "OpenClaw_Ubuntu 22.04",
+                    "ecd",
+                    "Linux",
+                    "Ubuntu",
+                    "ENTERPRISE",
+                    "OpenClaw",
+                    "2026.3.13",
+                    "eds.enterprise_office.4c8g",
+                ),
             ],
             bundles: vec![
-                entry("b-openclaw-linux", "JVS Claw", "jvs", "Linux", "Ubuntu", "ENTERPRISE_JVS", "OpenClaw", "2026.3.13", "cloud.space.4c.8g"),
-                entry("b-hermes-linux", "Hermes Agent", "jvs", "Linux", "Ubuntu", "ENTERPRISE_JVS", "HermesAgent", "0.19.0", "cloud.space.4c.8g"),
+                entry(
+                    "b-openclaw-linux",
+                    "JVS Claw",
+                    "jvs",
+                    "Linux",
+                    "Ubuntu",
+                    "ENTERPRISE_JVS",
+                    "OpenClaw",
+                    "2026.3.13",
+                    "cloud.space.4c.8g",
+                ),
+                entry(
+                    "b-hermes-linux",
+                    "Hermes Agent",
+                    "jvs",
+                    "Linux",
+                    "Ubuntu",
+                    "ENTERPRISE_JVS",
+                    "HermesAgent",
+                    "0.19.0",
+                    "cloud.space.4c.8g",
+                ),
             ],
         }
     }
@@ -121,20 +169,39 @@ mod tests {
         let mut catalogue = Catalogue::default();
         catalogue.bundles[0].id_prefix = "vm".into();
         let text = serde_json::to_string(&catalogue).unwrap_or_default();
-        assert!(matches!(Catalogue::from_json(&text), Err(CatalogueError::BadPrefix(_))));
+        assert!(matches!(
+            Catalogue::from_json(&text),
+            Err(CatalogueError::BadPrefix(_))
+        ));
         let mut catalogue = Catalogue::default();
         catalogue.bundles.push(catalogue.images[0].clone());
         let text = serde_json::to_string(&catalogue).unwrap_or_default();
-        assert!(matches!(Catalogue::from_json(&text), Err(CatalogueError::Duplicate(_))));
+        assert!(matches!(
+            Catalogue::from_json(&text),
+            Err(CatalogueError::Duplicate(_))
+        ));
     }
 
     #[test]
     fn built_in_entries_match_the_usage_notes() {
         let catalogue = Catalogue::default();
-        let jvs = catalogue.bundle("b-openclaw-linux").map(|t| (t.id_prefix.as_str(), t.agent_platform.as_str(), t.agent_provider.as_str()));
+        let jvs = catalogue.bundle("b-openclaw-linux").map(|t| {
+            (
+                t.id_prefix.as_str(),
+                t.agent_platform.as_str(),
+                t.agent_provider.as_str(),
+            )
+        });
         assert_eq!(jvs, Some(("jvs", "ENTERPRISE_JVS", "OpenClaw")));
-        let windows = catalogue.image("imgc-0aae4rxv3pz7idcot").map(|t| (t.id_prefix.as_str(), t.os_type.as_str()));
+        let windows = catalogue
+            .image("imgc-0aae4rxv3pz7idcot")
+            .map(|t| (t.id_prefix.as_str(), t.os_type.as_str()));
         assert_eq!(windows, Some(("ecd", "Windows")));
-        assert_eq!(catalogue.bundle("b-hermes-linux").map(|t| t.agent_provider.as_str()), Some("HermesAgent"));
+        assert_eq!(
+            catalogue
+                .bundle("b-hermes-linux")
+                .map(|t| t.agent_provider.as_str()),
+            Some("HermesAgent")
+        );
     }
 }

@@ -6,7 +6,9 @@ const LOWER_ALNUM: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
 const MIXED_ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
 fn random_from(rng: &mut impl Rng, alphabet: &[u8], len: usize) -> String {
-    (0..len).map(|_| alphabet[rng.gen_range(0..alphabet.len())] as char).collect()
+    (0..len)
+        .map(|_| alphabet[rng.gen_range(0..alphabet.len())] as char)
+        .collect()
 }
 
 /// A resource id such as `ecd-gx2x1dhsmucyy8ab`: the prefix, a dash and 17 lower-case alphanumerics.
@@ -17,7 +19,9 @@ pub fn resource_id(prefix: &str, rng: &mut impl Rng) -> String {
 /// A 16-digit account (tenant) id that never starts with 0.
 pub fn account_id(rng: &mut impl Rng) -> String {
     let first = rng.gen_range(1..=9u8);
-    let rest: String = (0..15).map(|_| char::from(b'0' + rng.gen_range(0..=9u8))).collect();
+    let rest: String = (0..15)
+        .map(|_| char::from(b'0' + rng.gen_range(0..=9u8)))
+        .collect();
     format!("{first}{rest}")
 }
 
@@ -36,7 +40,9 @@ pub fn looks_like(prefix: &str, value: &str) -> bool {
     value
         .strip_prefix(prefix)
         .and_then(|rest| rest.strip_prefix('-'))
-        .is_some_and(|rest| !rest.is_empty() && rest.len() <= 64 && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .is_some_and(|rest| {
+            !rest.is_empty() && rest.len() <= 64 && rest.bytes().all(|b| b.is_ascii_alphanumeric())
+        })
 }
 
 #[cfg(test)]

@@ -18,7 +18,12 @@ pub enum PageError {
 
 impl Page {
     /// `PageNumber` 0 and 1 both mean the first page; `PageSize` must lie in `1..=max`.
-    pub fn new(number: Option<i64>, size: Option<i64>, default_size: i64, max_size: i64) -> Result<Page, PageError> {
+    pub fn new(
+        number: Option<i64>,
+        size: Option<i64>,
+        default_size: i64,
+        max_size: i64,
+    ) -> Result<Page, PageError> {
         let number = match number {
             None | Some(0) => 1,
             Some(n) if n < 0 => return Err(PageError::Number),
@@ -44,15 +49,24 @@ mod tests {
 
     #[test]
     fn page_zero_and_one_are_the_first_page() {
-        assert_eq!(Page::new(Some(0), None, 20, 100), Page::new(Some(1), None, 20, 100));
+        assert_eq!(
+            Page::new(Some(0), None, 20, 100),
+            Page::new(Some(1), None, 20, 100)
+        );
         assert_eq!(Page::new(None, None, 20, 100).map(Page::offset), Ok(0));
-        assert_eq!(Page::new(Some(3), Some(10), 20, 100).map(Page::offset), Ok(20));
+        assert_eq!(
+            Page::new(Some(3), Some(10), 20, 100).map(Page::offset),
+            Ok(20)
+        );
     }
 
     #[test]
     fn size_bounds_are_enforced() {
         assert_eq!(Page::new(None, Some(0), 20, 100), Err(PageError::Size(100)));
-        assert_eq!(Page::new(None, Some(101), 20, 100), Err(PageError::Size(100)));
+        assert_eq!(
+            Page::new(None, Some(101), 20, 100),
+            Err(PageError::Size(100))
+        );
         assert_eq!(Page::new(Some(-1), None, 20, 100), Err(PageError::Number));
     }
 

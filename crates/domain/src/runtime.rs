@@ -75,7 +75,10 @@ const CREATE: &[Step] = &[
     step(D::Running, Some(A::Deployed)),
     step(D::Running, Some(A::Running)),
 ];
-const START: &[Step] = &[step(D::Starting, Some(A::Stopped)), step(D::Running, Some(A::Running))];
+const START: &[Step] = &[
+    step(D::Starting, Some(A::Stopped)),
+    step(D::Running, Some(A::Running)),
+];
 const STOP: &[Step] = &[step(D::Stopping, None), step(D::Stopped, Some(A::Stopped))];
 const REBOOT: &[Step] = &[
     step(D::Stopping, None),
@@ -116,7 +119,10 @@ pub struct Progress {
 
 impl Progress {
     pub fn begin(operation: Operation) -> Progress {
-        Progress { operation, step_index: 0 }
+        Progress {
+            operation,
+            step_index: 0,
+        }
     }
 
     pub fn current(self) -> Option<Step> {
@@ -125,13 +131,19 @@ impl Progress {
 
     /// The next point, or `None` when the operation is complete.
     pub fn next(self) -> Option<Progress> {
-        let next = Progress { operation: self.operation, step_index: self.step_index + 1 };
+        let next = Progress {
+            operation: self.operation,
+            step_index: self.step_index + 1,
+        };
         next.current().map(|_| next)
     }
 
     /// The resting point of the operation.
     pub fn last(self) -> Progress {
-        Progress { operation: self.operation, step_index: self.operation.steps().len().saturating_sub(1) }
+        Progress {
+            operation: self.operation,
+            step_index: self.operation.steps().len().saturating_sub(1),
+        }
     }
 }
 

@@ -17,7 +17,11 @@ use crate::{AppState, Ctx, MAX_BODY_BYTES, response};
 const TIMESTAMP_WINDOW_MS: i64 = 15 * 60 * 1000;
 
 fn host(headers: &HeaderMap) -> String {
-    headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("amc").to_string()
+    headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("amc")
+        .to_string()
 }
 
 pub(crate) async fn pop(State(state): State<AppState>, request: Request) -> Response {
@@ -42,13 +46,22 @@ async fn handle(
     let body = to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| {
         (
             unknown,
-            ApiError::new(413, "RequestEntityTooLarge", format!("The request body exceeds {MAX_BODY_BYTES} bytes.")),
+            ApiError::new(
+                413,
+                "RequestEntityTooLarge",
+                format!("The request body exceeds {MAX_BODY_BYTES} bytes."),
+            ),
         )
     })?;
     let headers: Vec<(String, String)> = parts
         .headers
         .iter()
-        .map(|(name, value)| (name.as_str().to_string(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+        .map(|(name, value)| {
+            (
+                name.as_str().to_string(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
         .collect();
     let http = HttpRequest {
         method: parts.method.as_str(),
@@ -75,7 +88,10 @@ async fn handle(
         return Err(fail(ApiError::access_key_inactive()));
     }
     signed.verify(key.secret.expose()).map_err(fail)?;
-    let expires_at = signed.timestamp.timestamp_millis().saturating_add(TIMESTAMP_WINDOW_MS);
+    let expires_at = signed
+        .timestamp
+        .timestamp_millis()
+        .saturating_add(TIMESTAMP_WINDOW_MS);
     let fresh = state
         .store
         .record_nonce(&key.id, &signed.nonce, expires_at)
@@ -86,7 +102,12 @@ async fn handle(
     }
     authorize(&key, &entry.entry).map_err(fail)?;
 
-    let ctx = Ctx { state, tenant_id: key.tenant_id.clone(), request_id: request_id.to_string(), now_ms };
+    let ctx = Ctx {
+        state,
+        tenant_id: key.tenant_id.clone(),
+        request_id: request_id.to_string(),
+        now_ms,
+    };
     let body = (entry.handle)(ctx, signed.params).await.map_err(fail)?;
     Ok(body)
 }
@@ -100,7 +121,10 @@ fn authorize(key: &store::tenants::AccessKey, entry: &ActionEntry) -> Result<(),
     Err(ApiError::new(
         403,
         "Forbidden.RAM",
-        format!("User not authorized to operate on the specified resource: {}.", entry.ram_action()),
+        format!(
+            "User not authorized to operate on the specified resource: {}.",
+            entry.ram_action()
+        ),
     ))
 }
 
@@ -112,7 +136,11 @@ pub(crate) fn internal(error: impl std::fmt::Display) -> ApiError {
 
 pub(crate) async fn not_found(headers: HeaderMap) -> Response {
     let request_id = response::new_request_id();
-    let error = ApiError::new(404, "InvalidAction.NotFound", "Specified api is not found, please check your url and method.");
+    let error = ApiError::new(
+        404,
+        "InvalidAction.NotFound",
+        "Specified api is not found, please check your url and method.",
+    );
     response::error(&error, &request_id, &host(&headers), "amc")
 }
 

@@ -32,8 +32,17 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(store: Store, catalogue: Catalogue, driver: Arc<dyn ProvisioningDriver>) -> AppState {
-        AppState { store, catalogue: Arc::new(catalogue), driver, lifecycle: Arc::default() }
+    pub fn new(
+        store: Store,
+        catalogue: Catalogue,
+        driver: Arc<dyn ProvisioningDriver>,
+    ) -> AppState {
+        AppState {
+            store,
+            catalogue: Arc::new(catalogue),
+            driver,
+            lifecycle: Arc::default(),
+        }
     }
 }
 
@@ -41,8 +50,13 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(endpoint::pop).post(endpoint::pop))
-        .route("/healthz", get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }))
+        .route(
+            "/healthz",
+            get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),
+        )
         .fallback(endpoint::not_found)
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(endpoint::panic_response))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            endpoint::panic_response,
+        ))
         .with_state(state)
 }

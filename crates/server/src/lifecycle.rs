@@ -66,7 +66,9 @@ pub async fn run(store: Store, driver: Arc<dyn ProvisioningDriver>, wakeup: Arc<
     loop {
         let now = chrono::Utc::now().timestamp_millis();
         let sleep_for = match step_due(&store, driver.as_ref(), now).await {
-            Ok(Some(next)) => Duration::from_millis(u64::try_from(next - now).unwrap_or(0)).min(MAX_IDLE),
+            Ok(Some(next)) => {
+                Duration::from_millis(u64::try_from(next - now).unwrap_or(0)).min(MAX_IDLE)
+            }
             Ok(None) => MAX_IDLE,
             Err(error) => {
                 tracing::warn!(%error, "lifecycle step failed; retrying");
@@ -80,24 +82,39 @@ pub async fn run(store: Store, driver: Arc<dyn ProvisioningDriver>, wakeup: Arc<
 }
 
 /// Applies every step due at `now`; returns when the next one falls due.
-async fn step_due(store: &Store, driver: &dyn ProvisioningDriver, now: i64) -> Result<Option<i64>, store::StoreError> {
+async fn step_due(
+    store: &Store,
+    driver: &dyn ProvisioningDriver,
+    now: i64,
+) -> Result<Option<i64>, store::StoreError> {
     loop {
         let due = store.due_runtimes(now, BATCH).await?;
         if due.is_empty() {
             break;
         }
-        let mut groups: BTreeMap<(String, &'static str, usize), (Progress, Vec<String>)> = BTreeMap::new();
+        let mut groups: BTreeMap<(String, &'static str, usize), (Progress, Vec<String>)> =
+            BTreeMap::new();
         for runtime in &due {
-            let Some(progress) = runtime.progress else { continue };
+            let Some(progress) = runtime.progress else {
+                continue;
+            };
             groups
-                .entry((runtime.tenant_id.clone(), progress.operation.as_str(), progress.step_index))
+                .entry((
+                    runtime.tenant_id.clone(),
+                    progress.operation.as_str(),
+                    progress.step_index,
+                ))
                 .or_insert_with(|| (progress, Vec::new()))
                 .1
                 .push(runtime.id.clone());
         }
         for ((tenant_id, _, _), (progress, ids)) in groups {
-            let (next, next_due) = driver.advance(progress, now).unwrap_or((progress.last(), None));
-            store.set_progress(&tenant_id, &ids, next, next_due, now).await?;
+            let (next, next_due) = driver
+                .advance(progress, now)
+                .unwrap_or((progress.last(), None));
+            store
+                .set_progress(&tenant_id, &ids, next, next_due, now)
+                .await?;
         }
         if due.len() < BATCH as usize {
             break;
@@ -113,17 +130,27 @@ mod tests {
 
     #[test]
     fn zero_delay_completes_at_once() {
-        let driver = SimDriver { step_delay: Duration::ZERO };
+        let driver = SimDriver {
+            step_delay: Duration::ZERO,
+        };
         let (progress, due) = driver.begin(Operation::Create, 0);
-        assert_eq!(progress.current().map(|s| s.desktop), Some(DesktopStatus::Running));
+        assert_eq!(
+            progress.current().map(|s| s.desktop),
+            Some(DesktopStatus::Running)
+        );
         assert_eq!(due, None);
     }
 
     #[test]
     fn delayed_operations_walk_their_steps_on_time() {
-        let driver = SimDriver { step_delay: Duration::from_millis(100) };
+        let driver = SimDriver {
+            step_delay: Duration::from_millis(100),
+        };
         let (mut progress, mut due) = driver.begin(Operation::Stop, 1_000);
-        assert_eq!(progress.current().map(|s| s.desktop), Some(DesktopStatus::Stopping));
+        assert_eq!(
+            progress.current().map(|s| s.desktop),
+            Some(DesktopStatus::Stopping)
+        );
         assert_eq!(due, Some(1_100));
         let mut seen = vec![];
         while let Some((next, next_due)) = driver.advance(progress, due.unwrap_or(0)) {

@@ -91,7 +91,10 @@ pub struct Cipher {
 
 impl Cipher {
     pub fn new(current: MasterKey) -> Cipher {
-        Cipher { current, previous: Vec::new() }
+        Cipher {
+            current,
+            previous: Vec::new(),
+        }
     }
 
     /// A cipher that still reads values made under `previous` keys (for rotation).
@@ -108,7 +111,9 @@ impl Cipher {
         let mut nonce = [0u8; 12];
         rand::thread_rng().fill_bytes(&mut nonce);
         // Encryption with a valid key and nonce length cannot fail; keep the type honest anyway.
-        let sealed = cipher.encrypt(Nonce::from_slice(&nonce), plaintext.as_bytes()).unwrap_or_default();
+        let sealed = cipher
+            .encrypt(Nonce::from_slice(&nonce), plaintext.as_bytes())
+            .unwrap_or_default();
         let mut blob = Vec::with_capacity(12 + sealed.len());
         blob.extend_from_slice(&nonce);
         blob.extend_from_slice(&sealed);
@@ -117,7 +122,8 @@ impl Cipher {
 
     pub fn decrypt(&self, stored: &str) -> Result<Secret, CryptoError> {
         let mut parts = stored.splitn(3, '.');
-        let (Some("v1"), Some(key_id), Some(body)) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some("v1"), Some(key_id), Some(body)) = (parts.next(), parts.next(), parts.next())
+        else {
             return Err(CryptoError::Malformed);
         };
         let key = std::iter::once(&self.current)
@@ -132,7 +138,9 @@ impl Cipher {
         let plain = Aes256Gcm::new((&key.0).into())
             .decrypt(Nonce::from_slice(nonce), sealed)
             .map_err(|_| CryptoError::Tampered)?;
-        String::from_utf8(plain).map(Secret).map_err(|_| CryptoError::Malformed)
+        String::from_utf8(plain)
+            .map(Secret)
+            .map_err(|_| CryptoError::Malformed)
     }
 
     /// Whether `stored` was made under the current key (rotation skips those).
@@ -156,7 +164,10 @@ mod tests {
         let cipher = Cipher::new(key(1));
         let stored = cipher.encrypt("sk-planted-secret");
         assert!(!stored.contains("sk-planted-secret"));
-        assert_eq!(cipher.decrypt(&stored).map(|s| s.expose().to_string()).ok(), Some("sk-planted-secret".into()));
+        assert_eq!(
+            cipher.decrypt(&stored).map(|s| s.expose().to_string()).ok(),
+            Some("sk-planted-secret".into())
+        );
         assert_eq!(format!("{:?}", Secret::new("x")), "Secret(***)");
     }
 
@@ -166,8 +177,17 @@ mod tests {
         let stored = old.encrypt("value");
         let rotated = Cipher::with_previous(key(2), vec![key(1)]);
         assert!(!rotated.is_current(&stored));
-        assert_eq!(rotated.decrypt(&stored).map(|s| s.expose().to_string()).ok(), Some("value".into()));
-        assert!(matches!(Cipher::new(key(2)).decrypt(&stored), Err(CryptoError::UnknownKey(_))));
+        assert_eq!(
+            rotated
+                .decrypt(&stored)
+                .map(|s| s.expose().to_string())
+                .ok(),
+            Some("value".into())
+        );
+        assert!(matches!(
+            Cipher::new(key(2)).decrypt(&stored),
+            Err(CryptoError::UnknownKey(_))
+        ));
     }
 
     #[test]

@@ -5,8 +5,8 @@
 
 mod crypto;
 mod error;
-mod query;
 pub mod nonces;
+mod query;
 pub mod runtimes;
 pub mod tenants;
 

@@ -4,7 +4,12 @@ use crate::{Store, StoreError};
 
 impl Store {
     /// Records `nonce` for `access_key_id` until `expires_at` (ms); `false` when it was already used.
-    pub async fn record_nonce(&self, access_key_id: &str, nonce: &str, expires_at: i64) -> Result<bool, StoreError> {
+    pub async fn record_nonce(
+        &self,
+        access_key_id: &str,
+        nonce: &str,
+        expires_at: i64,
+    ) -> Result<bool, StoreError> {
         let mut tx = self.write().await?;
         let result = sqlx::query(
             "INSERT INTO signature_nonces (access_key_id, nonce, expires_at) VALUES ($1, $2, $3) \

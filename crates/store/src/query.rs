@@ -18,7 +18,10 @@ pub(crate) struct Sql {
 
 impl Sql {
     pub(crate) fn new(text: &str) -> Sql {
-        Sql { text: text.to_string(), values: Vec::new() }
+        Sql {
+            text: text.to_string(),
+            values: Vec::new(),
+        }
     }
 
     pub(crate) fn push(&mut self, text: &str) -> &mut Self {
@@ -73,7 +76,9 @@ impl Sql {
         Ok(args)
     }
 
-    pub(crate) fn query(&self) -> Result<sqlx::query::Query<'_, Any, AnyArguments<'_>>, sqlx::Error> {
+    pub(crate) fn query(
+        &self,
+    ) -> Result<sqlx::query::Query<'_, Any, AnyArguments<'_>>, sqlx::Error> {
         Ok(sqlx::query_with(self.text(), self.arguments()?))
     }
 }

@@ -112,7 +112,11 @@ struct CountCacheInner {
 impl CountCache {
     fn get(&self, filter: &RuntimeFilter) -> Option<i64> {
         let inner = self.inner.lock().ok()?;
-        let version = inner.tenant_versions.get(&filter.tenant_id).copied().unwrap_or(0);
+        let version = inner
+            .tenant_versions
+            .get(&filter.tenant_id)
+            .copied()
+            .unwrap_or(0);
         let (cached_version, at, count) = inner.counts.get(filter)?;
         (*cached_version == version && at.elapsed() < COUNT_TTL).then_some(*count)
     }
@@ -122,17 +126,26 @@ impl CountCache {
             if inner.counts.len() >= COUNT_CACHE_LIMIT {
                 inner.counts.clear();
             }
-            inner.counts.insert(filter, (version, Instant::now(), count));
+            inner
+                .counts
+                .insert(filter, (version, Instant::now(), count));
         }
     }
 
     fn version(&self, tenant_id: &str) -> u64 {
-        self.inner.lock().ok().and_then(|i| i.tenant_versions.get(tenant_id).copied()).unwrap_or(0)
+        self.inner
+            .lock()
+            .ok()
+            .and_then(|i| i.tenant_versions.get(tenant_id).copied())
+            .unwrap_or(0)
     }
 
     pub(crate) fn invalidate(&self, tenant_id: &str) {
         if let Ok(mut inner) = self.inner.lock() {
-            *inner.tenant_versions.entry(tenant_id.to_string()).or_default() += 1;
+            *inner
+                .tenant_versions
+                .entry(tenant_id.to_string())
+                .or_default() += 1;
         }
     }
 }
@@ -151,8 +164,11 @@ fn runtime_from_row(row: &AnyRow) -> Result<Runtime, StoreError> {
     let progress = match operation {
         None => None,
         Some(op) => Some(Progress {
-            operation: op.parse::<Operation>().map_err(|_| corrupt("operation", &op))?,
-            step_index: usize::try_from(op_step.unwrap_or(0)).map_err(|_| corrupt("op_step", "negative"))?,
+            operation: op
+                .parse::<Operation>()
+                .map_err(|_| corrupt("operation", &op))?,
+            step_index: usize::try_from(op_step.unwrap_or(0))
+                .map_err(|_| corrupt("op_step", "negative"))?,
         }),
     };
     Ok(Runtime {
@@ -177,13 +193,18 @@ fn runtime_from_row(row: &AnyRow) -> Result<Runtime, StoreError> {
         agent_platform: row.try_get("agent_platform")?,
         agent_provider: row.try_get("agent_provider")?,
         agent_version: row.try_get("agent_version")?,
-        agent_status: agent_status.parse().map_err(|_| corrupt("agent status", &agent_status))?,
+        agent_status: agent_status
+            .parse()
+            .map_err(|_| corrupt("agent status", &agent_status))?,
         deployment_source: row.try_get("deployment_source")?,
-        desktop_status: desktop_status.parse().map_err(|_| corrupt("desktop status", &desktop_status))?,
+        desktop_status: desktop_status
+            .parse()
+            .map_err(|_| corrupt("desktop status", &desktop_status))?,
         resource_group_id: row.try_get("resource_group_id")?,
         model_template_id: row.try_get("model_template_id")?,
         biz_type: row.try_get("biz_type")?,
-        auth_users: serde_json::from_str(&auth_users).map_err(|_| corrupt("auth users", &auth_users))?,
+        auth_users: serde_json::from_str(&auth_users)
+            .map_err(|_| corrupt("auth users", &auth_users))?,
         tags: serde_json::from_str(&tags).map_err(|_| corrupt("tags", &tags))?,
         progress,
         next_step_at: row.try_get("next_step_at")?,
@@ -194,7 +215,8 @@ fn runtime_from_row(row: &AnyRow) -> Result<Runtime, StoreError> {
 }
 
 fn push_filter(sql: &mut Sql, filter: &RuntimeFilter) {
-    sql.push(" WHERE r.tenant_id = ").bind_text(filter.tenant_id.clone());
+    sql.push(" WHERE r.tenant_id = ")
+        .bind_text(filter.tenant_id.clone());
     let lists: [(&str, &Option<Vec<String>>); 9] = [
         ("r.id", &filter.ids),
         ("r.name", &filter.names),
@@ -226,7 +248,10 @@ fn push_filter(sql: &mut Sql, filter: &RuntimeFilter) {
     ];
     for (column, value) in equals {
         if let Some(value) = value {
-            sql.push(" AND ").push(column).push(" = ").bind_text(value.clone());
+            sql.push(" AND ")
+                .push(column)
+                .push(" = ")
+                .bind_text(value.clone());
         }
     }
     if let Some(biz_type) = filter.biz_type {
@@ -239,11 +264,9 @@ fn push_filter(sql: &mut Sql, filter: &RuntimeFilter) {
         sql.push(" AND EXISTS (SELECT 1 FROM runtime_users u WHERE u.runtime_id = r.id AND");
         sql.in_list("u.user_id", users).push(")");
     }
-    if let Some(users) = &filter.excluded_users {
-        if !users.is_empty() {
-            sql.push(" AND NOT EXISTS (SELECT 1 FROM runtime_users u WHERE u.runtime_id = r.id AND");
-            sql.in_list("u.user_id", users).push(")");
-        }
+    if let Some(users) = filter.excluded_users.as_ref().filter(|u| !u.is_empty()) {
+        sql.push(" AND NOT EXISTS (SELECT 1 FROM runtime_users u WHERE u.runtime_id = r.id AND");
+        sql.in_list("u.user_id", users).push(")");
     }
     match filter.model_configured {
         Some(true) => sql.push(" AND r.model_template_id IS NOT NULL"),
@@ -251,15 +274,18 @@ fn push_filter(sql: &mut Sql, filter: &RuntimeFilter) {
         None => sql,
     };
     if let Some(template) = &filter.model_template_id {
-        sql.push(" AND r.model_template_id = ").bind_text(template.clone());
+        sql.push(" AND r.model_template_id = ")
+            .bind_text(template.clone());
     }
     // IM channels are not delivered yet: no runtime has one.
     if filter.channel_configured == Some(true) {
         sql.push(" AND 1 = 0");
     }
     for (key, value) in &filter.tags {
-        sql.push(" AND EXISTS (SELECT 1 FROM runtime_tags t WHERE t.runtime_id = r.id AND t.tag_key = ")
-            .bind_text(key.clone());
+        sql.push(
+            " AND EXISTS (SELECT 1 FROM runtime_tags t WHERE t.runtime_id = r.id AND t.tag_key = ",
+        )
+        .bind_text(key.clone());
         if let Some(value) = value {
             sql.push(" AND t.tag_value = ").bind_text(value.clone());
         }
@@ -272,8 +298,10 @@ impl Store {
     pub async fn insert_runtimes(&self, runtimes: &[Runtime]) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
         for rt in runtimes {
-            let auth_users = serde_json::to_string(&rt.auth_users).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            let tags = serde_json::to_string(&rt.tags).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let auth_users = serde_json::to_string(&rt.auth_users)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let tags =
+                serde_json::to_string(&rt.tags).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             sqlx::query(&format!(
                 "INSERT INTO runtimes ({COLUMNS}, has_auth_user) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
                  $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, \
@@ -341,15 +369,25 @@ impl Store {
             }
         }
         tx.commit().await?;
-        for tenant in runtimes.iter().map(|r| r.tenant_id.as_str()).collect::<std::collections::HashSet<_>>() {
+        for tenant in runtimes
+            .iter()
+            .map(|r| r.tenant_id.as_str())
+            .collect::<std::collections::HashSet<_>>()
+        {
             self.runtime_counts.invalidate(tenant);
         }
         Ok(())
     }
 
     /// The tenant's runtimes among `ids`, deleted ones included, in no particular order.
-    pub async fn runtimes_by_ids(&self, tenant_id: &str, ids: &[String]) -> Result<Vec<Runtime>, StoreError> {
-        let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM runtimes r WHERE r.tenant_id = "));
+    pub async fn runtimes_by_ids(
+        &self,
+        tenant_id: &str,
+        ids: &[String],
+    ) -> Result<Vec<Runtime>, StoreError> {
+        let mut sql = Sql::new(&format!(
+            "SELECT {COLUMNS} FROM runtimes r WHERE r.tenant_id = "
+        ));
         sql.bind_text(tenant_id).push(" AND");
         sql.in_list("r.id", ids);
         let rows = sql.query()?.fetch_all(&self.pool).await?;
@@ -357,10 +395,18 @@ impl Store {
     }
 
     /// A page of runtimes matching `filter`, newest first.
-    pub async fn list_runtimes(&self, filter: &RuntimeFilter, offset: i64, limit: i64) -> Result<Vec<Runtime>, StoreError> {
+    pub async fn list_runtimes(
+        &self,
+        filter: &RuntimeFilter,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<Runtime>, StoreError> {
         let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM runtimes r"));
         push_filter(&mut sql, filter);
-        sql.push(" ORDER BY r.created_at DESC, r.id DESC LIMIT ").bind_int(limit).push(" OFFSET ").bind_int(offset);
+        sql.push(" ORDER BY r.created_at DESC, r.id DESC LIMIT ")
+            .bind_int(limit)
+            .push(" OFFSET ")
+            .bind_int(offset);
         let rows = sql.query()?.fetch_all(&self.pool).await?;
         rows.iter().map(runtime_from_row).collect()
     }
@@ -388,7 +434,9 @@ impl Store {
         next_step_at: Option<i64>,
         now: i64,
     ) -> Result<(), StoreError> {
-        let Some(step) = progress.current() else { return Ok(()) };
+        let Some(step) = progress.current() else {
+            return Ok(());
+        };
         let ongoing = progress.next().is_some();
         let mut tx = self.write().await?;
         let mut sql = Sql::new("UPDATE runtimes SET desktop_status = ");
@@ -397,8 +445,10 @@ impl Store {
             sql.push(", agent_status = ").bind_text(agent.as_str());
         }
         if ongoing {
-            sql.push(", operation = ").bind_text(progress.operation.as_str());
-            sql.push(", op_step = ").bind_int(progress.step_index as i64);
+            sql.push(", operation = ")
+                .bind_text(progress.operation.as_str());
+            sql.push(", op_step = ")
+                .bind_int(progress.step_index as i64);
             match next_step_at {
                 Some(at) => sql.push(", next_step_at = ").bind_int(at),
                 None => sql.push(", next_step_at = NULL"),
@@ -407,7 +457,9 @@ impl Store {
             sql.push(", operation = NULL, op_step = NULL, next_step_at = NULL");
         }
         sql.push(", updated_at = ").bind_int(now);
-        sql.push(" WHERE tenant_id = ").bind_text(tenant_id).push(" AND");
+        sql.push(" WHERE tenant_id = ")
+            .bind_text(tenant_id)
+            .push(" AND");
         sql.in_list("id", ids);
         sql.query()?.execute(&mut *tx.tx).await?;
         tx.commit().await?;
@@ -430,9 +482,10 @@ impl Store {
 
     /// The earliest pending step, to know how long the lifecycle driver may sleep.
     pub async fn next_due_at(&self) -> Result<Option<i64>, StoreError> {
-        let row = sqlx::query("SELECT MIN(next_step_at) FROM runtimes WHERE next_step_at IS NOT NULL")
-            .fetch_one(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT MIN(next_step_at) FROM runtimes WHERE next_step_at IS NOT NULL")
+                .fetch_one(&self.pool)
+                .await?;
         Ok(row.try_get::<Option<i64>, _>(0)?)
     }
 }

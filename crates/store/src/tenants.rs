@@ -48,15 +48,19 @@ impl Store {
     }
 
     pub async fn tenant_count(&self) -> Result<i64, StoreError> {
-        let row = sqlx::query("SELECT COUNT(*) FROM tenants").fetch_one(&self.pool).await?;
+        let row = sqlx::query("SELECT COUNT(*) FROM tenants")
+            .fetch_one(&self.pool)
+            .await?;
         Ok(row.try_get(0)?)
     }
 
     pub async fn access_key(&self, access_key_id: &str) -> Result<Option<AccessKey>, StoreError> {
-        let row = sqlx::query("SELECT id, tenant_id, secret_enc, is_root, status FROM access_keys WHERE id = $1")
-            .bind(access_key_id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT id, tenant_id, secret_enc, is_root, status FROM access_keys WHERE id = $1",
+        )
+        .bind(access_key_id)
+        .fetch_optional(&self.pool)
+        .await?;
         let Some(row) = row else { return Ok(None) };
         let secret_enc: String = row.try_get("secret_enc")?;
         let status: String = row.try_get("status")?;

@@ -56,12 +56,25 @@ impl ActionEntry {
     }
 }
 
-const fn action(product: &'static str, version: &'static str, name: &'static str, served: Option<Served>) -> ActionEntry {
-    ActionEntry { product, version, name, served }
+const fn action(
+    product: &'static str,
+    version: &'static str,
+    name: &'static str,
+    served: Option<Served>,
+) -> ActionEntry {
+    ActionEntry {
+        product,
+        version,
+        name,
+        served,
+    }
 }
 
 const fn serve<A: Action>() -> Option<Served> {
-    Some(Served { handle: run::<A>, decode: decode::<A> })
+    Some(Served {
+        handle: run::<A>,
+        decode: decode::<A>,
+    })
 }
 
 fn decode<A: Action>(params: &FlatParams) -> Result<(), ApiError> {
@@ -77,29 +90,124 @@ fn run<A: Action>(ctx: Ctx, params: FlatParams) -> ActionFuture {
 }
 
 pub static ACTIONS: &[ActionEntry] = &[
-    action("appstream-center", "2021-09-01", "BatchCreateLlmTemplates", None),
-    action("appstream-center", "2021-09-01", "ConfigResourceGroupModelTemplate", None),
-    action("appstream-center", "2021-09-01", "ConfigRuntimeChannel", None),
-    action("appstream-center", "2021-09-01", "ConfigRuntimeModelTemplate", None),
-    action("appstream-center", "2021-09-01", "CreateModelProviderTemplate", None),
-    action("appstream-center", "2021-09-01", "CreateModelTemplate", None),
+    action(
+        "appstream-center",
+        "2021-09-01",
+        "BatchCreateLlmTemplates",
+        None,
+    ),
+    action(
+        "appstream-center",
+        "2021-09-01",
+        "ConfigResourceGroupModelTemplate",
+        None,
+    ),
+    action(
+        "appstream-center",
+        "2021-09-01",
+        "ConfigRuntimeChannel",
+        None,
+    ),
+    action(
+        "appstream-center",
+        "2021-09-01",
+        "ConfigRuntimeModelTemplate",
+        None,
+    ),
+    action(
+        "appstream-center",
+        "2021-09-01",
+        "CreateModelProviderTemplate",
+        None,
+    ),
+    action(
+        "appstream-center",
+        "2021-09-01",
+        "CreateModelTemplate",
+        None,
+    ),
     action("appstream-center", "2021-09-01", "DeleteLlmTemplate", None),
-    action("appstream-center", "2021-09-01", "DeleteModelProviderTemplate", None),
-    action("appstream-center", "2021-09-01", "DeleteModelTemplate", None),
-    action("appstream-center", "2021-09-01", "GetModelProviderTemplate", None),
+    action(
+        "appstream-center",
+        "2021-09-01",
+        "DeleteModelProviderTemplate",
+        None,
+    ),
+    action(
+        "appstream-center",
+        "2021-09-01",
+        "DeleteModelTemplate",
+        None,
+    ),
+    action(
+        "appstream-center",
+        "2021-09-01",
+        "GetModelProviderTemplate",
+        None,
+    ),
     action("appstream-center", "2021-09-01", "GetRuntimeChannel", None),
-    action("appstream-center", "2021-09-01", "GetRuntimeModelConfig", None),
-    action("appstream-center", "2021-09-01", "ListDesktopAgentRuntime", serve::<runtimes::ListDesktopAgentRuntime>()),
+    action(
+        "appstream-center",
+        "2021-09-01",
+        "GetRuntimeModelConfig",
+        None,
+    ),
+    action(
+        "appstream-center",
+        "2021-09-01",
+        "ListDesktopAgentRuntime",
+        serve::<runtimes::ListDesktopAgentRuntime>(),
+    ),
     action("appstream-center", "2021-09-01", "ListLlmTemplates", None),
-    action("appstream-center", "2021-09-01", "ListModelProviderEndpoints", None),
-    action("appstream-center", "2021-09-01", "ListModelProviderTemplates", None),
-    action("appstream-center", "2021-09-01", "ListModelTemplateResourceGroup", None),
+    action(
+        "appstream-center",
+        "2021-09-01",
+        "ListModelProviderEndpoints",
+        None,
+    ),
+    action(
+        "appstream-center",
+        "2021-09-01",
+        "ListModelProviderTemplates",
+        None,
+    ),
+    action(
+        "appstream-center",
+        "2021-09-01",
+        "ListModelTemplateResourceGroup",
+        None,
+    ),
     action("appstream-center", "2021-09-01", "ListModelTemplates", None),
-    action("appstream-center", "2021-09-01", "RemoveResourceGroupModelTemplate", None),
-    action("appstream-center", "2021-09-01", "RemoveRuntimeChannel", None),
-    action("appstream-center", "2021-09-01", "RemoveRuntimeModelTemplate", None),
-    action("appstream-center", "2021-09-01", "UpdateModelProviderTemplate", None),
-    action("appstream-center", "2021-09-01", "UpdateModelTemplate", None),
+    action(
+        "appstream-center",
+        "2021-09-01",
+        "RemoveResourceGroupModelTemplate",
+        None,
+    ),
+    action(
+        "appstream-center",
+        "2021-09-01",
+        "RemoveRuntimeChannel",
+        None,
+    ),
+    action(
+        "appstream-center",
+        "2021-09-01",
+        "RemoveRuntimeModelTemplate",
+        None,
+    ),
+    action(
+        "appstream-center",
+        "2021-09-01",
+        "UpdateModelProviderTemplate",
+        None,
+    ),
+    action(
+        "appstream-center",
+        "2021-09-01",
+        "UpdateModelTemplate",
+        None,
+    ),
     action("ecd", "2021-06-02", "CreateTenantSkill", None),
     action("ecd", "2021-06-02", "DeleteTenantSkills", None),
     action("ecd", "2021-06-02", "GetOssStsToken", None),
@@ -117,12 +225,42 @@ pub static ACTIONS: &[ActionEntry] = &[
     action("wss", "2021-12-21", "DescribeDeductionStatistic", None),
     action("wss", "2021-12-21", "DescribePackageDeductions", None),
     action("wss", "2021-12-21", "DescribeRunIdDeductions", None),
-    action("ecd", "2020-09-30", "CreateDesktops", serve::<runtimes::CreateDesktops>()),
-    action("ecd", "2020-09-30", "DescribeDesktops", serve::<runtimes::DescribeDesktops>()),
-    action("ecd", "2020-09-30", "StartDesktops", serve::<runtimes::StartDesktops>()),
-    action("ecd", "2020-09-30", "StopDesktops", serve::<runtimes::StopDesktops>()),
-    action("ecd", "2020-09-30", "RebootDesktops", serve::<runtimes::RebootDesktops>()),
-    action("ecd", "2020-09-30", "DeleteDesktops", serve::<runtimes::DeleteDesktops>()),
+    action(
+        "ecd",
+        "2020-09-30",
+        "CreateDesktops",
+        serve::<runtimes::CreateDesktops>(),
+    ),
+    action(
+        "ecd",
+        "2020-09-30",
+        "DescribeDesktops",
+        serve::<runtimes::DescribeDesktops>(),
+    ),
+    action(
+        "ecd",
+        "2020-09-30",
+        "StartDesktops",
+        serve::<runtimes::StartDesktops>(),
+    ),
+    action(
+        "ecd",
+        "2020-09-30",
+        "StopDesktops",
+        serve::<runtimes::StopDesktops>(),
+    ),
+    action(
+        "ecd",
+        "2020-09-30",
+        "RebootDesktops",
+        serve::<runtimes::RebootDesktops>(),
+    ),
+    action(
+        "ecd",
+        "2020-09-30",
+        "DeleteDesktops",
+        serve::<runtimes::DeleteDesktops>(),
+    ),
 ];
 
 /// The served action for `(version, action)`, or the cloud's error for an unknown one.
@@ -135,16 +273,25 @@ pub fn find(version: &str, name: &str) -> Result<ServedAction, ApiError> {
         version_known = true;
         if entry.name == name {
             return match entry.served {
-                Some(served) => Ok(ServedAction { entry: *entry, handle: served.handle }),
+                Some(served) => Ok(ServedAction {
+                    entry: *entry,
+                    handle: served.handle,
+                }),
                 None => Err(ApiError::new(
                     501,
                     "UnsupportedOperation",
-                    format!("The action {name} of version {version} is not served by this amc release."),
+                    format!(
+                        "The action {name} of version {version} is not served by this amc release."
+                    ),
                 )),
             };
         }
     }
-    Err(if version_known { ApiError::action_not_found() } else { ApiError::invalid_version() })
+    Err(if version_known {
+        ApiError::action_not_found()
+    } else {
+        ApiError::invalid_version()
+    })
 }
 
 /// An action amc serves, with its handler.

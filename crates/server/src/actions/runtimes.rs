@@ -23,20 +23,29 @@ const MAX_TAGS: usize = 20;
 const MAX_NAME_LEN: usize = 64;
 
 fn desktop_not_found(id: &str) -> ApiError {
-    ApiError::new(404, "InvalidDesktopId.NotFound", format!("The specified desktop {id} is not found."))
+    ApiError::new(
+        404,
+        "InvalidDesktopId.NotFound",
+        format!("The specified desktop {id} is not found."),
+    )
 }
 
 fn incorrect_status(id: &str, status: DesktopStatus) -> ApiError {
     ApiError::new(
         400,
         "IncorrectDesktopStatus",
-        format!("The current status of the desktop does not support this operation: {id} is {status}."),
+        format!(
+            "The current status of the desktop does not support this operation: {id} is {status}."
+        ),
     )
 }
 
 /// Desktop times as the cloud prints them: UTC to the minute.
 fn cloud_time(ms: i64) -> String {
-    DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default().format("%Y-%m-%dT%H:%MZ").to_string()
+    DateTime::<Utc>::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .format("%Y-%m-%dT%H:%MZ")
+        .to_string()
 }
 
 /// `PageNumber`/`PageSize` validated with the cloud's codes (at most 100 per page).
@@ -107,7 +116,10 @@ fn charge_type(value: Option<&str>) -> Result<String, ApiError> {
         None | Some("") => Ok("PostPaid".into()),
         Some(v) if v.eq_ignore_ascii_case("postpaid") => Ok("PostPaid".into()),
         Some(v) if v.eq_ignore_ascii_case("prepaid") => Ok("PrePaid".into()),
-        Some(_) => Err(ApiError::invalid_parameter("ChargeType", "must be PostPaid or PrePaid")),
+        Some(_) => Err(ApiError::invalid_parameter(
+            "ChargeType",
+            "must be PostPaid or PrePaid",
+        )),
     }
 }
 
@@ -116,12 +128,24 @@ impl CreateDesktops {
         let catalogue = &ctx.state.catalogue;
         if let Some(bundle_id) = non_empty(self.bundle_id.clone()) {
             return catalogue.bundle(&bundle_id).ok_or_else(|| {
-                ApiError::new(404, "InvalidBundleId.NotFound", format!("The specified bundle {bundle_id} is not found."))
+                ApiError::new(
+                    404,
+                    "InvalidBundleId.NotFound",
+                    format!("The specified bundle {bundle_id} is not found."),
+                )
             });
         }
-        match self.desktop_attachment.as_ref().and_then(|a| non_empty(a.image_id.clone())) {
+        match self
+            .desktop_attachment
+            .as_ref()
+            .and_then(|a| non_empty(a.image_id.clone()))
+        {
             Some(image_id) => catalogue.image(&image_id).ok_or_else(|| {
-                ApiError::new(404, "InvalidImageId.NotFound", format!("The specified image {image_id} is not found."))
+                ApiError::new(
+                    404,
+                    "InvalidImageId.NotFound",
+                    format!("The specified image {image_id} is not found."),
+                )
             }),
             None => Err(ApiError::missing_parameter("BundleId")),
         }
@@ -130,13 +154,19 @@ impl CreateDesktops {
     fn validate_tags(&self) -> Result<Vec<(String, String)>, ApiError> {
         let tags = self.tag.clone().unwrap_or_default();
         if tags.len() > MAX_TAGS {
-            return Err(ApiError::invalid_parameter("Tag", format!("at most {MAX_TAGS} tags")));
+            return Err(ApiError::invalid_parameter(
+                "Tag",
+                format!("at most {MAX_TAGS} tags"),
+            ));
         }
         let mut seen = HashSet::new();
         let mut out = Vec::with_capacity(tags.len());
         for (i, tag) in tags.into_iter().enumerate() {
             if tag.key.is_empty() || tag.key.len() > 128 || !seen.insert(tag.key.clone()) {
-                return Err(ApiError::invalid_parameter(&format!("Tag.{}.Key", i + 1), "must be unique, 1-128 characters"));
+                return Err(ApiError::invalid_parameter(
+                    &format!("Tag.{}.Key", i + 1),
+                    "must be unique, 1-128 characters",
+                ));
             }
             out.push((tag.key, tag.value.unwrap_or_default()));
         }
@@ -147,17 +177,26 @@ impl CreateDesktops {
     fn users_per_desktop(&self, amount: i64) -> Result<Vec<Vec<String>>, ApiError> {
         let users = self.end_user_id.clone().unwrap_or_default();
         if users.len() > 100 || users.iter().any(|u| u.is_empty() || u.len() > 64) {
-            return Err(ApiError::invalid_parameter("EndUserId", "1-100 user ids of 1-64 characters"));
+            return Err(ApiError::invalid_parameter(
+                "EndUserId",
+                "1-100 user ids of 1-64 characters",
+            ));
         }
         match self.user_assign_mode.as_deref() {
             None | Some("") | Some("ALL") => Ok(vec![users; amount as usize]),
             Some("PER_USER") => {
                 if users.len() as i64 != amount {
-                    return Err(ApiError::invalid_parameter("Amount", "with PER_USER, Amount must equal the number of EndUserId"));
+                    return Err(ApiError::invalid_parameter(
+                        "Amount",
+                        "with PER_USER, Amount must equal the number of EndUserId",
+                    ));
                 }
                 Ok(users.into_iter().map(|u| vec![u]).collect())
             }
-            Some(_) => Err(ApiError::invalid_parameter("UserAssignMode", "must be ALL or PER_USER")),
+            Some(_) => Err(ApiError::invalid_parameter(
+                "UserAssignMode",
+                "must be ALL or PER_USER",
+            )),
         }
     }
 }
@@ -171,10 +210,20 @@ impl Action for CreateDesktops {
         }
         let amount = self.amount.unwrap_or(1);
         if !(1..=MAX_AMOUNT).contains(&amount) {
-            return Err(ApiError::invalid_parameter("Amount", format!("must be between 1 and {MAX_AMOUNT}")));
+            return Err(ApiError::invalid_parameter(
+                "Amount",
+                format!("must be between 1 and {MAX_AMOUNT}"),
+            ));
         }
-        if self.desktop_name.as_ref().is_some_and(|n| n.chars().count() > MAX_NAME_LEN) {
-            return Err(ApiError::invalid_parameter("DesktopName", format!("at most {MAX_NAME_LEN} characters")));
+        if self
+            .desktop_name
+            .as_ref()
+            .is_some_and(|n| n.chars().count() > MAX_NAME_LEN)
+        {
+            return Err(ApiError::invalid_parameter(
+                "DesktopName",
+                format!("at most {MAX_NAME_LEN} characters"),
+            ));
         }
         let template = self.template(ctx)?;
         let charge_type = charge_type(self.charge_type.as_deref())?;
@@ -184,10 +233,21 @@ impl Action for CreateDesktops {
         let disk = |size: Option<i64>, default: i64, name: &str| match size {
             None => Ok(default),
             Some(s) if (1..=16_384).contains(&s) => Ok(s),
-            Some(_) => Err(ApiError::invalid_parameter(name, "must be between 1 and 16384 GiB")),
+            Some(_) => Err(ApiError::invalid_parameter(
+                name,
+                "must be between 1 and 16384 GiB",
+            )),
         };
-        let system_disk = disk(attachment.and_then(|a| a.system_disk_size), template.system_disk_gib, "DesktopAttachment.SystemDiskSize")?;
-        let data_disk = disk(attachment.and_then(|a| a.data_disk_size), template.data_disk_gib, "DesktopAttachment.DataDiskSize")?;
+        let system_disk = disk(
+            attachment.and_then(|a| a.system_disk_size),
+            template.system_disk_gib,
+            "DesktopAttachment.SystemDiskSize",
+        )?;
+        let data_disk = disk(
+            attachment.and_then(|a| a.data_disk_size),
+            template.data_disk_gib,
+            "DesktopAttachment.DataDiskSize",
+        )?;
 
         let (progress, next_step_at) = ctx.state.driver.begin(Operation::Create, ctx.now_ms);
         let step = progress.current().ok_or_else(ApiError::internal)?;
@@ -196,7 +256,9 @@ impl Action for CreateDesktops {
         for (index, auth_users) in users.into_iter().enumerate() {
             let id = ids::resource_id(&template.id_prefix, &mut rng);
             let name = match non_empty(self.desktop_name.clone()) {
-                Some(name) if self.desktop_name_suffix == Some(true) && amount > 1 => format!("{name}-{:04}", index + 1),
+                Some(name) if self.desktop_name_suffix == Some(true) && amount > 1 => {
+                    format!("{name}-{:04}", index + 1)
+                }
                 Some(name) => name,
                 None => id.clone(),
             };
@@ -207,7 +269,12 @@ impl Action for CreateDesktops {
                 region_id: self.region_id.clone(),
                 office_site_id: non_empty(self.office_site_id.clone()),
                 bundle_id: non_empty(self.bundle_id.clone()),
-                image_id: self.bundle_id.as_ref().filter(|b| !b.is_empty()).is_none().then(|| template.id.clone()),
+                image_id: self
+                    .bundle_id
+                    .as_ref()
+                    .filter(|b| !b.is_empty())
+                    .is_none()
+                    .then(|| template.id.clone()),
                 template_name: template.name.clone(),
                 os_type: template.os_type.clone(),
                 platform: template.platform.clone(),
@@ -239,10 +306,17 @@ impl Action for CreateDesktops {
                 updated_at: ctx.now_ms,
             });
         }
-        ctx.state.store.insert_runtimes(&runtimes).await.map_err(internal)?;
+        ctx.state
+            .store
+            .insert_runtimes(&runtimes)
+            .await
+            .map_err(internal)?;
         ctx.state.lifecycle.notify();
         let order_id: u64 = rand::Rng::gen_range(&mut rng, 100_000_000_000..999_999_999_999);
-        Ok(CreateDesktopsResponse { desktop_id: runtimes.into_iter().map(|r| r.id).collect(), order_id: order_id.to_string() })
+        Ok(CreateDesktopsResponse {
+            desktop_id: runtimes.into_iter().map(|r| r.id).collect(),
+            order_id: order_id.to_string(),
+        })
     }
 }
 
@@ -251,7 +325,12 @@ impl Action for CreateDesktops {
 
 /// Loads the desktops named in a batch operation and checks the operation may begin on every
 /// one of them: the batch applies whole or not at all.
-async fn operate(ctx: &Ctx, region_id: &str, desktop_ids: &[String], operation: Operation) -> Result<(), ApiError> {
+async fn operate(
+    ctx: &Ctx,
+    region_id: &str,
+    desktop_ids: &[String],
+    operation: Operation,
+) -> Result<(), ApiError> {
     if region_id.is_empty() {
         return Err(ApiError::missing_parameter("RegionId"));
     }
@@ -259,19 +338,41 @@ async fn operate(ctx: &Ctx, region_id: &str, desktop_ids: &[String], operation: 
         return Err(ApiError::missing_parameter("DesktopId"));
     }
     if desktop_ids.len() > MAX_IDS_PER_CALL {
-        return Err(ApiError::invalid_parameter("DesktopId", format!("at most {MAX_IDS_PER_CALL} ids")));
+        return Err(ApiError::invalid_parameter(
+            "DesktopId",
+            format!("at most {MAX_IDS_PER_CALL} ids"),
+        ));
     }
-    let unique: Vec<String> = desktop_ids.iter().cloned().collect::<HashSet<_>>().into_iter().collect();
-    let found = ctx.state.store.runtimes_by_ids(&ctx.tenant_id, &unique).await.map_err(internal)?;
+    let unique: Vec<String> = desktop_ids
+        .iter()
+        .cloned()
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let found = ctx
+        .state
+        .store
+        .runtimes_by_ids(&ctx.tenant_id, &unique)
+        .await
+        .map_err(internal)?;
     let by_id: HashMap<&str, &Runtime> = found.iter().map(|r| (r.id.as_str(), r)).collect();
     for id in desktop_ids {
-        let runtime = by_id.get(id.as_str()).filter(|r| r.region_id == region_id).ok_or_else(|| desktop_not_found(id))?;
-        if !operation.allowed_from(runtime.desktop_status) || (runtime.progress.is_some() && operation != Operation::Delete) {
+        let runtime = by_id
+            .get(id.as_str())
+            .filter(|r| r.region_id == region_id)
+            .ok_or_else(|| desktop_not_found(id))?;
+        if !operation.allowed_from(runtime.desktop_status)
+            || (runtime.progress.is_some() && operation != Operation::Delete)
+        {
             return Err(incorrect_status(id, runtime.desktop_status));
         }
     }
     let (progress, next_step_at) = ctx.state.driver.begin(operation, ctx.now_ms);
-    ctx.state.store.set_progress(&ctx.tenant_id, &unique, progress, next_step_at, ctx.now_ms).await.map_err(internal)?;
+    ctx.state
+        .store
+        .set_progress(&ctx.tenant_id, &unique, progress, next_step_at, ctx.now_ms)
+        .await
+        .map_err(internal)?;
     ctx.state.lifecycle.notify();
     Ok(())
 }
@@ -411,10 +512,28 @@ fn progress_percent(runtime: &Runtime) -> String {
 }
 
 fn desktop_view(runtime: Runtime, fill_resource_group: bool) -> DesktopView {
-    let disk_id = |kind: &str| format!("d-{}{}", kind, &runtime.id[runtime.id.len().saturating_sub(15)..]);
+    let disk_id = |kind: &str| {
+        format!(
+            "d-{}{}",
+            kind,
+            &runtime.id[runtime.id.len().saturating_sub(15)..]
+        )
+    };
     let disks = vec![
-        Disk { disk_id: disk_id("s"), disk_category: "cloud_auto", disk_size: runtime.system_disk_gib, disk_type: "SYSTEM", performance_level: "PL0" },
-        Disk { disk_id: disk_id("d"), disk_category: "cloud_auto", disk_size: runtime.data_disk_gib, disk_type: "DATA", performance_level: "PL0" },
+        Disk {
+            disk_id: disk_id("s"),
+            disk_category: "cloud_auto",
+            disk_size: runtime.system_disk_gib,
+            disk_type: "SYSTEM",
+            performance_level: "PL0",
+        },
+        Disk {
+            disk_id: disk_id("d"),
+            disk_category: "cloud_auto",
+            disk_size: runtime.data_disk_gib,
+            disk_type: "DATA",
+            performance_level: "PL0",
+        },
     ];
     let progress = progress_percent(&runtime);
     DesktopView {
@@ -436,7 +555,14 @@ fn desktop_view(runtime: Runtime, fill_resource_group: bool) -> DesktopView {
         office_site_id: runtime.office_site_id,
         policy_group_id: runtime.policy_group_id,
         host_name: runtime.hostname,
-        tags: runtime.tags.into_iter().map(|(key, value)| Tag { key, value: Some(value) }).collect(),
+        tags: runtime
+            .tags
+            .into_iter()
+            .map(|(key, value)| Tag {
+                key,
+                value: Some(value),
+            })
+            .collect(),
         agent_provider_list: vec![runtime.agent_provider],
         disks,
         system_disk_size: runtime.system_disk_gib,
@@ -448,8 +574,12 @@ fn desktop_view(runtime: Runtime, fill_resource_group: bool) -> DesktopView {
         connection_status: "Disconnected",
         management_flag: "NoFlag",
         progress,
-        resource_groups: fill_resource_group
-            .then(|| runtime.resource_group_id.map(|id| vec![ResourceGroupRef { id, name: None }]).unwrap_or_default()),
+        resource_groups: fill_resource_group.then(|| {
+            runtime
+                .resource_group_id
+                .map(|id| vec![ResourceGroupRef { id, name: None }])
+                .unwrap_or_default()
+        }),
         desktop_id: runtime.id,
     }
 }
@@ -457,7 +587,11 @@ fn desktop_view(runtime: Runtime, fill_resource_group: bool) -> DesktopView {
 fn parse_status_list(name: &str, values: Vec<String>) -> Result<Vec<String>, ApiError> {
     values
         .into_iter()
-        .map(|v| v.parse::<DesktopStatus>().map(|s| s.to_string()).map_err(|_| ApiError::invalid_parameter(name, format!("unknown status {v:?}"))))
+        .map(|v| {
+            v.parse::<DesktopStatus>()
+                .map(|s| s.to_string())
+                .map_err(|_| ApiError::invalid_parameter(name, format!("unknown status {v:?}")))
+        })
         .collect()
 }
 
@@ -485,12 +619,20 @@ impl Action for DescribeDesktops {
         if let Some(status) = non_empty(self.desktop_status.clone()) {
             statuses = Some(vec![status]);
         }
-        let statuses = statuses.map(|s| parse_status_list("DesktopStatus", s)).transpose()?;
+        let statuses = statuses
+            .map(|s| parse_status_list("DesktopStatus", s))
+            .transpose()?;
         let ids = non_empty_list(self.desktop_id.clone());
         if ids.as_ref().is_some_and(|i| i.len() > MAX_IDS_PER_CALL) {
-            return Err(ApiError::invalid_parameter("DesktopId", format!("at most {MAX_IDS_PER_CALL} ids")));
+            return Err(ApiError::invalid_parameter(
+                "DesktopId",
+                format!("at most {MAX_IDS_PER_CALL} ids"),
+            ));
         }
-        let include_deleted = ids.is_some() || statuses.as_ref().is_some_and(|s| s.iter().any(|s| s == "Deleted"));
+        let include_deleted = ids.is_some()
+            || statuses
+                .as_ref()
+                .is_some_and(|s| s.iter().any(|s| s == "Deleted"));
         let filter = RuntimeFilter {
             tenant_id: ctx.tenant_id.clone(),
             region_id: Some(self.region_id.clone()),
@@ -504,16 +646,31 @@ impl Action for DescribeDesktops {
             resource_group_id: non_empty(self.resource_group_id.clone()),
             image_ids: non_empty_list(self.image_id.clone()),
             os_types: non_empty_list(self.os_types.clone()),
-            charge_type: self.charge_type.as_deref().filter(|c| !c.is_empty()).map(|c| charge_type(Some(c))).transpose()?,
+            charge_type: self
+                .charge_type
+                .as_deref()
+                .filter(|c| !c.is_empty())
+                .map(|c| charge_type(Some(c)))
+                .transpose()?,
             desktop_type: non_empty(self.desktop_type.clone()),
-            tags: self.tag.clone().unwrap_or_default().into_iter().map(|t| (t.key, t.value)).collect(),
+            tags: self
+                .tag
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|t| (t.key, t.value))
+                .collect(),
             ..RuntimeFilter::default()
         };
-        let token_paging = self.max_results.is_some() || self.next_token.as_deref().is_some_and(|t| !t.is_empty());
+        let token_paging =
+            self.max_results.is_some() || self.next_token.as_deref().is_some_and(|t| !t.is_empty());
         let (offset, size, page_number) = if token_paging {
             let size = self.max_results.unwrap_or(10);
             if !(1..=100).contains(&size) {
-                return Err(ApiError::invalid_parameter("MaxResults", "must be between 1 and 100"));
+                return Err(ApiError::invalid_parameter(
+                    "MaxResults",
+                    "must be between 1 and 100",
+                ));
             }
             let offset = match self.next_token.as_deref().filter(|t| !t.is_empty()) {
                 Some(token) => decode_token(token)?,
@@ -526,12 +683,19 @@ impl Action for DescribeDesktops {
         };
         let store = &ctx.state.store;
         let total_count = store.count_runtimes(&filter).await.map_err(internal)?;
-        let runtimes = store.list_runtimes(&filter, offset, size).await.map_err(internal)?;
+        let runtimes = store
+            .list_runtimes(&filter, offset, size)
+            .await
+            .map_err(internal)?;
         let next_offset = offset + runtimes.len() as i64;
-        let next_token = (token_paging && next_offset < total_count).then(|| encode_token(next_offset));
+        let next_token =
+            (token_paging && next_offset < total_count).then(|| encode_token(next_offset));
         let fill = self.fill_resource_group.unwrap_or(false);
         Ok(DescribeDesktopsResponse {
-            desktops: runtimes.into_iter().map(|r| desktop_view(r, fill)).collect(),
+            desktops: runtimes
+                .into_iter()
+                .map(|r| desktop_view(r, fill))
+                .collect(),
             next_token,
             page_number,
             page_size: size,
@@ -665,13 +829,18 @@ fn intersect(a: Option<Vec<String>>, b: Option<Vec<String>>) -> Option<Vec<Strin
 
 fn agent_runtime_view(runtime: Runtime, include_risk: bool) -> AgentRuntimeView {
     let model_configure = runtime.model_template_id.is_some();
-    let region_location = if runtime.region_id.starts_with("cn-") && runtime.region_id != "cn-hongkong" {
-        "Mainland"
-    } else {
-        "Overseas"
-    };
+    let region_location =
+        if runtime.region_id.starts_with("cn-") && runtime.region_id != "cn-hongkong" {
+            "Mainland"
+        } else {
+            "Overseas"
+        };
     AgentRuntimeView {
-        agent_im_info: AgentImInfo { agent_im_online_status: "Offline", agent_im_status: "Disabled", cloud_space_status: "Disabled" },
+        agent_im_info: AgentImInfo {
+            agent_im_online_status: "Offline",
+            agent_im_status: "Disabled",
+            cloud_space_status: "Disabled",
+        },
         agent_instance_info_list: vec![AgentInstanceView {
             agent_instance_status: runtime.agent_status.to_string(),
             agent_instance_version: runtime.agent_version,
@@ -697,45 +866,80 @@ fn agent_runtime_view(runtime: Runtime, include_risk: bool) -> AgentRuntimeView 
         qr_code_configuring_list: Vec::new(),
         region_id: runtime.region_id,
         region_location,
-        resource_group: runtime.resource_group_id.map(|id| ResourceGroupView { resource_group_id: id, resource_group_name: None }),
+        resource_group: runtime.resource_group_id.map(|id| ResourceGroupView {
+            resource_group_id: id,
+            resource_group_name: None,
+        }),
         resource_id: runtime.id.clone(),
-        risk_info: include_risk.then_some(RiskInfo { agent_uninstalled: false, channel_modified: false, model_modified: false }),
+        risk_info: include_risk.then_some(RiskInfo {
+            agent_uninstalled: false,
+            channel_modified: false,
+            model_modified: false,
+        }),
         desktop_id: runtime.id,
     }
 }
 
 impl ListDesktopAgentRuntime {
     fn filter(&self, tenant_id: &str) -> Result<RuntimeFilter, ApiError> {
-        let providers = match (non_empty(self.agent_provider.clone()), non_empty_list(self.agent_provider_list.clone())) {
+        let providers = match (
+            non_empty(self.agent_provider.clone()),
+            non_empty_list(self.agent_provider_list.clone()),
+        ) {
             (Some(provider), _) => vec![provider],
             (None, Some(list)) => list,
             (None, None) => return Err(ApiError::missing_parameter("AgentProvider")),
         };
-        let platforms = non_empty(self.agent_platform.clone()).map(|p| vec![p]).or_else(|| non_empty_list(self.agent_platform_list.clone()));
-        let statuses = non_empty_list(self.desktop_statuses.clone()).map(|s| parse_status_list("DesktopStatuses", s)).transpose()?;
+        let platforms = non_empty(self.agent_platform.clone())
+            .map(|p| vec![p])
+            .or_else(|| non_empty_list(self.agent_platform_list.clone()));
+        let statuses = non_empty_list(self.desktop_statuses.clone())
+            .map(|s| parse_status_list("DesktopStatuses", s))
+            .transpose()?;
         let agent_statuses = non_empty_list(self.agent_instance_statuses.clone())
             .map(|list| {
                 list.into_iter()
-                    .map(|v| v.parse::<AgentStatus>().map(|s| s.to_string()).map_err(|_| ApiError::invalid_parameter("AgentInstanceStatuses", format!("unknown status {v:?}"))))
+                    .map(|v| {
+                        v.parse::<AgentStatus>()
+                            .map(|s| s.to_string())
+                            .map_err(|_| {
+                                ApiError::invalid_parameter(
+                                    "AgentInstanceStatuses",
+                                    format!("unknown status {v:?}"),
+                                )
+                            })
+                    })
                     .collect::<Result<Vec<_>, _>>()
             })
             .transpose()?;
-        let ids = intersect(non_empty_list(self.desktop_ids.clone()), non_empty_list(self.resource_ids.clone()));
+        let ids = intersect(
+            non_empty_list(self.desktop_ids.clone()),
+            non_empty_list(self.resource_ids.clone()),
+        );
         // Filters on state that no runtime has yet (agent templates, management states, IM
         // presence other than Offline, drift) match nothing when they ask for it.
         let asks_for_absent_state = non_empty_list(self.agent_template_ids.clone()).is_some()
             || non_empty(self.management_status.clone()).is_some()
-            || self.agent_im_online_status.as_deref().is_some_and(|s| !s.is_empty() && !s.eq_ignore_ascii_case("Offline"))
+            || self
+                .agent_im_online_status
+                .as_deref()
+                .is_some_and(|s| !s.is_empty() && !s.eq_ignore_ascii_case("Offline"))
             || (self.include_risk_info == Some(true) && self.has_risk == Some(true));
         Ok(RuntimeFilter {
             tenant_id: tenant_id.to_string(),
-            ids: if asks_for_absent_state { Some(Vec::new()) } else { ids },
+            ids: if asks_for_absent_state {
+                Some(Vec::new())
+            } else {
+                ids
+            },
             names: non_empty_list(self.desktop_names.clone()),
             agent_providers: Some(providers),
             agent_platforms: platforms,
             agent_versions: non_empty_list(self.agent_instance_versions.clone()),
             agent_statuses,
-            include_deleted: statuses.as_ref().is_some_and(|s| s.iter().any(|s| s == "Deleted")),
+            include_deleted: statuses
+                .as_ref()
+                .is_some_and(|s| s.iter().any(|s| s == "Deleted")),
             desktop_statuses: statuses,
             auth_users: non_empty_list(self.auth_users.clone()),
             has_auth_user: self.has_auth_user,
@@ -761,13 +965,19 @@ impl Action for ListDesktopAgentRuntime {
         let store = &ctx.state.store;
         let total_count = store.count_runtimes(&filter).await.map_err(internal)?;
         let runtimes = if page.offset() < total_count {
-            store.list_runtimes(&filter, page.offset(), page.size).await.map_err(internal)?
+            store
+                .list_runtimes(&filter, page.offset(), page.size)
+                .await
+                .map_err(internal)?
         } else {
             Vec::new()
         };
         let include_risk = self.include_risk_info == Some(true);
         Ok(ListDesktopAgentRuntimeResponse {
-            data: runtimes.into_iter().map(|r| agent_runtime_view(r, include_risk)).collect(),
+            data: runtimes
+                .into_iter()
+                .map(|r| agent_runtime_view(r, include_risk))
+                .collect(),
             page_number: page.number,
             page_size: page.size,
             total_count,

@@ -15,7 +15,10 @@ fn spec() -> Value {
 }
 
 fn spec_actions(spec: &Value) -> Vec<&Value> {
-    spec["actions"].as_array().map(|a| a.iter().collect()).unwrap_or_default()
+    spec["actions"]
+        .as_array()
+        .map(|a| a.iter().collect())
+        .unwrap_or_default()
 }
 
 #[test]
@@ -23,10 +26,17 @@ fn table_and_spec_name_the_same_actions() {
     let spec = spec();
     let from_spec: BTreeSet<(String, String)> = spec_actions(&spec)
         .iter()
-        .map(|a| (a["version"].as_str().unwrap_or("").to_string(), a["action"].as_str().unwrap_or("").to_string()))
+        .map(|a| {
+            (
+                a["version"].as_str().unwrap_or("").to_string(),
+                a["action"].as_str().unwrap_or("").to_string(),
+            )
+        })
         .collect();
-    let from_table: BTreeSet<(String, String)> =
-        ACTIONS.iter().map(|a| (a.version.to_string(), a.name.to_string())).collect();
+    let from_table: BTreeSet<(String, String)> = ACTIONS
+        .iter()
+        .map(|a| (a.version.to_string(), a.name.to_string()))
+        .collect();
     assert_eq!(from_spec.len(), 46);
     assert_eq!(from_spec, from_table);
 }
@@ -48,12 +58,24 @@ fn served_actions_require_what_the_spec_requires() {
     let spec = spec();
     let mut checked = 0;
     for action in spec_actions(&spec) {
-        let (version, name) = (action["version"].as_str().unwrap_or(""), action["action"].as_str().unwrap_or(""));
-        let Some(entry) = ACTIONS.iter().find(|e| e.version == version && e.name == name) else { continue };
+        let (version, name) = (
+            action["version"].as_str().unwrap_or(""),
+            action["action"].as_str().unwrap_or(""),
+        );
+        let Some(entry) = ACTIONS
+            .iter()
+            .find(|e| e.version == version && e.name == name)
+        else {
+            continue;
+        };
         let Some(served) = entry.served else { continue };
         let required: Vec<&Value> = action["request"]
             .as_array()
-            .map(|r| r.iter().filter(|p| p["required"] == Value::Bool(true)).collect())
+            .map(|r| {
+                r.iter()
+                    .filter(|p| p["required"] == Value::Bool(true))
+                    .collect()
+            })
             .unwrap_or_default();
         for missing in &required {
             let mut params = FlatParams::new();
@@ -69,7 +91,10 @@ fn served_actions_require_what_the_spec_requires() {
                 Some("MissingParameter"),
                 "{name} accepted a request without {missing_name}"
             );
-            assert!(error.is_some_and(|e| e.message.contains(missing_name)), "{name}: message must name {missing_name}");
+            assert!(
+                error.is_some_and(|e| e.message.contains(missing_name)),
+                "{name}: message must name {missing_name}"
+            );
             checked += 1;
         }
     }
