@@ -218,7 +218,7 @@ class AmcServer:
 
     def admin(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
         return subprocess.run([self.binary, "admin", *args], capture_output=True, text=True, timeout=timeout,
-                              env=self.env(), stdin=subprocess.DEVNULL)
+                              env=self.env(), stdin=subprocess.DEVNULL, cwd=self.data_dir)
 
     def create_tenant(self, name: str | None = None) -> dict:
         name = name or f"e2e-{uuid.uuid4().hex[:10]}"

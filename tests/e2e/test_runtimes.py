@@ -94,7 +94,9 @@ def test_id_name_status_filters(tenant, fleet):
     assert ids(tenant.runtimes(resource_ids=[u[1]])) == [u[1]]
     assert tenant.runtimes(desktop_ids=fleet["hermes"]) == []  # wrong provider
     names = {r["DesktopId"]: r["DesktopName"] for r in tenant.runtimes()}
-    assert ids(tenant.runtimes(desktop_names=[names[u[0]]])) == [u[0]]
+    assert ids(tenant.runtimes(desktop_names=[names[u[0]]])) == sorted(i for i, n in names.items() if n == names[u[0]])
+    assert ids(tenant.runtimes(desktop_names=[names[fleet["jvs"][0]]])) == fleet["jvs"]
+    assert tenant.runtimes(desktop_names=["no-such-name"]) == []
     assert ids(tenant.runtimes(desktop_statuses=["Stopped"])) == fleet["windows"]
     assert ids(tenant.runtimes(desktop_statuses=["Running"])) == sorted(u + fleet["jvs"])
     assert ids(tenant.runtimes(desktop_statuses=["Running", "Stopped"])) == sorted(fleet["openclaw"])
@@ -127,7 +129,13 @@ def test_instance_filters(tenant, fleet):
     running = [r["DesktopId"] for r in rows if r["AgentInstanceInfoList"][0]["AgentInstanceStatus"] == "Running"]
     assert set(fleet["ubuntu"] + fleet["jvs"]) <= set(running)
     assert ids(tenant.runtimes(agent_instance_statuses=["Running"])) == sorted(running)
-    assert tenant.runtimes(agent_instance_statuses=["NoSuchStatus"]) == []
+    # a status nothing has: either no match or a clear InvalidParameter
+    from Tea.exceptions import TeaException
+
+    try:
+        assert tenant.runtimes(agent_instance_statuses=["NoSuchStatus"]) == []
+    except TeaException as exc:
+        assert exc.code == "InvalidParameter" and "AgentInstanceStatuses" in exc.data["Message"], exc
 
 
 def test_model_channel_risk_filters(tenant, fleet):
