@@ -212,8 +212,9 @@ class AmcServer:
         return data["AccessKeyId"], data["AccessKeySecret"]
 
     def store_args(self) -> list[str]:
+        """The store flags the server runs with: admin commands take the same ones."""
         if self.database_url:
-            return ["--database-url", self.database_url]
+            return ["--data-dir", str(self.data_dir), "--database-url", self.database_url]
         return ["--data-dir", str(self.data_dir)]
 
     def admin(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:

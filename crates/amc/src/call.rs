@@ -19,15 +19,19 @@ pub struct CallArgs {
     /// Signature version: `v3` (ACS3-HMAC-SHA256) or `v2` (HMAC-SHA1).
     #[arg(long, default_value = "v3")]
     signature: String,
-    /// `--Version V` and the action's parameters as `--Name value` (`--DesktopId.1 ecd-…`).
+    /// `--Version V` and the action's parameters as `--Name value` (`--DesktopId.1 ecd-…`); the
+    /// options above may also come among them.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
     params: Vec<String>,
 }
 
-fn parse_params(raw: &[String]) -> anyhow::Result<(String, FlatParams)> {
+/// Splits the trailing words into the API version, the action's parameters, and this command's
+/// own options given after the action (lower-case names never clash with the cloud's PascalCase).
+fn parse_params(args: &mut CallArgs) -> anyhow::Result<(String, FlatParams)> {
     let mut version = None;
     let mut params = FlatParams::new();
-    let mut items = raw.iter();
+    let raw = std::mem::take(&mut args.params);
+    let mut items = raw.into_iter();
     while let Some(flag) = items.next() {
         let Some(name) = flag.strip_prefix("--") else {
             bail!("expected --Name before {flag:?}")
@@ -38,14 +42,16 @@ fn parse_params(raw: &[String]) -> anyhow::Result<(String, FlatParams)> {
                 name.to_string(),
                 items
                     .next()
-                    .with_context(|| format!("--{name} needs a value"))?
-                    .clone(),
+                    .with_context(|| format!("--{name} needs a value"))?,
             ),
         };
-        if name == "Version" {
-            version = Some(value);
-        } else {
-            params.insert(name, value);
+        match name.as_str() {
+            "Version" => version = Some(value),
+            "endpoint" => args.endpoint = value,
+            "access-key-id" => args.access_key_id = value,
+            "access-key-secret" => args.access_key_secret = value,
+            "signature" => args.signature = value,
+            _ => params.insert(name, value),
         }
     }
     Ok((
@@ -54,8 +60,8 @@ fn parse_params(raw: &[String]) -> anyhow::Result<(String, FlatParams)> {
     ))
 }
 
-pub async fn run(args: CallArgs) -> anyhow::Result<()> {
-    let (version, params) = parse_params(&args.params)?;
+pub async fn run(mut args: CallArgs) -> anyhow::Result<()> {
+    let (version, params) = parse_params(&mut args)?;
     let base = args.endpoint.trim_end_matches('/');
     let host = base.split_once("://").map_or(base, |(_, rest)| rest);
     let nonce = uuid::Uuid::new_v4().simple().to_string();

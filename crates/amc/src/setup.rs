@@ -27,20 +27,21 @@ fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The master key: `AMC_MASTER_KEY`, else the key file in the data dir, created on first start.
-fn master_key(data_dir: &Path) -> anyhow::Result<MasterKey> {
+/// The master key: `AMC_MASTER_KEY`, else the key file in the data dir. A missing file yields a
+/// new key and the path to save it to, once the store accepts it.
+fn master_key(data_dir: &Path) -> anyhow::Result<(MasterKey, Option<PathBuf>)> {
     if let Ok(text) = std::env::var("AMC_MASTER_KEY") {
-        return MasterKey::from_text(&text).context("AMC_MASTER_KEY");
+        return Ok((MasterKey::from_text(&text).context("AMC_MASTER_KEY")?, None));
     }
     let path = data_dir.join(MASTER_KEY_FILE);
     match std::fs::read_to_string(&path) {
-        Ok(text) => MasterKey::from_text(&text)
-            .with_context(|| format!("master key file {}", path.display())),
+        Ok(text) => {
+            let key = MasterKey::from_text(&text)
+                .with_context(|| format!("master key file {}", path.display()))?;
+            Ok((key, None))
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let key = MasterKey::generate(&mut rand::rngs::OsRng);
-            write_private(&path, key.to_base64().as_bytes())?;
-            tracing::info!(path = %path.display(), key_id = %key.id(), "created master key");
-            Ok(key)
+            Ok((MasterKey::generate(&mut rand::rngs::OsRng), Some(path)))
         }
         Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
     }
@@ -59,11 +60,25 @@ pub fn database_url(args: &StoreArgs) -> String {
 pub async fn open_store(args: &StoreArgs) -> anyhow::Result<Store> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating data dir {}", args.data_dir.display()))?;
-    let cipher = Cipher::new(master_key(&args.data_dir)?);
-    let url = database_url(args);
-    Store::connect(&url, cipher)
+    let (key, new_key_file) = master_key(&args.data_dir)?;
+    let store = Store::connect(&database_url(args), Cipher::new(key.clone()))
         .await
-        .context("opening the store")
+        .context("opening the store")?;
+    // Save a new key before the store records it, and take it back if the store refuses it
+    // (the store already belongs to another key): a key is never lost, nor left lying about.
+    if let Some(path) = &new_key_file {
+        write_private(path, key.to_base64().as_bytes())?;
+    }
+    if let Err(error) = store.claim_master_key().await {
+        if let Some(path) = &new_key_file {
+            let _ = std::fs::remove_file(path);
+        }
+        return Err(error).context("checking the master key");
+    }
+    if let Some(path) = &new_key_file {
+        tracing::info!(path = %path.display(), key_id = %key.id(), "created master key");
+    }
+    Ok(store)
 }
 
 /// A tenant's identity and root key as printed for the operator.

@@ -246,7 +246,7 @@ fn is_form(headers: &[(String, String)]) -> bool {
         })
 }
 
-/// Query pairs plus form-body pairs; a name given twice is `InvalidParameter`.
+/// Query pairs plus form-body pairs; a name given twice with different values is `InvalidParameter`.
 fn merge_params(
     query: &[(String, String)],
     request: &HttpRequest<'_>,
@@ -261,12 +261,31 @@ fn merge_params(
             format!("more than {MAX_PARAMS} parameters"),
         ));
     }
-    let mut seen = std::collections::HashSet::with_capacity(all.len());
-    for (name, _) in &all {
-        if !seen.insert(name.as_str()) {
-            return Err(ApiError::invalid_parameter(name, "given more than once"));
+    // Clients such as aliyun-python-sdk-core send RegionId both in the query and in the body,
+    // and sign it once: the same value twice is one parameter, different values are refused.
+    let mut seen: std::collections::HashMap<&str, &str> =
+        std::collections::HashMap::with_capacity(all.len());
+    let mut duplicates = std::collections::HashSet::new();
+    for (index, (name, value)) in all.iter().enumerate() {
+        match seen.insert(name.as_str(), value.as_str()) {
+            None => {}
+            Some(previous) if previous == value => {
+                duplicates.insert(index);
+            }
+            Some(_) => {
+                return Err(ApiError::invalid_parameter(
+                    name,
+                    "given more than once with different values",
+                ));
+            }
         }
     }
+    let mut index = 0;
+    all.retain(|_| {
+        let keep = !duplicates.contains(&index);
+        index += 1;
+        keep
+    });
     Ok(all)
 }
 

@@ -444,6 +444,13 @@ fn duplicate_parameters() {
     let mut wire = Wire::from_vector(&v);
     wire.query = "ModelTemplateId=x".to_owned();
     assert_eq!(code(wire.parse()), "InvalidParameter");
+
+    // The same value in the query and the body is one parameter (aliyun-python-sdk-core sends
+    // RegionId in both).
+    let mut wire = Wire::from_vector(&v);
+    wire.query = "ModelTemplateId=mt-0a1b2c3d".to_owned();
+    let parsed = wire.parse().expect("same value twice is one parameter");
+    assert_eq!(parsed.params.get("ModelTemplateId"), Some("mt-0a1b2c3d"));
 }
 
 #[test]

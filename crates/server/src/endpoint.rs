@@ -144,6 +144,16 @@ pub(crate) async fn not_found(headers: HeaderMap) -> Response {
     response::error(&error, &request_id, &host(&headers), "amc")
 }
 
+pub(crate) async fn method_not_allowed(headers: HeaderMap) -> Response {
+    let request_id = response::new_request_id();
+    let error = ApiError::new(
+        405,
+        "UnsupportedHTTPMethod",
+        "The endpoint accepts GET and POST only.",
+    );
+    response::error(&error, &request_id, &host(&headers), "amc")
+}
+
 pub(crate) fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response<Body> {
     let detail = panic
         .downcast_ref::<String>()

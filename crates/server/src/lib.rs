@@ -49,7 +49,12 @@ impl AppState {
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/", get(endpoint::pop).post(endpoint::pop))
+        .route(
+            "/",
+            get(endpoint::pop)
+                .post(endpoint::pop)
+                .fallback(endpoint::method_not_allowed),
+        )
         .route(
             "/healthz",
             get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),

@@ -10,6 +10,11 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error(transparent)]
     Crypto(#[from] crate::CryptoError),
+    #[error(
+        "the store's secrets are encrypted under master key {recorded}, but the key given is {given}: \
+         use the data dir that holds the store's master.key, or set AMC_MASTER_KEY"
+    )]
+    WrongMasterKey { recorded: String, given: String },
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
 }

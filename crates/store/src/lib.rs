@@ -8,6 +8,7 @@ mod error;
 pub mod nonces;
 mod query;
 pub mod runtimes;
+mod settings;
 pub mod tenants;
 
 use std::sync::Arc;

@@ -84,3 +84,9 @@ CREATE TABLE runtime_tags (
     PRIMARY KEY (runtime_id, tag_key)
 );
 CREATE INDEX runtime_tags_key ON runtime_tags(tenant_id, tag_key, tag_value);
+
+-- Facts about the store itself, e.g. the id of the master key its secrets are encrypted under.
+CREATE TABLE store_settings (
+    name   TEXT PRIMARY KEY,
+    value  TEXT NOT NULL
+);

@@ -1,0 +1,325 @@
+//! `amc-bench`: seeds a server with runtimes through the API, then measures one signed action
+//! under concurrent load (requests/s, p50, p99). Each request is signed with a fresh nonce, as an
+//! SDK would send it, so the server's whole pipeline is measured.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use pop::FlatParams;
+use pop::signature::{SigningInput, sign_v3};
+
+#[derive(Parser)]
+struct Cli {
+    #[arg(long, env = "AMC_ENDPOINT", default_value = "http://127.0.0.1:8080")]
+    endpoint: String,
+    #[arg(long, env = "AMC_ACCESS_KEY_ID")]
+    access_key_id: String,
+    #[arg(long, env = "AMC_ACCESS_KEY_SECRET", hide_env_values = true)]
+    access_key_secret: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create `count` runtimes (100 per CreateDesktops call), a mix of images, bundles and users.
+    Seed {
+        #[arg(long, default_value_t = 100_000)]
+        count: usize,
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+    },
+    /// Drive `ListDesktopAgentRuntime` (AgentProvider=OpenClaw, DesktopStatuses=Running, page of 20).
+    List {
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+    },
+    /// Drive any action: `--action X --version V --param Name=Value ...`.
+    Call {
+        #[arg(long)]
+        action: String,
+        #[arg(long)]
+        version: String,
+        #[arg(long = "param")]
+        params: Vec<String>,
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        /// Send each call once (timing a single heavy call).
+        #[arg(long)]
+        once: bool,
+    },
+}
+
+#[derive(Clone)]
+struct Client {
+    http: reqwest::Client,
+    base: String,
+    host: String,
+    key_id: String,
+    secret: String,
+}
+
+impl Client {
+    fn new(cli: &Cli) -> Client {
+        let base = cli.endpoint.trim_end_matches('/').to_string();
+        let host = base
+            .split_once("://")
+            .map_or(base.as_str(), |(_, rest)| rest)
+            .to_string();
+        Client {
+            http: reqwest::Client::builder()
+                .pool_max_idle_per_host(256)
+                .build()
+                .unwrap_or_default(),
+            base,
+            host,
+            key_id: cli.access_key_id.clone(),
+            secret: cli.access_key_secret.clone(),
+        }
+    }
+
+    async fn call(
+        &self,
+        action: &str,
+        version: &str,
+        query: &FlatParams,
+    ) -> anyhow::Result<serde_json::Value> {
+        let nonce = uuid::Uuid::new_v4().simple().to_string();
+        let empty = FlatParams::new();
+        let signed = sign_v3(&SigningInput {
+            method: "POST",
+            host: &self.host,
+            action,
+            version,
+            query,
+            form: &empty,
+            access_key_id: &self.key_id,
+            access_key_secret: &self.secret,
+            nonce: &nonce,
+            timestamp: chrono::Utc::now(),
+        });
+        let mut request = self
+            .http
+            .post(format!("{}{}", self.base, signed.path_and_query))
+            .body(signed.body);
+        for (name, value) in &signed.headers {
+            if name != "host" {
+                request = request.header(name, value);
+            }
+        }
+        let response = request.send().await?;
+        let status = response.status();
+        let body: serde_json::Value = serde_json::from_str(&response.text().await?)?;
+        if !status.is_success() {
+            bail!("{action} failed: {status} {body}");
+        }
+        Ok(body)
+    }
+}
+
+fn params(pairs: &[(&str, String)]) -> FlatParams {
+    let mut params = FlatParams::new();
+    for (name, value) in pairs {
+        params.insert(*name, value.clone());
+    }
+    params
+}
+
+async fn seed(client: Client, count: usize, concurrency: usize) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let calls = count.div_ceil(100);
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (client, next) = (client.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= calls {
+                    return Ok::<(), anyhow::Error>(());
+                }
+                let amount = (count - i * 100).min(100);
+                let mut pairs = vec![
+                    ("RegionId", "cn-hangzhou".to_string()),
+                    ("Amount", amount.to_string()),
+                ];
+                match i % 4 {
+                    0 => pairs.push(("BundleId", "b-openclaw-linux".into())),
+                    1 => pairs.push(("BundleId", "b-hermes-linux".into())),
+                    2 => pairs.push((
+                        "DesktopAttachment",
+                        r#"{"ImageId":"imgc-0aae4rxv3pz7idcot"}"#.into(),
+                    )),
+                    _ => pairs.push((
+                        "DesktopAttachment",
+                        r#"{"ImageId":"imgc-0ae8jvkn4tzatayay"}"#.into(),
+                    )),
+                }
+                if i % 3 == 0 {
+                    pairs.push(("EndUserId.1", format!("user-{}", i % 50)));
+                }
+                pairs.push(("DesktopName", format!("bench-{i}")));
+                client
+                    .call("CreateDesktops", "2020-09-30", &params(&pairs))
+                    .await?;
+            }
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    println!(
+        "seeded {count} runtimes in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+struct Report {
+    ok: usize,
+    failed: usize,
+    elapsed: Duration,
+    latencies_us: Vec<u64>,
+}
+
+impl Report {
+    fn print(mut self, what: &str) {
+        self.latencies_us.sort_unstable();
+        let pct = |p: f64| {
+            let idx = ((self.latencies_us.len() as f64 - 1.0) * p).round() as usize;
+            self.latencies_us.get(idx).copied().unwrap_or(0) as f64 / 1000.0
+        };
+        println!(
+            "{what}: {} ok, {} failed in {:.1}s = {:.0} requests/s; latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            self.ok,
+            self.failed,
+            self.elapsed.as_secs_f64(),
+            self.ok as f64 / self.elapsed.as_secs_f64(),
+            pct(0.50),
+            pct(0.99),
+            pct(1.0),
+        );
+    }
+}
+
+async fn load(
+    client: Client,
+    action: &str,
+    version: &str,
+    query: FlatParams,
+    concurrency: usize,
+    seconds: u64,
+) -> anyhow::Result<Report> {
+    // Check once that the call succeeds before measuring.
+    client
+        .call(action, version, &query)
+        .await
+        .context("warm-up call")?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (client, stop, query, action, version) = (
+            client.clone(),
+            stop.clone(),
+            query.clone(),
+            action.to_string(),
+            version.to_string(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let (mut ok, mut failed, mut latencies) = (0usize, 0usize, Vec::new());
+            while !stop.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                match client.call(&action, &version, &query).await {
+                    Ok(_) => {
+                        ok += 1;
+                        latencies.push(t.elapsed().as_micros() as u64);
+                    }
+                    Err(_) => failed += 1,
+                }
+            }
+            (ok, failed, latencies)
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut report = Report {
+        ok: 0,
+        failed: 0,
+        elapsed: Duration::ZERO,
+        latencies_us: Vec::new(),
+    };
+    for task in tasks {
+        let (ok, failed, latencies) = task.await?;
+        report.ok += ok;
+        report.failed += failed;
+        report.latencies_us.extend(latencies);
+    }
+    report.elapsed = started.elapsed();
+    Ok(report)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let client = Client::new(&cli);
+    match cli.command {
+        Command::Seed { count, concurrency } => seed(client, count, concurrency).await,
+        Command::List {
+            concurrency,
+            seconds,
+        } => {
+            let query = params(&[
+                ("AgentProvider", "OpenClaw".into()),
+                ("DesktopStatuses.1", "Running".into()),
+                ("PageSize", "20".into()),
+            ]);
+            let report = load(
+                client,
+                "ListDesktopAgentRuntime",
+                "2021-09-01",
+                query,
+                concurrency,
+                seconds,
+            )
+            .await?;
+            report.print(&format!("ListDesktopAgentRuntime x{concurrency}"));
+            Ok(())
+        }
+        Command::Call {
+            action,
+            version,
+            params: raw,
+            concurrency,
+            seconds,
+            once,
+        } => {
+            let mut query = FlatParams::new();
+            for pair in &raw {
+                let (name, value) = pair
+                    .split_once('=')
+                    .with_context(|| format!("--param {pair}: expected Name=Value"))?;
+                query.insert(name, value);
+            }
+            if once {
+                let started = Instant::now();
+                client.call(&action, &version, &query).await?;
+                println!(
+                    "{action}: one call in {:.1} ms",
+                    started.elapsed().as_secs_f64() * 1000.0
+                );
+                return Ok(());
+            }
+            let report = load(client, &action, &version, query, concurrency, seconds).await?;
+            report.print(&format!("{action} x{concurrency}"));
+            Ok(())
+        }
+    }
+}
