@@ -31,16 +31,52 @@ pub enum Backend {
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// Signature nonces: on SQLite a database file of its own, on PostgreSQL the main pool.
+    nonce_pool: AnyPool,
     backend: Backend,
     /// SQLite has one writer: taking this lock before a write transaction queues writers in
     /// process instead of letting them fail with SQLITE_BUSY on lock upgrade.
     write_lock: Arc<Mutex<()>>,
     cipher: Cipher,
     runtime_counts: Arc<runtimes::CountCache>,
+    access_keys: Arc<tenants::AccessKeyCache>,
 }
 
 static MIGRATE_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static MIGRATE_POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+static MIGRATE_SQLITE_NONCES: sqlx::migrate::Migrator =
+    sqlx::migrate!("./migrations/sqlite-nonces");
+
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000; \
+     PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;";
+
+async fn sqlite_pool(url: &str, max_connections: u32) -> Result<AnyPool, sqlx::Error> {
+    AnyPoolOptions::new()
+        .max_connections(max_connections)
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                conn.execute(SQLITE_PRAGMAS).await?;
+                Ok(())
+            })
+        })
+        .connect(url)
+        .await
+}
+
+/// `sqlite://dir/amc.db?mode=rwc` -> `sqlite://dir/amc-nonces.db?mode=rwc`.
+fn sibling_sqlite_url(url: &str, suffix: &str) -> String {
+    let (path, query) = url
+        .split_once('?')
+        .map_or((url, None), |(p, q)| (p, Some(q)));
+    let path = match path.strip_suffix(".db") {
+        Some(stem) => format!("{stem}-{suffix}.db"),
+        None => format!("{path}-{suffix}"),
+    };
+    match query {
+        Some(query) => format!("{path}?{query}"),
+        None => path,
+    }
+}
 
 impl Store {
     /// Connects to `database_url` (`sqlite://…` or `postgres://…`) and brings the schema up to date.
@@ -53,36 +89,33 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl);
         };
-        let options = AnyPoolOptions::new();
-        let pool = match backend {
+        let (pool, nonce_pool) = match backend {
             Backend::Sqlite => {
-                options
-                    .max_connections(8)
-                    .after_connect(|conn, _meta| {
-                        Box::pin(async move {
-                            conn.execute(
-                                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000; \
-                                 PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;",
-                            )
-                            .await?;
-                            Ok(())
-                        })
-                    })
-                    .connect(database_url)
-                    .await?
+                let pool = sqlite_pool(database_url, 8).await?;
+                MIGRATE_SQLITE.run(&pool).await?;
+                // One connection: nonce inserts are serialised there instead of contending.
+                let nonce_pool =
+                    sqlite_pool(&sibling_sqlite_url(database_url, "nonces"), 1).await?;
+                MIGRATE_SQLITE_NONCES.run(&nonce_pool).await?;
+                (pool, nonce_pool)
             }
-            Backend::Postgres => options.max_connections(16).connect(database_url).await?,
+            Backend::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(16)
+                    .connect(database_url)
+                    .await?;
+                MIGRATE_POSTGRES.run(&pool).await?;
+                (pool.clone(), pool)
+            }
         };
-        match backend {
-            Backend::Sqlite => MIGRATE_SQLITE.run(&pool).await?,
-            Backend::Postgres => MIGRATE_POSTGRES.run(&pool).await?,
-        }
         Ok(Store {
             pool,
+            nonce_pool,
             backend,
             write_lock: Arc::new(Mutex::new(())),
             cipher,
             runtime_counts: Arc::default(),
+            access_keys: Arc::default(),
         })
     }
 
@@ -96,6 +129,7 @@ impl Store {
 
     pub async fn close(&self) {
         self.pool.close().await;
+        self.nonce_pool.close().await;
     }
 
     /// Begins a write transaction, queued behind other writers on SQLite.
@@ -106,6 +140,21 @@ impl Store {
         };
         let tx = self.pool.begin().await?;
         Ok(WriteTx { tx, _guard: guard })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn nonce_database_sits_beside_the_main_one() {
+        assert_eq!(
+            super::sibling_sqlite_url("sqlite://d/amc.db?mode=rwc", "nonces"),
+            "sqlite://d/amc-nonces.db?mode=rwc"
+        );
+        assert_eq!(
+            super::sibling_sqlite_url("sqlite://d/store", "nonces"),
+            "sqlite://d/store-nonces"
+        );
     }
 }
 

@@ -10,7 +10,6 @@ impl Store {
         nonce: &str,
         expires_at: i64,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.write().await?;
         let result = sqlx::query(
             "INSERT INTO signature_nonces (access_key_id, nonce, expires_at) VALUES ($1, $2, $3) \
              ON CONFLICT (access_key_id, nonce) DO NOTHING",
@@ -18,20 +17,17 @@ impl Store {
         .bind(access_key_id)
         .bind(nonce)
         .bind(expires_at)
-        .execute(&mut *tx.tx)
+        .execute(&self.nonce_pool)
         .await?;
-        tx.commit().await?;
         Ok(result.rows_affected() == 1)
     }
 
     /// Forgets nonces whose window has passed (a replay then fails the timestamp check anyway).
     pub async fn purge_nonces(&self, now: i64) -> Result<u64, StoreError> {
-        let mut tx = self.write().await?;
         let result = sqlx::query("DELETE FROM signature_nonces WHERE expires_at < $1")
             .bind(now)
-            .execute(&mut *tx.tx)
+            .execute(&self.nonce_pool)
             .await?;
-        tx.commit().await?;
         Ok(result.rows_affected())
     }
 }

@@ -1,5 +1,9 @@
 //! Tenants (accounts) and their access keys. Key secrets are stored encrypted.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use sqlx::Row;
 
 use crate::{Secret, Store, StoreError};
@@ -22,6 +26,33 @@ pub struct AccessKey {
     pub secret: Secret,
     pub is_root: bool,
     pub active: bool,
+}
+
+/// How long a looked-up key is trusted before it is read again (a disabled key stops working
+/// within this time on every replica).
+const ACCESS_KEY_TTL: Duration = Duration::from_secs(10);
+
+/// Every signed call looks its key up, and decrypting the secret each time is wasted work.
+#[derive(Default)]
+pub(crate) struct AccessKeyCache(Mutex<HashMap<String, (Instant, AccessKey)>>);
+
+impl AccessKeyCache {
+    fn get(&self, id: &str) -> Option<AccessKey> {
+        let cache = self.0.lock().ok()?;
+        cache
+            .get(id)
+            .filter(|(at, _)| at.elapsed() < ACCESS_KEY_TTL)
+            .map(|(_, key)| key.clone())
+    }
+
+    fn put(&self, key: AccessKey) {
+        if let Ok(mut cache) = self.0.lock() {
+            if cache.len() >= 10_000 {
+                cache.clear();
+            }
+            cache.insert(key.id.clone(), (Instant::now(), key));
+        }
+    }
 }
 
 impl Store {
@@ -55,6 +86,9 @@ impl Store {
     }
 
     pub async fn access_key(&self, access_key_id: &str) -> Result<Option<AccessKey>, StoreError> {
+        if let Some(key) = self.access_keys.get(access_key_id) {
+            return Ok(Some(key));
+        }
         let row = sqlx::query(
             "SELECT id, tenant_id, secret_enc, is_root, status FROM access_keys WHERE id = $1",
         )
@@ -64,12 +98,14 @@ impl Store {
         let Some(row) = row else { return Ok(None) };
         let secret_enc: String = row.try_get("secret_enc")?;
         let status: String = row.try_get("status")?;
-        Ok(Some(AccessKey {
+        let key = AccessKey {
             id: row.try_get("id")?,
             tenant_id: row.try_get("tenant_id")?,
             secret: self.cipher.decrypt(&secret_enc)?,
             is_root: row.try_get::<i64, _>("is_root")? != 0,
             active: status == "Active",
-        }))
+        };
+        self.access_keys.put(key.clone());
+        Ok(Some(key))
     }
 }

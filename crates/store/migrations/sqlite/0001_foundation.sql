@@ -1,4 +1,6 @@
--- Tenants, their access keys, replay protection, and the runtime inventory.
+-- Tenants, their access keys and the runtime inventory. Signature nonces live in a database
+-- file of their own (migrations/sqlite-nonces): their constant writes would otherwise
+-- invalidate every connection's page cache of this one.
 CREATE TABLE tenants (
     id          TEXT PRIMARY KEY,
     name        TEXT NOT NULL,
@@ -14,14 +16,6 @@ CREATE TABLE access_keys (
     created_at  BIGINT NOT NULL
 );
 CREATE INDEX access_keys_tenant ON access_keys(tenant_id);
-
-CREATE TABLE signature_nonces (
-    access_key_id TEXT NOT NULL,
-    nonce         TEXT NOT NULL,
-    expires_at    BIGINT NOT NULL,
-    PRIMARY KEY (access_key_id, nonce)
-);
-CREATE INDEX signature_nonces_expiry ON signature_nonces(expires_at);
 
 CREATE TABLE runtimes (
     id                TEXT PRIMARY KEY,
