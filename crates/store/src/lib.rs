@@ -143,6 +143,19 @@ impl Store {
     }
 }
 
+/// A transaction that holds the SQLite writer slot until it ends.
+struct WriteTx<'a> {
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    _guard: Option<MutexGuard<'a, ()>>,
+}
+
+impl WriteTx<'_> {
+    async fn commit(self) -> Result<(), StoreError> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -155,18 +168,5 @@ mod tests {
             super::sibling_sqlite_url("sqlite://d/store", "nonces"),
             "sqlite://d/store-nonces"
         );
-    }
-}
-
-/// A transaction that holds the SQLite writer slot until it ends.
-struct WriteTx<'a> {
-    tx: sqlx::Transaction<'static, sqlx::Any>,
-    _guard: Option<MutexGuard<'a, ()>>,
-}
-
-impl WriteTx<'_> {
-    async fn commit(self) -> Result<(), StoreError> {
-        self.tx.commit().await?;
-        Ok(())
     }
 }
