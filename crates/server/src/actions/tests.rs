@@ -66,7 +66,13 @@ fn table_and_spec_name_the_same_actions() {
 /// resourcemanager's required parameters (from its SDK, as api/spec.json does not cover it).
 #[test]
 fn resource_group_actions_require_their_parameters() {
-    let cases: [(&str, &[(&str, &str)], &str); 6] = [
+    /// Action, the parameters given, the one left out.
+    type Case = (
+        &'static str,
+        &'static [(&'static str, &'static str)],
+        &'static str,
+    );
+    let cases: [Case; 6] = [
         ("CreateResourceGroup", &[("DisplayName", "x")], "Name"),
         ("CreateResourceGroup", &[("Name", "x")], "DisplayName"),
         ("GetResourceGroup", &[], "ResourceGroupId"),
