@@ -264,7 +264,7 @@ mod tests {
 
     #[tokio::test]
     async fn qr_channel_is_configuring_until_completed() -> Result<(), StoreError> {
-        let (store, tenant) = test_store("ch-qr").await?;
+        let (store, tenant, _dir) = test_store("ch-qr").await?;
         let other = add_tenant(&store, "t-other").await?;
         store
             .insert_runtimes(&[runtime(&tenant, "ecd-1", None)])
@@ -325,7 +325,7 @@ mod tests {
 
     #[tokio::test]
     async fn settings_are_encrypted_and_changes_bump_generation() -> Result<(), StoreError> {
-        let (store, tenant) = test_store("ch-enc").await?;
+        let (store, tenant, _dir) = test_store("ch-enc").await?;
         store
             .insert_runtimes(&[
                 runtime(&tenant, "ecd-1", None),

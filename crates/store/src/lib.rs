@@ -133,19 +133,28 @@ pub(crate) mod test_support {
     use crate::tenants::NewTenant;
     use crate::{Cipher, MasterKey, Secret, Store, StoreError};
 
-    /// A new store holding one tenant; returns the tenant id too.
-    pub(crate) async fn test_store(name: &str) -> Result<(Store, String), StoreError> {
-        let dir = std::env::temp_dir().join(format!(
+    /// The directory of a test store, removed when the test ends.
+    pub(crate) struct TestDir(std::path::PathBuf);
+
+    impl Drop for TestDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// A new store holding one tenant; returns the tenant id and the directory guard too.
+    pub(crate) async fn test_store(name: &str) -> Result<(Store, String, TestDir), StoreError> {
+        let dir = TestDir(std::env::temp_dir().join(format!(
             "amc-store-test-{}-{name}-{}",
             std::process::id(),
             rand::random::<u32>()
-        ));
-        std::fs::create_dir_all(&dir).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let url = format!("sqlite://{}/amc.db?mode=rwc", dir.display());
+        )));
+        std::fs::create_dir_all(&dir.0).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let url = format!("sqlite://{}/amc.db?mode=rwc", dir.0.display());
         let cipher = Cipher::new(MasterKey::generate(&mut rand::thread_rng()));
         let store = Store::connect(&url, cipher).await?;
         let tenant = add_tenant(&store, "t1").await?;
-        Ok((store, tenant))
+        Ok((store, tenant, dir))
     }
 
     pub(crate) async fn add_tenant(store: &Store, id: &str) -> Result<String, StoreError> {

@@ -345,7 +345,7 @@ mod tests {
 
     #[tokio::test]
     async fn names_are_unique_per_tenant() -> Result<(), StoreError> {
-        let (store, tenant) = test_store("rg-unique").await?;
+        let (store, tenant, _dir) = test_store("rg-unique").await?;
         let other = crate::test_support::add_tenant(&store, "t2").await?;
         assert!(
             store
@@ -374,7 +374,7 @@ mod tests {
 
     #[tokio::test]
     async fn list_filters() -> Result<(), StoreError> {
-        let (store, tenant) = test_store("rg-list").await?;
+        let (store, tenant, _dir) = test_store("rg-list").await?;
         store
             .create_resource_group(&group(&tenant, "rg-a", "alpha-1"))
             .await?;
@@ -422,7 +422,7 @@ mod tests {
     #[tokio::test]
     async fn delete_refuses_while_runtimes_are_held_and_move_bumps_generation()
     -> Result<(), StoreError> {
-        let (store, tenant) = test_store("rg-delete").await?;
+        let (store, tenant, _dir) = test_store("rg-delete").await?;
         store
             .create_resource_group(&group(&tenant, "rg-a", "alpha"))
             .await?;
