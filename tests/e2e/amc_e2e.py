@@ -322,6 +322,12 @@ def appstream_client(server, key: tuple[str, str] | None = None, v2: bool = Fals
     return Client(_config(server, key or server.root_key, v2))
 
 
+def rm_client(server, key: tuple[str, str] | None = None, v2: bool = False):
+    from alibabacloud_resourcemanager20200331.client import Client
+
+    return Client(_config(server, key or server.root_key, v2))
+
+
 def core_client(server, key: tuple[str, str] | None = None):
     from aliyunsdkcore.client import AcsClient
 
@@ -359,6 +365,7 @@ class Api:
         self.key = key
         self.ecd = ecd_client(server, key, v2=v2)
         self.appstream = appstream_client(server, key, v2=v2)
+        self.rm = rm_client(server, key, v2=v2)
 
     # ---- ecd 2020-09-30
     def create(self, *, image: str | None = None, bundle: str | None = None, amount: int | None = 1,
@@ -428,6 +435,17 @@ class Api:
 
     def delete(self, ids, **kw):
         return self._power("delete", ids, **kw)
+
+    # ---- resourcemanager 2020-03-31
+    def create_group(self, name: str | None = None, display_name: str | None = None, **kw) -> str:
+        """A new resource group; returns its id."""
+        from alibabacloud_resourcemanager20200331 import models as r
+
+        name = name or f"g-{uuid.uuid4().hex[:12]}"
+        body = self.rm.create_resource_group(
+            r.CreateResourceGroupRequest(name=name, display_name=display_name or name, **kw)).body.to_map()
+        assert body.get("RequestId") and body["ResourceGroup"]["Id"].startswith("rg-"), body
+        return body["ResourceGroup"]["Id"]
 
     # ---- appstream-center 2021-09-01
     def runtimes_page(self, **kw) -> dict:

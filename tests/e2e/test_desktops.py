@@ -30,9 +30,10 @@ def _purchase_options():
 
 
 def test_create_ubuntu_openclaw_desktops(tenant):
+    rg = tenant.create_group("e2e-ubuntu")
     resp = tenant.create_raw(
         image=IMG_UBUNTU, amount=3, name="oc-ubuntu", users=["alice", "bob"],
-        tags={"env": "e2e", "team": "qa"}, rg="rg-e2e-ubuntu",
+        tags={"env": "e2e", "team": "qa"}, rg=rg,
         charge_type="PostPaid", office_site_id="cn-hangzhou+dir-e2e", purchase_options=_purchase_options(),
     )
     ids = resp.body.desktop_id
@@ -53,7 +54,7 @@ def test_create_ubuntu_openclaw_desktops(tenant):
         assert d["OfficeSiteId"] == "cn-hangzhou+dir-e2e", d
         assert d.get("ImageId") == IMG_UBUNTU or d.get("BundleId"), d
         assert d.get("AgentProviderList") == ["OpenClaw"], d
-        assert [g["Id"] for g in d.get("ResourceGroups") or []] == ["rg-e2e-ubuntu"], d
+        assert [g["Id"] for g in d.get("ResourceGroups") or []] == [rg], d
         created = dt.datetime.strptime(d["CreationTime"][:16], "%Y-%m-%dT%H:%M").replace(tzinfo=dt.timezone.utc)
         assert abs((dt.datetime.now(dt.timezone.utc) - created).total_seconds()) < 600, d
 
@@ -109,9 +110,10 @@ def test_create_amount_100(tenant):
 
 
 def test_describe_filters(tenant):
-    a = tenant.create(image=IMG_UBUNTU, amount=2, name="flt-a", users=["u-a"], rg="rg-a", tags={"k": "a"})
-    b = tenant.create(image=IMG_WINDOWS, amount=1, name="flt-b", users=["u-b"], rg="rg-b", tags={"k": "b"})
-    c = tenant.create(bundle=BUNDLE_HERMES, amount=1, name="flt-c", users=["u-a", "u-c"], rg="rg-a")
+    rg_a, rg_b = tenant.create_group("flt-a"), tenant.create_group("flt-b")
+    a = tenant.create(image=IMG_UBUNTU, amount=2, name="flt-a", users=["u-a"], rg=rg_a, tags={"k": "a"})
+    b = tenant.create(image=IMG_WINDOWS, amount=1, name="flt-b", users=["u-b"], rg=rg_b, tags={"k": "b"})
+    c = tenant.create(bundle=BUNDLE_HERMES, amount=1, name="flt-c", users=["u-a", "u-c"], rg=rg_a)
     everything = a + b + c
     tenant.stop([b[0]])
 
@@ -121,12 +123,12 @@ def test_describe_filters(tenant):
     assert sorted(x["DesktopId"] for x in tenant.desktops(desktop_status="Running")) == sorted(a + c)
     assert sorted(x["DesktopId"] for x in tenant.desktops(end_user_id=["u-a"])) == sorted(a + c)
     assert sorted(x["DesktopId"] for x in tenant.desktops(end_user_id=["u-c"])) == sorted(c)
-    assert sorted(x["DesktopId"] for x in tenant.desktops(resource_group_id="rg-a")) == sorted(a + c)
-    assert [x["DesktopId"] for x in tenant.desktops(resource_group_id="rg-b")] == b
+    assert sorted(x["DesktopId"] for x in tenant.desktops(resource_group_id=rg_a)) == sorted(a + c)
+    assert [x["DesktopId"] for x in tenant.desktops(resource_group_id=rg_b)] == b
     assert tenant.desktops(resource_group_id="rg-none") == []
     assert tenant.desktops(desktop_id=["ecd-doesnotexist00"]) == []
     fill = tenant.desktops(desktop_id=b, fill_resource_group=True)
-    assert [g["Id"] for g in fill[0]["ResourceGroups"]] == ["rg-b"]
+    assert [g["Id"] for g in fill[0]["ResourceGroups"]] == [rg_b]
 
 
 def test_describe_next_token_paging(tenant):

@@ -88,7 +88,8 @@ def test_restart_keeps_everything(server_factory):
     root = srv.api()
     info = srv.create_tenant()
     other = srv.api((info["AccessKeyId"], info["AccessKeySecret"]))
-    ids = root.create(image=IMG_UBUNTU, amount=3, name="persist", users=["alice"], rg="rg-p", tags={"k": "v"},
+    rg = root.create_group("persist")
+    ids = root.create(image=IMG_UBUNTU, amount=3, name="persist", users=["alice"], rg=rg, tags={"k": "v"},
                       charge_type="PostPaid", office_site_id="cn-hangzhou+dir-p")
     hermes = root.create(bundle=BUNDLE_HERMES, amount=1, name="persist-h", users=["bob"])
     other_ids = other.create(image=IMG_UBUNTU, amount=1, name="other")

@@ -21,10 +21,13 @@ from amc_e2e import (
 def fleet(tenant):
     """A small fleet: 3 Ubuntu OpenClaw (rg-1, users), 1 Windows OpenClaw (rg-2, no user, stopped),
     1 JVS Claw (rg-1), 2 Hermes (no rg)."""
+    rg1, rg2 = tenant.create_group("fleet-1"), tenant.create_group("fleet-2")
     f = {
-        "ubuntu": tenant.create(image=IMG_UBUNTU, amount=3, name="fl-ubuntu", users=["alice"], rg="rg-fleet-1"),
-        "windows": tenant.create(image=IMG_WINDOWS, amount=1, name="fl-windows", rg="rg-fleet-2"),
-        "jvs": tenant.create(bundle=BUNDLE_OPENCLAW, amount=1, name="fl-jvs", users=["bob"], rg="rg-fleet-1"),
+        "rg1": rg1,
+        "rg2": rg2,
+        "ubuntu": tenant.create(image=IMG_UBUNTU, amount=3, name="fl-ubuntu", users=["alice"], rg=rg1),
+        "windows": tenant.create(image=IMG_WINDOWS, amount=1, name="fl-windows", rg=rg2),
+        "jvs": tenant.create(bundle=BUNDLE_OPENCLAW, amount=1, name="fl-jvs", users=["bob"], rg=rg1),
         "hermes": tenant.create(bundle=BUNDLE_HERMES, amount=2, name="fl-hermes", users=["alice", "carol"]),
     }
     tenant.stop(f["windows"])
@@ -55,7 +58,7 @@ def test_item_shape(tenant, fleet):
         assert r["RegionId"] == REGION, r
         assert r["AuthUsers"] == ["alice"], r
         assert r["HasAuthUser"] is True, r
-        assert r["ResourceGroup"]["ResourceGroupId"] == "rg-fleet-1", r
+        assert r["ResourceGroup"]["ResourceGroupId"] == fleet["rg1"], r
         assert r["ModelConfigure"] is False, r
         assert r["ChannelConfigure"] is False, r
         assert "RiskInfo" not in r, r
@@ -70,7 +73,7 @@ def test_item_shape(tenant, fleet):
     w = by_id[fleet["windows"][0]]
     assert w["DesktopStatus"] == "Stopped" and w["OsType"] == "Windows", w
     assert w["HasAuthUser"] is False and not w.get("AuthUsers"), w
-    assert w["ResourceGroup"]["ResourceGroupId"] == "rg-fleet-2", w
+    assert w["ResourceGroup"]["ResourceGroupId"] == fleet["rg2"], w
     # desktop status agrees with DescribeDesktops
     for d in tenant.desktops(desktop_id=fleet["ubuntu"] + fleet["windows"]):
         assert by_id[d["DesktopId"]]["DesktopStatus"] == d["DesktopStatus"]
@@ -111,8 +114,8 @@ def test_user_and_group_filters(tenant, fleet):
     assert tenant.runtimes(auth_users=["nobody"]) == []
     assert ids(tenant.runtimes(has_auth_user=True)) == sorted(fleet["ubuntu"] + fleet["jvs"])
     assert ids(tenant.runtimes(has_auth_user=False)) == fleet["windows"]
-    assert ids(tenant.runtimes(resource_group_id="rg-fleet-1")) == sorted(fleet["ubuntu"] + fleet["jvs"])
-    assert ids(tenant.runtimes(resource_group_id="rg-fleet-2")) == fleet["windows"]
+    assert ids(tenant.runtimes(resource_group_id=fleet["rg1"])) == sorted(fleet["ubuntu"] + fleet["jvs"])
+    assert ids(tenant.runtimes(resource_group_id=fleet["rg2"])) == fleet["windows"]
     assert tenant.runtimes(resource_group_id="rg-nope") == []
 
 
@@ -176,7 +179,7 @@ def test_paging(tenant, fleet):
     assert (tenant.runtimes_page(agent_provider="OpenClaw", page_number=4, page_size=2).get("Data") or []) == []
 
     # filters and TotalCount
-    body = tenant.runtimes_page(agent_provider="OpenClaw", resource_group_id="rg-fleet-1", page_size=1, page_number=2)
+    body = tenant.runtimes_page(agent_provider="OpenClaw", resource_group_id=fleet["rg1"], page_size=1, page_number=2)
     assert body["TotalCount"] == 4 and len(body["Data"]) == 1
     body = tenant.runtimes_page(agent_provider="HermesAgent", page_size=100)
     assert body["TotalCount"] == 2 and len(body["Data"]) == 2

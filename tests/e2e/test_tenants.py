@@ -25,9 +25,11 @@ def test_tenants_do_not_see_each_other(server):
     a_info, b_info = server.create_tenant(), server.create_tenant()
     a = server.api((a_info["AccessKeyId"], a_info["AccessKeySecret"]))
     b = server.api((b_info["AccessKeyId"], b_info["AccessKeySecret"]))
-    a_ids = a.create(image=IMG_UBUNTU, amount=2, name="tenant-a", users=["alice"], rg="rg-shared")
-    a_ids += a.create(bundle=BUNDLE_HERMES, amount=1, name="tenant-a-hermes", users=["alice"], rg="rg-shared")
-    b_ids = b.create(image=IMG_UBUNTU, amount=1, name="tenant-b", users=["alice"], rg="rg-shared")
+    # resource groups are per tenant: each makes its own, with the same name
+    a_rg, b_rg = a.create_group("shared"), b.create_group("shared")
+    a_ids = a.create(image=IMG_UBUNTU, amount=2, name="tenant-a", users=["alice"], rg=a_rg)
+    a_ids += a.create(bundle=BUNDLE_HERMES, amount=1, name="tenant-a-hermes", users=["alice"], rg=a_rg)
+    b_ids = b.create(image=IMG_UBUNTU, amount=1, name="tenant-b", users=["alice"], rg=b_rg)
 
     assert set(a.runtime_ids()) | set(a.runtime_ids(agent_provider="HermesAgent")) == set(a_ids)
     assert set(ids_of_desktops(a.desktops())) == set(a_ids)
@@ -36,8 +38,9 @@ def test_tenants_do_not_see_each_other(server):
     # explicit filters on A's ids from B find nothing
     assert b.desktops(desktop_id=a_ids) == []
     assert b.desktops(end_user_id=["alice"]) and set(ids_of_desktops(b.desktops(end_user_id=["alice"]))) == set(b_ids)
-    assert b.desktops(resource_group_id="rg-shared", fill_resource_group=True) != []
-    assert set(ids_of_desktops(b.desktops(resource_group_id="rg-shared"))) == set(b_ids)
+    assert b.desktops(resource_group_id=b_rg, fill_resource_group=True) != []
+    assert set(ids_of_desktops(b.desktops(resource_group_id=b_rg))) == set(b_ids)
+    assert b.desktops(resource_group_id=a_rg) == []
     assert b.runtime_ids(desktop_ids=a_ids) == set()
     assert b.runtime_ids(resource_ids=a_ids) == set()
     assert b.runtime_ids(desktop_ids=a_ids, agent_provider="HermesAgent") == set()

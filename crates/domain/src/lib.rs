@@ -3,6 +3,8 @@
 //! Pure: no I/O and no clock. Time and randomness come in as arguments.
 
 pub mod catalogue;
+pub mod channels;
 pub mod ids;
 pub mod paging;
+pub mod resource_groups;
 pub mod runtime;

@@ -3,10 +3,12 @@
 //!
 //! No SQL lives outside this crate. Secrets are encrypted here, on their way in, by [`Cipher`].
 
+pub mod channels;
 mod crypto;
 mod error;
 pub mod nonces;
 mod query;
+pub mod resource_groups;
 pub mod runtimes;
 mod settings;
 pub mod tenants;
@@ -168,5 +170,91 @@ mod tests {
             super::sibling_sqlite_url("sqlite://d/store", "nonces"),
             "sqlite://d/store-nonces"
         );
+    }
+}
+
+/// Throwaway stores for the repositories' own tests: a fresh SQLite file each.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use domain::runtime::{AgentStatus, DesktopStatus};
+
+    use crate::runtimes::Runtime;
+    use crate::tenants::NewTenant;
+    use crate::{Cipher, MasterKey, Secret, Store, StoreError};
+
+    /// The directory of a test store, removed when the test ends.
+    pub(crate) struct TestDir(std::path::PathBuf);
+
+    impl Drop for TestDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// A new store holding one tenant; returns the tenant id and the directory guard too.
+    pub(crate) async fn test_store(name: &str) -> Result<(Store, String, TestDir), StoreError> {
+        let dir = TestDir(std::env::temp_dir().join(format!(
+            "amc-store-test-{}-{name}-{}",
+            std::process::id(),
+            rand::random::<u32>()
+        )));
+        std::fs::create_dir_all(&dir.0).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let url = format!("sqlite://{}/amc.db?mode=rwc", dir.0.display());
+        let cipher = Cipher::new(MasterKey::generate(&mut rand::thread_rng()));
+        let store = Store::connect(&url, cipher).await?;
+        let tenant = add_tenant(&store, "t1").await?;
+        Ok((store, tenant, dir))
+    }
+
+    pub(crate) async fn add_tenant(store: &Store, id: &str) -> Result<String, StoreError> {
+        store
+            .create_tenant(&NewTenant {
+                account_id: id.into(),
+                name: id.into(),
+                access_key_id: format!("LTAI{id}"),
+                access_key_secret: Secret::new("x"),
+                created_at: 0,
+            })
+            .await?;
+        Ok(id.to_string())
+    }
+
+    pub(crate) fn runtime(tenant: &str, id: &str, group: Option<&str>) -> Runtime {
+        Runtime {
+            id: id.into(),
+            tenant_id: tenant.into(),
+            name: id.into(),
+            region_id: "cn-hangzhou".into(),
+            office_site_id: None,
+            bundle_id: None,
+            image_id: None,
+            template_name: "t".into(),
+            os_type: "Linux".into(),
+            platform: "Ubuntu".into(),
+            desktop_type: "d".into(),
+            cpu: 2,
+            memory_mib: 4096,
+            system_disk_gib: 40,
+            data_disk_gib: 0,
+            charge_type: "PostPaid".into(),
+            hostname: None,
+            policy_group_id: None,
+            agent_platform: "ENTERPRISE".into(),
+            agent_provider: "OpenClaw".into(),
+            agent_version: "1".into(),
+            agent_status: AgentStatus::Running,
+            deployment_source: "Admin".into(),
+            desktop_status: DesktopStatus::Running,
+            resource_group_id: group.map(str::to_string),
+            model_template_id: None,
+            biz_type: 1,
+            auth_users: vec![],
+            tags: vec![],
+            progress: None,
+            next_step_at: None,
+            generation: 1,
+            created_at: 0,
+            updated_at: 0,
+        }
     }
 }

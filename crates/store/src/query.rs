@@ -29,6 +29,13 @@ impl Sql {
         self
     }
 
+    /// Binds values to placeholders `$1..$N` already written by hand in the text given to
+    /// [`Sql::new`]; call it before any other bind.
+    pub(crate) fn preset(&mut self, values: &[Value]) -> &mut Self {
+        self.values.extend_from_slice(values);
+        self
+    }
+
     /// Appends a placeholder bound to `value`.
     pub(crate) fn bind(&mut self, value: Value) -> &mut Self {
         self.values.push(value);

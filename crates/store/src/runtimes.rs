@@ -277,10 +277,15 @@ fn push_filter(sql: &mut Sql, filter: &RuntimeFilter) {
         sql.push(" AND r.model_template_id = ")
             .bind_text(template.clone());
     }
-    // IM channels are not delivered yet: no runtime has one.
-    if filter.channel_configured == Some(true) {
-        sql.push(" AND 1 = 0");
-    }
+    // A channel still waiting for its QR-code login is not configured yet.
+    match filter.channel_configured {
+        Some(configured) => sql
+            .push(if configured { " AND EXISTS" } else { " AND NOT EXISTS" })
+            .push(
+                " (SELECT 1 FROM runtime_channels c WHERE c.runtime_id = r.id AND c.status = 'Configured')",
+            ),
+        None => sql,
+    };
     for (key, value) in &filter.tags {
         sql.push(
             " AND EXISTS (SELECT 1 FROM runtime_tags t WHERE t.runtime_id = r.id AND t.tag_key = ",

@@ -1,6 +1,8 @@
 //! The action table: every action of the four products with its product, version and RAM
 //! action, and the handler that serves it. One pipeline (see `endpoint`) runs them all.
 
+pub mod channels;
+pub mod resource_groups;
 pub mod runtimes;
 
 use std::future::Future;
@@ -41,10 +43,11 @@ pub struct ActionEntry {
 }
 
 impl ActionEntry {
-    /// The RAM service code of the product (`appstreaming`, `ecd`, `wss`).
+    /// The RAM service code of the product (`appstreaming`, `ecd`, `wss`, `resourcemanager`).
     pub fn ram_service(&self) -> &'static str {
         match self.product {
             "appstream-center" => "appstreaming",
+            "resourcemanager" => "resourcemanager",
             "wss" => "wss",
             _ => "ecd",
         }
@@ -106,7 +109,7 @@ pub static ACTIONS: &[ActionEntry] = &[
         "appstream-center",
         "2021-09-01",
         "ConfigRuntimeChannel",
-        None,
+        serve::<channels::ConfigRuntimeChannel>(),
     ),
     action(
         "appstream-center",
@@ -145,7 +148,12 @@ pub static ACTIONS: &[ActionEntry] = &[
         "GetModelProviderTemplate",
         None,
     ),
-    action("appstream-center", "2021-09-01", "GetRuntimeChannel", None),
+    action(
+        "appstream-center",
+        "2021-09-01",
+        "GetRuntimeChannel",
+        serve::<channels::GetRuntimeChannel>(),
+    ),
     action(
         "appstream-center",
         "2021-09-01",
@@ -188,7 +196,7 @@ pub static ACTIONS: &[ActionEntry] = &[
         "appstream-center",
         "2021-09-01",
         "RemoveRuntimeChannel",
-        None,
+        serve::<channels::RemoveRuntimeChannel>(),
     ),
     action(
         "appstream-center",
@@ -260,6 +268,37 @@ pub static ACTIONS: &[ActionEntry] = &[
         "2020-09-30",
         "DeleteDesktops",
         serve::<runtimes::DeleteDesktops>(),
+    ),
+    // resourcemanager 2020-03-31: not in api/spec.json; only the resource-group actions amc needs.
+    action(
+        "resourcemanager",
+        "2020-03-31",
+        "CreateResourceGroup",
+        serve::<resource_groups::CreateResourceGroup>(),
+    ),
+    action(
+        "resourcemanager",
+        "2020-03-31",
+        "GetResourceGroup",
+        serve::<resource_groups::GetResourceGroup>(),
+    ),
+    action(
+        "resourcemanager",
+        "2020-03-31",
+        "ListResourceGroups",
+        serve::<resource_groups::ListResourceGroups>(),
+    ),
+    action(
+        "resourcemanager",
+        "2020-03-31",
+        "DeleteResourceGroup",
+        serve::<resource_groups::DeleteResourceGroup>(),
+    ),
+    action(
+        "resourcemanager",
+        "2020-03-31",
+        "MoveResources",
+        serve::<resource_groups::MoveResources>(),
     ),
 ];
 

@@ -11,6 +11,7 @@ use domain::runtime::{AgentStatus, DesktopStatus, Operation};
 use pop::ApiError;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use store::channels::ChannelSummary;
 use store::runtimes::{Runtime, RuntimeFilter};
 
 use super::Action;
@@ -227,6 +228,21 @@ impl Action for CreateDesktops {
         }
         let template = self.template(ctx)?;
         let charge_type = charge_type(self.charge_type.as_deref())?;
+        let resource_group_id = non_empty(self.resource_group_id.clone());
+        if let Some(group_id) = &resource_group_id {
+            ctx.state
+                .store
+                .resource_group(&ctx.tenant_id, group_id)
+                .await
+                .map_err(internal)?
+                .ok_or_else(|| {
+                    ApiError::new(
+                        404,
+                        "InvalidResourceGroupId.NotFound",
+                        format!("The specified resource group {group_id} (ResourceGroupId) is not found."),
+                    )
+                })?;
+        }
         let tags = self.validate_tags()?;
         let users = self.users_per_desktop(amount)?;
         let attachment = self.desktop_attachment.as_ref();
@@ -294,7 +310,7 @@ impl Action for CreateDesktops {
                 agent_status: step.agent.unwrap_or(AgentStatus::Undeployed),
                 deployment_source: "Admin".into(),
                 desktop_status: step.desktop,
-                resource_group_id: non_empty(self.resource_group_id.clone()),
+                resource_group_id: resource_group_id.clone(),
                 model_template_id: None,
                 biz_type: 1,
                 auth_users,
@@ -511,7 +527,23 @@ fn progress_percent(runtime: &Runtime) -> String {
     }
 }
 
-fn desktop_view(runtime: Runtime, fill_resource_group: bool) -> DesktopView {
+/// Display names of the resource groups of `runtimes`, in one query.
+async fn group_names(ctx: &Ctx, runtimes: &[Runtime]) -> Result<HashMap<String, String>, ApiError> {
+    let ids: Vec<String> = runtimes
+        .iter()
+        .filter_map(|r| r.resource_group_id.clone())
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    ctx.state
+        .store
+        .resource_group_names(&ctx.tenant_id, &ids)
+        .await
+        .map_err(internal)
+}
+
+/// `None` when not asked to fill the groups in.
+fn desktop_view(runtime: Runtime, group_names: Option<&HashMap<String, String>>) -> DesktopView {
     let disk_id = |kind: &str| {
         format!(
             "d-{}{}",
@@ -574,10 +606,15 @@ fn desktop_view(runtime: Runtime, fill_resource_group: bool) -> DesktopView {
         connection_status: "Disconnected",
         management_flag: "NoFlag",
         progress,
-        resource_groups: fill_resource_group.then(|| {
+        resource_groups: group_names.map(|names| {
             runtime
                 .resource_group_id
-                .map(|id| vec![ResourceGroupRef { id, name: None }])
+                .map(|id| {
+                    vec![ResourceGroupRef {
+                        name: names.get(&id).cloned(),
+                        id,
+                    }]
+                })
                 .unwrap_or_default()
         }),
         desktop_id: runtime.id,
@@ -690,11 +727,15 @@ impl Action for DescribeDesktops {
         let next_offset = offset + runtimes.len() as i64;
         let next_token =
             (token_paging && next_offset < total_count).then(|| encode_token(next_offset));
-        let fill = self.fill_resource_group.unwrap_or(false);
+        let names = if self.fill_resource_group.unwrap_or(false) {
+            Some(group_names(ctx, &runtimes).await?)
+        } else {
+            None
+        };
         Ok(DescribeDesktopsResponse {
             desktops: runtimes
                 .into_iter()
-                .map(|r| desktop_view(r, fill))
+                .map(|r| desktop_view(r, names.as_ref()))
                 .collect(),
             next_token,
             page_number,
@@ -827,7 +868,14 @@ fn intersect(a: Option<Vec<String>>, b: Option<Vec<String>>) -> Option<Vec<Strin
     }
 }
 
-fn agent_runtime_view(runtime: Runtime, include_risk: bool) -> AgentRuntimeView {
+fn agent_runtime_view(
+    runtime: Runtime,
+    include_risk: bool,
+    group_names: &HashMap<String, String>,
+    channels: Option<ChannelSummary>,
+) -> AgentRuntimeView {
+    let channels = channels.unwrap_or_default();
+    let channel_configure = !channels.configured.is_empty();
     let model_configure = runtime.model_template_id.is_some();
     let region_location =
         if runtime.region_id.starts_with("cn-") && runtime.region_id != "cn-hongkong" {
@@ -846,16 +894,16 @@ fn agent_runtime_view(runtime: Runtime, include_risk: bool) -> AgentRuntimeView 
             agent_instance_version: runtime.agent_version,
             agent_platform: runtime.agent_platform,
             agent_provider: runtime.agent_provider,
-            channel_configure: false,
-            channel_configured_list: Vec::new(),
+            channel_configure,
+            channel_configured_list: channels.configured.clone(),
             deployment_source: runtime.deployment_source,
             model_configure,
             model_template_id: runtime.model_template_id.clone(),
         }],
         has_auth_user: !runtime.auth_users.is_empty(),
         auth_users: runtime.auth_users,
-        channel_configure: false,
-        channel_configured_list: Vec::new(),
+        channel_configure,
+        channel_configured_list: channels.configured,
         desktop_name: runtime.name,
         desktop_status: runtime.desktop_status.to_string(),
         management_statuses: Vec::new(),
@@ -863,12 +911,12 @@ fn agent_runtime_view(runtime: Runtime, include_risk: bool) -> AgentRuntimeView 
         model_template_id: runtime.model_template_id,
         model_template_name: None,
         os_type: runtime.os_type,
-        qr_code_configuring_list: Vec::new(),
+        qr_code_configuring_list: channels.configuring,
         region_id: runtime.region_id,
         region_location,
         resource_group: runtime.resource_group_id.map(|id| ResourceGroupView {
+            resource_group_name: group_names.get(&id).cloned(),
             resource_group_id: id,
-            resource_group_name: None,
         }),
         resource_id: runtime.id.clone(),
         risk_info: include_risk.then_some(RiskInfo {
@@ -973,10 +1021,20 @@ impl Action for ListDesktopAgentRuntime {
             Vec::new()
         };
         let include_risk = self.include_risk_info == Some(true);
+        // Group names and channel lists of the whole page: two queries, whatever its size.
+        let names = group_names(ctx, &runtimes).await?;
+        let ids: Vec<String> = runtimes.iter().map(|r| r.id.clone()).collect();
+        let mut channels = store
+            .channel_summaries(&ctx.tenant_id, &ids)
+            .await
+            .map_err(internal)?;
         Ok(ListDesktopAgentRuntimeResponse {
             data: runtimes
                 .into_iter()
-                .map(|r| agent_runtime_view(r, include_risk))
+                .map(|r| {
+                    let summary = channels.remove(&r.id);
+                    agent_runtime_view(r, include_risk, &names, summary)
+                })
                 .collect(),
             page_number: page.number,
             page_size: page.size,
