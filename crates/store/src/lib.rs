@@ -5,6 +5,7 @@
 
 pub mod channels;
 mod crypto;
+pub mod delivery;
 mod error;
 pub mod nonces;
 mod query;

@@ -9,6 +9,8 @@ use domain::runtime::{AgentStatus, DesktopStatus, Operation, Progress};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use crate::Backend;
+use crate::delivery::{EFFECTIVE_MODEL_TEMPLATE, EffectiveModelTemplate, ModelTemplateRef};
 use crate::query::Sql;
 use crate::{Store, StoreError};
 
@@ -52,6 +54,29 @@ pub struct Runtime {
     pub generation: i64,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+/// A runtime as `ListDesktopAgentRuntime` shows it: what the page needs and nothing more,
+/// with its group's name, its effective model group and its channels, read in one query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimeListing {
+    pub id: String,
+    pub name: String,
+    pub region_id: String,
+    pub os_type: String,
+    pub agent_platform: String,
+    pub agent_provider: String,
+    pub agent_version: String,
+    pub agent_status: AgentStatus,
+    pub deployment_source: String,
+    pub desktop_status: DesktopStatus,
+    pub resource_group_id: Option<String>,
+    pub resource_group_name: Option<String>,
+    pub model_template: Option<EffectiveModelTemplate>,
+    pub auth_users: Vec<String>,
+    /// Channel codes configured, and those whose QR-code login is still in progress; sorted.
+    pub channels_configured: Vec<String>,
+    pub channels_configuring: Vec<String>,
 }
 
 /// Filters of the list actions; `None` means "not filtered". Every field is ANDed.
@@ -214,6 +239,64 @@ fn runtime_from_row(row: &AnyRow) -> Result<Runtime, StoreError> {
     })
 }
 
+fn listing_from_row(row: &AnyRow) -> Result<RuntimeListing, StoreError> {
+    let agent_status: String = row.try_get("agent_status")?;
+    let desktop_status: String = row.try_get("desktop_status")?;
+    let auth_users: String = row.try_get("auth_users")?;
+    let direct: Option<String> = row.try_get("direct_model_template")?;
+    let inherited: Option<String> = row.try_get("inherited_model_template")?;
+    let model_template_name: Option<String> = row.try_get("model_template_name")?;
+    let model_template = match (direct, inherited) {
+        (Some(id), _) => Some((id, ModelTemplateRef::Runtime)),
+        (None, Some(id)) => Some((id, ModelTemplateRef::ResourceGroup)),
+        (None, None) => None,
+    }
+    .map(|(model_template_id, ref_type)| EffectiveModelTemplate {
+        model_template_id,
+        name: model_template_name.unwrap_or_default(),
+        ref_type,
+    });
+    let (mut configured, mut configuring) = (Vec::new(), Vec::new());
+    let channels: Option<String> = row.try_get("channels")?;
+    for pair in channels
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .filter(|p| !p.is_empty())
+    {
+        match pair.split_once(':') {
+            Some(("Configured", code)) => configured.push(code.to_string()),
+            Some(("Configuring", code)) => configuring.push(code.to_string()),
+            _ => return Err(corrupt("channel state", pair)),
+        }
+    }
+    configured.sort();
+    configuring.sort();
+    Ok(RuntimeListing {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        region_id: row.try_get("region_id")?,
+        os_type: row.try_get("os_type")?,
+        agent_platform: row.try_get("agent_platform")?,
+        agent_provider: row.try_get("agent_provider")?,
+        agent_version: row.try_get("agent_version")?,
+        agent_status: agent_status
+            .parse()
+            .map_err(|_| corrupt("agent status", &agent_status))?,
+        deployment_source: row.try_get("deployment_source")?,
+        desktop_status: desktop_status
+            .parse()
+            .map_err(|_| corrupt("desktop status", &desktop_status))?,
+        resource_group_id: row.try_get("resource_group_id")?,
+        resource_group_name: row.try_get("resource_group_name")?,
+        model_template,
+        auth_users: serde_json::from_str(&auth_users)
+            .map_err(|_| corrupt("auth users", &auth_users))?,
+        channels_configured: configured,
+        channels_configuring: configuring,
+    })
+}
+
 fn push_filter(sql: &mut Sql, filter: &RuntimeFilter) {
     sql.push(" WHERE r.tenant_id = ")
         .bind_text(filter.tenant_id.clone());
@@ -268,13 +351,22 @@ fn push_filter(sql: &mut Sql, filter: &RuntimeFilter) {
         sql.push(" AND NOT EXISTS (SELECT 1 FROM runtime_users u WHERE u.runtime_id = r.id AND");
         sql.in_list("u.user_id", users).push(")");
     }
+    // The runtime's own model group wins over its resource group's.
     match filter.model_configured {
-        Some(true) => sql.push(" AND r.model_template_id IS NOT NULL"),
-        Some(false) => sql.push(" AND r.model_template_id IS NULL"),
+        Some(true) => sql
+            .push(" AND ")
+            .push(EFFECTIVE_MODEL_TEMPLATE)
+            .push(" IS NOT NULL"),
+        Some(false) => sql
+            .push(" AND ")
+            .push(EFFECTIVE_MODEL_TEMPLATE)
+            .push(" IS NULL"),
         None => sql,
     };
     if let Some(template) = &filter.model_template_id {
-        sql.push(" AND r.model_template_id = ")
+        sql.push(" AND ")
+            .push(EFFECTIVE_MODEL_TEMPLATE)
+            .push(" = ")
             .bind_text(template.clone());
     }
     // A channel still waiting for its QR-code login is not configured yet.
@@ -414,6 +506,39 @@ impl Store {
             .bind_int(offset);
         let rows = sql.query()?.fetch_all(&self.pool).await?;
         rows.iter().map(runtime_from_row).collect()
+    }
+
+    /// A page of [`RuntimeListing`]s matching `filter`, newest first, in one query.
+    pub async fn list_runtime_listings(
+        &self,
+        filter: &RuntimeFilter,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<RuntimeListing>, StoreError> {
+        // `status:code` pairs; codes and statuses never hold ',' or ':'.
+        let channels = match self.backend {
+            Backend::Sqlite => "group_concat(c.status || ':' || c.code, ',')",
+            Backend::Postgres => "string_agg(c.status || ':' || c.code, ',')",
+        };
+        let mut sql = Sql::new(&format!(
+            "SELECT r.id, r.name, r.region_id, r.os_type, r.agent_platform, r.agent_provider, r.agent_version, \
+             r.agent_status, r.deployment_source, r.desktop_status, r.resource_group_id, r.auth_users, \
+             g.display_name AS resource_group_name, r.model_template_id AS direct_model_template, \
+             b.model_template_id AS inherited_model_template, m.name AS model_template_name, \
+             (SELECT {channels} FROM runtime_channels c WHERE c.runtime_id = r.id) AS channels \
+             FROM runtimes r \
+             LEFT JOIN resource_groups g ON g.id = r.resource_group_id \
+             LEFT JOIN resource_group_model_templates b ON r.model_template_id IS NULL \
+               AND b.tenant_id = r.tenant_id AND b.resource_group_id = r.resource_group_id AND b.agent_provider = r.agent_provider \
+             LEFT JOIN model_templates m ON m.id = COALESCE(r.model_template_id, b.model_template_id)"
+        ));
+        push_filter(&mut sql, filter);
+        sql.push(" ORDER BY r.created_at DESC, r.id DESC LIMIT ")
+            .bind_int(limit)
+            .push(" OFFSET ")
+            .bind_int(offset);
+        let rows = sql.query()?.fetch_all(&self.pool).await?;
+        rows.iter().map(listing_from_row).collect()
     }
 
     /// How many runtimes match `filter` (cached, see [`CountCache`]).

@@ -11,8 +11,7 @@ use domain::runtime::{AgentStatus, DesktopStatus, Operation};
 use pop::ApiError;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use store::channels::ChannelSummary;
-use store::runtimes::{Runtime, RuntimeFilter};
+use store::runtimes::{Runtime, RuntimeFilter, RuntimeListing};
 
 use super::Action;
 use crate::Ctx;
@@ -868,15 +867,11 @@ fn intersect(a: Option<Vec<String>>, b: Option<Vec<String>>) -> Option<Vec<Strin
     }
 }
 
-fn agent_runtime_view(
-    runtime: Runtime,
-    include_risk: bool,
-    group_names: &HashMap<String, String>,
-    channels: Option<ChannelSummary>,
-) -> AgentRuntimeView {
-    let channels = channels.unwrap_or_default();
-    let channel_configure = !channels.configured.is_empty();
-    let model_configure = runtime.model_template_id.is_some();
+fn agent_runtime_view(runtime: RuntimeListing, include_risk: bool) -> AgentRuntimeView {
+    let channel_configure = !runtime.channels_configured.is_empty();
+    let model = runtime.model_template;
+    let model_configure = model.is_some();
+    let model_template_id = model.as_ref().map(|m| m.model_template_id.clone());
     let region_location =
         if runtime.region_id.starts_with("cn-") && runtime.region_id != "cn-hongkong" {
             "Mainland"
@@ -895,27 +890,27 @@ fn agent_runtime_view(
             agent_platform: runtime.agent_platform,
             agent_provider: runtime.agent_provider,
             channel_configure,
-            channel_configured_list: channels.configured.clone(),
+            channel_configured_list: runtime.channels_configured.clone(),
             deployment_source: runtime.deployment_source,
             model_configure,
-            model_template_id: runtime.model_template_id.clone(),
+            model_template_id: model_template_id.clone(),
         }],
         has_auth_user: !runtime.auth_users.is_empty(),
         auth_users: runtime.auth_users,
         channel_configure,
-        channel_configured_list: channels.configured,
+        channel_configured_list: runtime.channels_configured,
         desktop_name: runtime.name,
         desktop_status: runtime.desktop_status.to_string(),
         management_statuses: Vec::new(),
         model_configure,
-        model_template_id: runtime.model_template_id,
-        model_template_name: None,
+        model_template_id,
+        model_template_name: model.map(|m| m.name),
         os_type: runtime.os_type,
-        qr_code_configuring_list: channels.configuring,
+        qr_code_configuring_list: runtime.channels_configuring,
         region_id: runtime.region_id,
         region_location,
         resource_group: runtime.resource_group_id.map(|id| ResourceGroupView {
-            resource_group_name: group_names.get(&id).cloned(),
+            resource_group_name: runtime.resource_group_name,
             resource_group_id: id,
         }),
         resource_id: runtime.id.clone(),
@@ -1014,27 +1009,17 @@ impl Action for ListDesktopAgentRuntime {
         let total_count = store.count_runtimes(&filter).await.map_err(internal)?;
         let runtimes = if page.offset() < total_count {
             store
-                .list_runtimes(&filter, page.offset(), page.size)
+                .list_runtime_listings(&filter, page.offset(), page.size)
                 .await
                 .map_err(internal)?
         } else {
             Vec::new()
         };
         let include_risk = self.include_risk_info == Some(true);
-        // Group names and channel lists of the whole page: two queries, whatever its size.
-        let names = group_names(ctx, &runtimes).await?;
-        let ids: Vec<String> = runtimes.iter().map(|r| r.id.clone()).collect();
-        let mut channels = store
-            .channel_summaries(&ctx.tenant_id, &ids)
-            .await
-            .map_err(internal)?;
         Ok(ListDesktopAgentRuntimeResponse {
             data: runtimes
                 .into_iter()
-                .map(|r| {
-                    let summary = channels.remove(&r.id);
-                    agent_runtime_view(r, include_risk, &names, summary)
-                })
+                .map(|r| agent_runtime_view(r, include_risk))
                 .collect(),
             page_number: page.number,
             page_size: page.size,
