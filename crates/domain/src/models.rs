@@ -438,8 +438,7 @@ pub fn validate_llm_code(code: &str) -> Result<(), ModelError> {
     if code.is_empty() {
         return Err(ModelError::Missing("LlmCode".into()));
     }
-    if code.len() > MAX_LLM_CODE_LEN || code.chars().any(|c| c.is_whitespace() || c.is_control())
-    {
+    if code.len() > MAX_LLM_CODE_LEN || code.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(ModelError::invalid(
             "LlmCode",
             "1-128 characters without whitespace",
@@ -586,18 +585,16 @@ impl LlmFacts {
             "features",
             map.get("features").unwrap_or(&Value::Null),
         )?;
-        facts.request_modality = string_list(param, "input", map.get("input").unwrap_or(&Value::Null))?
-            .iter()
-            .map(|m| modality(m))
-            .collect();
-        facts.response_modality = string_list(
-            param,
-            "output",
-            map.get("output").unwrap_or(&Value::Null),
-        )?
-        .iter()
-        .map(|m| modality(m))
-        .collect();
+        facts.request_modality =
+            string_list(param, "input", map.get("input").unwrap_or(&Value::Null))?
+                .iter()
+                .map(|m| modality(m))
+                .collect();
+        facts.response_modality =
+            string_list(param, "output", map.get("output").unwrap_or(&Value::Null))?
+                .iter()
+                .map(|m| modality(m))
+                .collect();
         if facts.response_modality.is_empty() && !facts.request_modality.is_empty() {
             // OpenClaw model definitions list only inputs: chat models answer in text.
             facts.response_modality = vec!["Text".into()];
@@ -666,33 +663,52 @@ mod tests {
             &input(r#"{"baseUrl":"http://10.0.0.5:8000/v1","api":"anthropic-compatible"}"#),
             false,
         );
-        assert_eq!(
-            ok.map(|c| c.api),
-            Ok("anthropic-messages".to_string())
-        );
+        assert_eq!(ok.map(|c| c.api), Ok("anthropic-messages".to_string()));
         let bad_url = resolve_connection(
             ProviderType::Custom,
             "provider-x",
             &input(r#"{"baseUrl":"ftp://x"}"#),
             false,
         );
-        assert_eq!(bad_url.map_err(|e| e.param().to_string()), Err("Config.baseUrl".into()));
+        assert_eq!(
+            bad_url.map_err(|e| e.param().to_string()),
+            Err("Config.baseUrl".into())
+        );
         let bad_api = resolve_connection(
             ProviderType::Custom,
             "provider-x",
             &input(r#"{"baseUrl":"https://x","api":"soap"}"#),
             false,
         );
-        assert_eq!(bad_api.map_err(|e| e.param().to_string()), Err("Config.api".into()));
+        assert_eq!(
+            bad_api.map_err(|e| e.param().to_string()),
+            Err("Config.api".into())
+        );
         let no_url = resolve_connection(ProviderType::Custom, "provider-x", &input("{}"), false);
         assert_eq!(no_url, Err(ModelError::Missing("Config.baseUrl".into())));
     }
 
     #[test]
     fn wuying_credit_requires_the_proxy() {
-        assert!(resolve_connection(ProviderType::WuyingCredit, WUYING_CREDIT, &input("{}"), true).is_ok());
-        let off = resolve_connection(ProviderType::WuyingCredit, WUYING_CREDIT, &input("{}"), false);
-        assert_eq!(off.map_err(|e| e.param().to_string()), Err("EnableWuyingProxy".into()));
+        assert!(
+            resolve_connection(
+                ProviderType::WuyingCredit,
+                WUYING_CREDIT,
+                &input("{}"),
+                true
+            )
+            .is_ok()
+        );
+        let off = resolve_connection(
+            ProviderType::WuyingCredit,
+            WUYING_CREDIT,
+            &input("{}"),
+            false,
+        );
+        assert_eq!(
+            off.map_err(|e| e.param().to_string()),
+            Err("EnableWuyingProxy".into())
+        );
     }
 
     #[test]
@@ -705,8 +721,14 @@ mod tests {
         assert!(check_name_for_type("bailian", ProviderType::Managed).is_ok());
         assert!(check_name_for_type("nobody", ProviderType::Managed).is_err());
         assert!(check_name_for_type("a/b", ProviderType::Custom).is_err());
-        assert_eq!(ProviderType::infer("wuying-credit"), Some(ProviderType::WuyingCredit));
-        assert_eq!(ProviderType::infer("provider-x"), Some(ProviderType::Custom));
+        assert_eq!(
+            ProviderType::infer("wuying-credit"),
+            Some(ProviderType::WuyingCredit)
+        );
+        assert_eq!(
+            ProviderType::infer("provider-x"),
+            Some(ProviderType::Custom)
+        );
         assert_eq!(ProviderType::infer("moonshot"), Some(ProviderType::Managed));
         assert_eq!(ProviderType::infer("nobody"), None);
     }
@@ -721,7 +743,8 @@ mod tests {
 
     #[test]
     fn group_config_default_model() {
-        let config = GroupConfig::parse(r#"{"defaults":{"model":{"primary":"bailian/qwen-max"}},"x":1}"#);
+        let config =
+            GroupConfig::parse(r#"{"defaults":{"model":{"primary":"bailian/qwen-max"}},"x":1}"#);
         assert_eq!(
             config.and_then(|c| c.default_model()),
             Ok(Some(ModelRef {
@@ -734,9 +757,13 @@ mod tests {
         assert!(GroupConfig::parse("[]").is_err());
         assert!(GroupConfig::parse("{}").is_ok());
 
-        let mut config = GroupConfig::parse(r#"{"defaults":"odd","keep":true}"#).unwrap_or_default();
+        let mut config =
+            GroupConfig::parse(r#"{"defaults":"odd","keep":true}"#).unwrap_or_default();
         let model = ModelRef::parse("siliconflow/deepseek-ai/DeepSeek-V3");
-        assert_eq!(model.as_ref().map(|m| m.llm_code.as_str()), Some("deepseek-ai/DeepSeek-V3"));
+        assert_eq!(
+            model.as_ref().map(|m| m.llm_code.as_str()),
+            Some("deepseek-ai/DeepSeek-V3")
+        );
         config.set_default_model(model.as_ref());
         assert_eq!(
             config.to_json(),
@@ -750,7 +777,10 @@ mod tests {
     fn ref_scope_rules() {
         assert_eq!(ref_scope("COMMON", None), Ok("USER_MIXED".into()));
         assert_eq!(ref_scope("COMMON", Some("ALL_USER")), Ok("ALL_USER".into()));
-        assert_eq!(ref_scope("ENTERPRISE", Some("ALL_USER")), Ok("RESOURCE_MIXED".into()));
+        assert_eq!(
+            ref_scope("ENTERPRISE", Some("ALL_USER")),
+            Ok("RESOURCE_MIXED".into())
+        );
         assert!(ref_scope("ENTERPRISE", Some("EVERYONE")).is_err());
     }
 
@@ -772,15 +802,24 @@ mod tests {
         assert_eq!(facts.request_modality, vec!["Text", "Image"]);
         assert_eq!(facts.response_modality, vec!["Text"]);
         assert_eq!(facts.features, vec!["function-calling"]);
-        assert_eq!(facts.model_info.get("contextWindow"), Some(&Value::from(131072)));
+        assert_eq!(
+            facts.model_info.get("contextWindow"),
+            Some(&Value::from(131072))
+        );
         assert_eq!(
             facts.credit_multiplier,
-            Some(CreditMultiplier { min: Some("1".into()), max: Some("3".into()) })
+            Some(CreditMultiplier {
+                min: Some("1".into()),
+                max: Some("3".into())
+            })
         );
         let fixed = LlmFacts::parse("Config", r#"{"creditMultiplier":2}"#).ok();
         assert_eq!(
             fixed.and_then(|f| f.credit_multiplier),
-            Some(CreditMultiplier { min: Some("2".into()), max: Some("2".into()) })
+            Some(CreditMultiplier {
+                min: Some("2".into()),
+                max: Some("2".into())
+            })
         );
         for bad in [
             r#"{"cost":{"input":-1}}"#,
@@ -791,7 +830,8 @@ mod tests {
             "[]",
         ] {
             assert_eq!(
-                LlmFacts::parse("LlmTemplateItems.1.Config", bad).map_err(|e| e.param().to_string()),
+                LlmFacts::parse("LlmTemplateItems.1.Config", bad)
+                    .map_err(|e| e.param().to_string()),
                 Err("LlmTemplateItems.1.Config".to_string()),
                 "{bad}"
             );

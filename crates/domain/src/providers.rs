@@ -399,12 +399,25 @@ mod tests {
             for alias in aliases {
                 assert!(names.insert(alias), "alias {alias} collides");
             }
-            assert!(!vendor.endpoints.is_empty(), "{} has no endpoint", vendor.name);
+            assert!(
+                !vendor.endpoints.is_empty(),
+                "{} has no endpoint",
+                vendor.name
+            );
             assert!(validate_base_url("url", vendor.provider_url).is_ok());
             let mut endpoint_names = HashSet::new();
             for e in vendor.endpoints {
-                assert!(endpoint_names.insert(e.name), "{}:{} twice", vendor.name, e.name);
-                assert!(validate_base_url("url", e.base_url).is_ok(), "{}", e.base_url);
+                assert!(
+                    endpoint_names.insert(e.name),
+                    "{}:{} twice",
+                    vendor.name,
+                    e.name
+                );
+                assert!(
+                    validate_base_url("url", e.base_url).is_ok(),
+                    "{}",
+                    e.base_url
+                );
                 assert!(e.base_url.starts_with("https://"), "{}", e.base_url);
                 assert!(API_PROTOCOLS.contains(&e.api), "{}", e.api);
                 assert!(!e.tags.is_empty());
@@ -419,7 +432,13 @@ mod tests {
         assert_eq!(zhipu.map(|v| v.name_for(Some("OpenClaw"))), Some("zai"));
         assert_eq!(zhipu.map(|v| v.name_for(None)), Some("zhipu"));
         let moonshot = find("moonshot");
-        assert_eq!(moonshot.map(|v| v.name_for(Some("HermesAgent"))), Some("kimi-coding"));
-        assert_eq!(moonshot.map(|v| v.name_for(Some("OpenClaw"))), Some("moonshot"));
+        assert_eq!(
+            moonshot.map(|v| v.name_for(Some("HermesAgent"))),
+            Some("kimi-coding")
+        );
+        assert_eq!(
+            moonshot.map(|v| v.name_for(Some("OpenClaw"))),
+            Some("moonshot")
+        );
     }
 }

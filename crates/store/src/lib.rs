@@ -6,10 +6,12 @@
 pub mod channels;
 mod crypto;
 mod error;
+pub mod models;
 pub mod nonces;
 mod query;
 pub mod resource_groups;
 pub mod runtimes;
+mod secrets;
 mod settings;
 pub mod tenants;
 
@@ -21,6 +23,7 @@ use tokio::sync::{Mutex, MutexGuard};
 
 pub use crypto::{Cipher, CryptoError, MasterKey, Secret};
 pub use error::StoreError;
+pub use secrets::SECRET_COLUMNS;
 
 /// Which engine a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
