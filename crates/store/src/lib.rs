@@ -132,6 +132,16 @@ impl Store {
         &self.cipher
     }
 
+    /// The same store under another cipher (recovering from an interrupted key rotation);
+    /// caches of decrypted values start empty.
+    pub fn with_cipher(self, cipher: Cipher) -> Store {
+        Store {
+            cipher,
+            access_keys: Arc::default(),
+            ..self
+        }
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
         self.nonce_pool.close().await;

@@ -1,4 +1,5 @@
-//! Master key rotation: re-encrypting every secret the store holds under the current key.
+//! Master key rotation: re-encrypting every secret the store holds under the current key and
+//! recording that key as the store's.
 //!
 //! [`SECRET_COLUMNS`] lists every encrypted column; a table that stores a secret adds its row
 //! here, so rotation cannot forget it.
@@ -43,6 +44,15 @@ impl Store {
                 rewritten += 1;
             }
         }
+        // The store now belongs to the new key: processes holding the old one are refused.
+        sqlx::query(
+            "INSERT INTO store_settings (name, value) VALUES ($1, $2) \
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        )
+        .bind(crate::settings::MASTER_KEY_ID)
+        .bind(self.cipher.current_key_id())
+        .execute(&mut *tx.tx)
+        .await?;
         tx.commit().await?;
         Ok(rewritten)
     }
