@@ -695,3 +695,30 @@ def test_rotate_master_key(server_factory):
     # rotating to the key already in use is refused before anything is touched
     res = srv.admin(*args, "--new-key", given)
     assert res.returncode != 0 and "current" in res.stderr, res.stderr
+
+
+def test_interrupted_rotation_is_recovered(server_factory):
+    """A rotation that committed but did not replace the key file: the store is under the key of
+    master.key.new while master.key still holds the old one. The server reads on, and a new
+    rotation refuses to start until the operator has cleaned up."""
+    srv = server_factory()
+    mdl = Models(srv.api())
+    mt = mdl.create_group()
+    mpt = mdl.create_provider(mt, "deepseek", {"apiKey": PLANTED})
+    before = mdl.get_provider(mpt)
+    srv.stop()
+    key_file = srv.data_dir / "master.key"
+    old_key = key_file.read_text()
+    args = ["rotate-master-key", "--data-dir", str(srv.data_dir)]
+    if srv.database_url:
+        args += ["--database-url", srv.database_url]
+    res = srv.admin(*args)
+    assert res.returncode == 0, res.stderr
+    (srv.data_dir / "master.key.new").write_text(key_file.read_text())
+    key_file.write_text(old_key)
+
+    srv.start()
+    assert Models(srv.api()).get_provider(mpt) == before
+    srv.stop()
+    res = srv.admin(*args)
+    assert res.returncode != 0 and "master.key.new" in res.stderr, res.stderr
