@@ -425,6 +425,43 @@ mod tests {
         }
     }
 
+    /// The table of `docs/model-providers.md`, one row per endpoint.
+    fn markdown_table() -> String {
+        let mut out = String::from(
+            "| ProviderName | agent aliases | endpoint | BaseUrl | ApiType | tags |\n|---|---|---|---|---|---|\n",
+        );
+        for vendor in CATALOGUE {
+            let aliases: Vec<String> = vendor
+                .aliases
+                .iter()
+                .map(|(agent, alias)| format!("{agent}: `{alias}`"))
+                .collect();
+            for e in vendor.endpoints {
+                out.push_str(&format!(
+                    "| `{}` | {} | `{}` | {} | `{}` | {} |\n",
+                    vendor.name,
+                    aliases.join(", "),
+                    e.name,
+                    e.base_url,
+                    e.api,
+                    e.tags.join(", ")
+                ));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_documented_table_is_the_catalogue() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/model-providers.md");
+        let doc = std::fs::read_to_string(path).unwrap_or_default();
+        let table = markdown_table();
+        assert!(
+            doc.contains(&table),
+            "docs/model-providers.md must contain this table:\n{table}"
+        );
+    }
+
     #[test]
     fn aliases_depend_on_the_agent() {
         let zhipu = find("zai");
