@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from amc_e2e import IMG_UBUNTU, V_APPSTREAM, expect_error, expect_ok, raw_v3
+from amc_e2e import IMG_UBUNTU, V_APPSTREAM, core_call, expect_error, expect_ok, raw_v3
 
 PLANTED = "sk-planted-0123456789abcdef"
 PLANTED_2 = "sk-planted-second-fedcba9876543210"
@@ -722,3 +722,50 @@ def test_interrupted_rotation_is_recovered(server_factory):
     srv.stop()
     res = srv.admin(*args)
     assert res.returncode != 0 and "master.key.new" in res.stderr, res.stderr
+
+
+def test_rotate_master_key_from_the_environment(server_factory, monkeypatch):
+    first = "11" * 32
+    monkeypatch.setenv("AMC_MASTER_KEY", first)
+    srv = server_factory()
+    mdl = Models(srv.api())
+    mpt = mdl.create_provider(mdl.create_group(), "deepseek", {"apiKey": PLANTED})
+    before = mdl.get_provider(mpt)
+    srv.stop()
+    args = ["rotate-master-key", "--data-dir", str(srv.data_dir)]
+    if srv.database_url:
+        args += ["--database-url", srv.database_url]
+    res = srv.admin(*args)
+    assert res.returncode == 0, res.stderr
+    report = json.loads(res.stdout)
+    assert report["NewMasterKey"] and "AMC_MASTER_KEY" in res.stderr, report
+    assert not (srv.data_dir / "master.key").exists()
+
+    monkeypatch.setenv("AMC_MASTER_KEY", report["NewMasterKey"])
+    srv.start()
+    assert Models(srv.api()).get_provider(mpt) == before
+    srv.stop()
+    # the old key no longer opens the store
+    monkeypatch.setenv("AMC_MASTER_KEY", first)
+    res = srv.admin("tenant", "create", "--name", "late", *srv.store_args())
+    assert res.returncode != 0, res.stdout
+
+
+def test_model_actions_with_v2_signatures(server):
+    """The legacy signer (aliyun-python-sdk-core, as the aliyun CLI uses it): GET and POST."""
+    info = server.create_tenant()
+    key = (info["AccessKeyId"], info["AccessKeySecret"])
+    created = core_call(server, "CreateModelTemplate", V_APPSTREAM,
+                        {"Name": "v2 group", "AgentProvider": "OpenClaw", "BizType": 1}, method="POST", key=key)
+    mt = created["Data"]["ModelTemplateId"]
+    provider = core_call(server, "CreateModelProviderTemplate", V_APPSTREAM,
+                         {"ModelTemplateId": mt, "ProviderName": "provider-v2", "AgentProvider": "OpenClaw",
+                          "BizType": 1, "Config": json.dumps({"baseUrl": "https://v2.example.com/v1"})}, key=key)
+    mpt = provider["Data"]["ProviderTemplateId"]
+    core_call(server, "BatchCreateLlmTemplates", V_APPSTREAM,
+              {"ProviderTemplateId": mpt, "LlmTemplateItems": [{"LlmCode": "m1", "IsDefaultModel": "true"}]},
+              method="POST", key=key)
+    listed = core_call(server, "ListModelTemplates", V_APPSTREAM,
+                       {"BizType": 1, "ModelTemplateIdList": json.dumps([mt])}, key=key)
+    assert [g["ModelTemplateId"] for g in listed["Data"]] == [mt]
+    assert json.loads(listed["Data"][0]["Config"]) == {"defaults": {"model": {"primary": "provider-v2/m1"}}}
