@@ -316,7 +316,7 @@ async fn model_story(store: &Store, a: &str, b: &str) -> Result<(), StoreError> 
         Err(ModelChangeError::DuplicateProviderName(_))
     ));
     let read = store.providers_of(a, &group.id).await?;
-    assert_eq!(read, [provider.clone()]);
+    assert_eq!(read, std::slice::from_ref(&provider));
     assert!(!format!("{read:?}").contains("sk-story"));
     assert_eq!(
         read.first().and_then(|p| p.masked_api_key()),
