@@ -100,8 +100,9 @@ impl ProviderType {
 
 /// A provider connection as a caller sends it. `CreateModelProviderTemplate` sends lower-camel
 /// keys (`baseUrl`, `apiKey`, `api`), `UpdateModelProviderTemplate` PascalCase ones (`BaseUrl`,
-/// `ApiKey`, `ApiType`): both spellings are accepted, unknown keys are ignored.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+/// `ApiKey`, `ApiType`): both spellings are accepted, unknown keys are ignored. `Debug` redacts
+/// the key.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct ProviderConfigInput {
     #[serde(default, alias = "baseUrl", alias = "BaseUrl", alias = "base_url")]
     pub base_url: Option<String>,
@@ -109,6 +110,16 @@ pub struct ProviderConfigInput {
     pub api_key: Option<String>,
     #[serde(default, alias = "ApiType", alias = "apiType", alias = "Api")]
     pub api: Option<String>,
+}
+
+impl std::fmt::Debug for ProviderConfigInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderConfigInput")
+            .field("base_url", &self.base_url)
+            .field("api_key", &self.api_key.as_ref().map(|_| "***"))
+            .field("api", &self.api)
+            .finish()
+    }
 }
 
 impl ProviderConfigInput {
@@ -124,11 +135,22 @@ impl ProviderConfigInput {
 }
 
 /// A validated connection, ready to be stored (the key still in clear: the store encrypts it).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `Debug` redacts the key.
+#[derive(Clone, PartialEq, Eq)]
 pub struct ProviderConnection {
     pub base_url: String,
     pub api: String,
     pub api_key: Option<String>,
+}
+
+impl std::fmt::Debug for ProviderConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderConnection")
+            .field("base_url", &self.base_url)
+            .field("api", &self.api)
+            .field("api_key", &self.api_key.as_ref().map(|_| "***"))
+            .finish()
+    }
 }
 
 /// The protocol name an agent understands for `api`, accepting the catalogue's generic names
@@ -628,6 +650,8 @@ mod tests {
             input(r#"{"BaseUrl":"https://x/v1","ApiKey":"k","ApiType":"openai-completions"}"#);
         assert_eq!(lower, pascal);
         assert_eq!(lower.base_url.as_deref(), Some("https://x/v1"));
+        let secret = input(r#"{"apiKey":"sk-planted-0123456789abcdef"}"#);
+        assert!(!format!("{secret:?}").contains("0123456789"));
         assert!(ProviderConfigInput::parse("[1]").is_err());
         assert!(ProviderConfigInput::parse("{").is_err());
     }

@@ -482,7 +482,8 @@ impl Action for ListModelTemplates {
 // ---------------------------------------------------------------------------------------------
 // Provider templates
 
-#[derive(Debug, Deserialize)]
+/// No `Debug`: `Config` holds the API key in clear.
+#[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct CreateModelProviderTemplate {
     pub agent_platform: Option<String>,
