@@ -523,14 +523,15 @@ def test_deleting_what_is_in_use(mdl):
 def test_changes_bump_the_generation_of_runtimes_using_the_group(tenant, mdl):
     server = tenant.server
     account = tenant.info["AccountId"]
-    direct = tenant.create(image=IMG_UBUNTU, name="mg-direct", rg="rg-mg-direct")[0]
-    inherited = tenant.create(image=IMG_UBUNTU, name="mg-inherit", rg="rg-mg-bound")[0]
-    bystander = tenant.create(image=IMG_UBUNTU, name="mg-other", rg="rg-mg-other")[0]
+    rg_direct, rg_bound, rg_other = (tenant.create_group(n) for n in ("mg-direct", "mg-bound", "mg-other"))
+    direct = tenant.create(image=IMG_UBUNTU, name="mg-direct", rg=rg_direct)[0]
+    inherited = tenant.create(image=IMG_UBUNTU, name="mg-inherit", rg=rg_bound)[0]
+    bystander = tenant.create(image=IMG_UBUNTU, name="mg-other", rg=rg_other)[0]
     mt = mdl.create_group()
     # delivery is not served yet: assign the group the way it will, in the store
     db_rows(server, f"UPDATE runtimes SET model_template_id = '{mt}' WHERE id = '{direct}'")
     db_rows(server, "INSERT INTO resource_group_model_templates (tenant_id, resource_group_id, agent_provider, "
-                    f"model_template_id, created_at) VALUES ('{account}', 'rg-mg-bound', 'OpenClaw', '{mt}', 0)")
+                    f"model_template_id, created_at) VALUES ('{account}', '{rg_bound}', 'OpenClaw', '{mt}', 0)")
 
     def generations():
         rows = db_rows(server, f"SELECT id, generation FROM runtimes WHERE id IN ('{direct}', '{inherited}', "
@@ -657,6 +658,19 @@ def test_rotate_master_key(server_factory):
     mt = mdl.create_group()
     mpt = mdl.create_provider(mt, "deepseek", {"apiKey": PLANTED})
     before = mdl.get_provider(mpt)
+    # an IM channel's settings are a secret too
+    rid = api.create(image=IMG_UBUNTU, name="rotate")[0]
+    a = _m()
+    channel = a.ConfigRuntimeChannelRequest(agent_provider="OpenClaw", code="dingtalk-connector", config=json.dumps(
+        {"appKey": "dingkey", "appSecret": "s3cret-rotate"}), runtime_ids=[rid], runtime_type="CloudDesktop")
+    assert api.appstream.config_runtime_channel(channel).body.request_id
+
+    def channels(client):
+        req = a.GetRuntimeChannelRequest(agent_provider="OpenClaw", runtime_id=rid, runtime_type="CloudDesktop")
+        return client.appstream.get_runtime_channel(req).body.to_map()["Data"]
+
+    channels_before = channels(api)
+    assert len(channels_before) == 1, channels_before
     key_file = srv.data_dir / "master.key"
     old_key = key_file.read_text()
     srv.stop()
@@ -667,8 +681,8 @@ def test_rotate_master_key(server_factory):
     res = srv.admin(*args)
     assert res.returncode == 0, f"{res.stdout}\n{res.stderr}"
     report = json.loads(res.stdout)
-    # the root key, the second tenant's key and the provider key
-    assert report["Reencrypted"] == 3, report
+    # the root key, the second tenant's key, the provider key and the channel settings
+    assert report["Reencrypted"] == 4, report
     assert report["OldKeyId"] != report["NewKeyId"] and "NewMasterKey" not in report, report
     assert key_file.read_text() != old_key
     assert not (srv.data_dir / "master.key.old").exists()
@@ -678,6 +692,7 @@ def test_rotate_master_key(server_factory):
     srv.start()
     mdl = Models(srv.api())
     assert mdl.get_provider(mpt) == before
+    assert channels(srv.api()) == channels_before
     b = Models(srv.api((other["AccessKeyId"], other["AccessKeySecret"])))
     assert b.groups() == []
     expect_ok(raw_v3(srv, "ListModelProviderEndpoints", V_APPSTREAM, {"ProviderName": "deepseek"}))
@@ -689,7 +704,7 @@ def test_rotate_master_key(server_factory):
     given = "ab" * 32
     res = srv.admin(*args, "--new-key", given)
     assert res.returncode == 0, res.stderr
-    assert json.loads(res.stdout)["Reencrypted"] == 3
+    assert json.loads(res.stdout)["Reencrypted"] == 4
     srv.start()
     assert Models(srv.api()).get_provider(mpt) == before
     # rotating to the key already in use is refused before anything is touched

@@ -8,10 +8,11 @@ use sqlx::Row;
 
 use crate::{Store, StoreError};
 
-/// `(table, key column, encrypted column)` of every secret at rest.
-pub const SECRET_COLUMNS: &[(&str, &str, &str)] = &[
-    ("access_keys", "id", "secret_enc"),
-    ("model_provider_templates", "id", "api_key_enc"),
+/// `(table, key columns, encrypted column)` of every secret at rest.
+pub const SECRET_COLUMNS: &[(&str, &[&str], &str)] = &[
+    ("access_keys", &["id"], "secret_enc"),
+    ("model_provider_templates", &["id"], "api_key_enc"),
+    ("runtime_channels", &["runtime_id", "code"], "config_enc"),
 ];
 
 impl Store {
@@ -21,26 +22,33 @@ impl Store {
     pub async fn reencrypt_secrets(&self) -> Result<u64, StoreError> {
         let mut tx = self.write().await?;
         let mut rewritten = 0;
-        for (table, key, column) in SECRET_COLUMNS {
+        for (table, keys, column) in SECRET_COLUMNS {
             let rows = sqlx::query(&format!(
-                "SELECT {key}, {column} FROM {table} WHERE {column} IS NOT NULL"
+                "SELECT {}, {column} FROM {table} WHERE {column} IS NOT NULL",
+                keys.join(", ")
             ))
             .fetch_all(&mut *tx.tx)
             .await?;
+            let matches: Vec<String> = keys
+                .iter()
+                .enumerate()
+                .map(|(i, k)| format!("{k} = ${}", i + 2))
+                .collect();
+            let update = format!(
+                "UPDATE {table} SET {column} = $1 WHERE {}",
+                matches.join(" AND ")
+            );
             for row in rows {
-                let id: String = row.try_get(0)?;
-                let stored: String = row.try_get(1)?;
+                let stored: String = row.try_get(keys.len())?;
                 if self.cipher.is_current(&stored) {
                     continue;
                 }
                 let secret = self.cipher.decrypt(&stored)?;
-                sqlx::query(&format!(
-                    "UPDATE {table} SET {column} = $1 WHERE {key} = $2"
-                ))
-                .bind(self.cipher.encrypt(secret.expose()))
-                .bind(id)
-                .execute(&mut *tx.tx)
-                .await?;
+                let mut query = sqlx::query(&update).bind(self.cipher.encrypt(secret.expose()));
+                for i in 0..keys.len() {
+                    query = query.bind(row.try_get::<String, _>(i)?);
+                }
+                query.execute(&mut *tx.tx).await?;
                 rewritten += 1;
             }
         }
