@@ -73,6 +73,16 @@ enum AdminCommand {
         #[command(subcommand)]
         command: TenantCommand,
     },
+    /// Re-encrypt every stored secret under a new master key and replace the key file. Stop
+    /// every server using the store first. With `AMC_MASTER_KEY` set, prints the new key to put
+    /// there instead.
+    RotateMasterKey {
+        /// The new key (64 hex digits or base64 of 32 bytes); generated when omitted.
+        #[arg(long, env = "AMC_NEW_MASTER_KEY", hide_env_values = true)]
+        new_key: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -110,6 +120,18 @@ fn main() -> anyhow::Result<()> {
                 let store = setup::open_store(&store).await?;
                 let tenant = setup::create_tenant(&store, &name, None).await?;
                 println!("{}", serde_json::to_string(&tenant)?);
+                Ok(())
+            }
+            Command::Admin {
+                command: AdminCommand::RotateMasterKey { new_key, store },
+            } => {
+                let rotation = setup::rotate_master_key(&store, new_key.as_deref()).await?;
+                println!("{}", serde_json::to_string(&rotation)?);
+                if rotation.new_master_key.is_some() {
+                    eprintln!(
+                        "The master key comes from AMC_MASTER_KEY: set it to NewMasterKey before starting the server."
+                    );
+                }
                 Ok(())
             }
             Command::Call(args) => call::run(args).await,

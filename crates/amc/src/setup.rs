@@ -11,6 +11,8 @@ use store::{Cipher, MasterKey, Secret, Store};
 use crate::StoreArgs;
 
 const MASTER_KEY_FILE: &str = "master.key";
+const OLD_KEY_FILE: &str = "master.key.old";
+const NEW_KEY_FILE: &str = "master.key.new";
 const ROOT_KEY_FILE: &str = "root-access-key.json";
 
 /// Writes `contents` to a new file readable by its owner only.
@@ -30,8 +32,8 @@ fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
 /// The master key: `AMC_MASTER_KEY`, else the key file in the data dir. A missing file yields a
 /// new key and the path to save it to, once the store accepts it.
 fn master_key(data_dir: &Path) -> anyhow::Result<(MasterKey, Option<PathBuf>)> {
-    if let Ok(text) = std::env::var("AMC_MASTER_KEY") {
-        return Ok((MasterKey::from_text(&text).context("AMC_MASTER_KEY")?, None));
+    if let Some(key) = env_master_key()? {
+        return Ok((key, None));
     }
     let path = data_dir.join(MASTER_KEY_FILE);
     match std::fs::read_to_string(&path) {
@@ -45,6 +47,37 @@ fn master_key(data_dir: &Path) -> anyhow::Result<(MasterKey, Option<PathBuf>)> {
         }
         Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
     }
+}
+
+fn env_master_key() -> anyhow::Result<Option<MasterKey>> {
+    match std::env::var("AMC_MASTER_KEY") {
+        Ok(text) => MasterKey::from_text(&text)
+            .map(Some)
+            .context("AMC_MASTER_KEY"),
+        Err(_) => Ok(None),
+    }
+}
+
+/// Keys an unfinished rotation left beside the key file (`master.key.old`, `master.key.new`):
+/// values may be under either, so the store can still read them whatever step was interrupted.
+fn leftover_keys(data_dir: &Path, current: &MasterKey) -> anyhow::Result<Vec<MasterKey>> {
+    let mut keys = Vec::new();
+    for file in [OLD_KEY_FILE, NEW_KEY_FILE] {
+        let path = data_dir.join(file);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                let key = MasterKey::from_text(&text)
+                    .with_context(|| format!("master key file {}", path.display()))?;
+                if key.id() != current.id() {
+                    tracing::warn!(path = %path.display(), key_id = %key.id(), "reading values under a key an unfinished rotation left");
+                    keys.push(key);
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+    Ok(keys)
 }
 
 pub fn database_url(args: &StoreArgs) -> String {
@@ -61,9 +94,30 @@ pub async fn open_store(args: &StoreArgs) -> anyhow::Result<Store> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating data dir {}", args.data_dir.display()))?;
     let (key, new_key_file) = master_key(&args.data_dir)?;
-    let store = Store::connect(&database_url(args), Cipher::new(key.clone()))
+    let leftovers = if new_key_file.is_some() || std::env::var_os("AMC_MASTER_KEY").is_some() {
+        Vec::new()
+    } else {
+        leftover_keys(&args.data_dir, &key)?
+    };
+    let mut store = Store::connect(
+        &database_url(args),
+        Cipher::with_previous(key.clone(), leftovers.clone()),
+    )
+    .await
+    .context("opening the store")?;
+    // A rotation interrupted after its commit leaves the store under the key of
+    // master.key.new: that key is then the current one, and the key file's a previous one.
+    let recorded = store
+        .master_key_id()
         .await
-        .context("opening the store")?;
+        .context("reading the store's master key id")?;
+    if let Some(position) = leftovers.iter().position(|k| Some(k.id()) == recorded) {
+        let mut previous = leftovers;
+        let current = previous.remove(position);
+        tracing::warn!(key_id = %current.id(), "the store is under a key an unfinished rotation left; using it");
+        previous.push(key.clone());
+        store = store.with_cipher(Cipher::with_previous(current, previous));
+    }
     // Save a new key before the store records it, and take it back if the store refuses it
     // (the store already belongs to another key): a key is never lost, nor left lying about.
     if let Some(path) = &new_key_file {
@@ -163,4 +217,102 @@ pub async fn purge_nonces_forever(store: Store) {
             tracing::warn!(%error, "purging nonces failed");
         }
     }
+}
+
+/// What `amc admin rotate-master-key` did.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Rotation {
+    pub old_key_id: String,
+    pub new_key_id: String,
+    pub reencrypted: u64,
+    /// Set when the key comes from `AMC_MASTER_KEY`: the operator must put this value there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new_master_key: Option<String>,
+}
+
+/// Re-encrypts every stored secret under a new master key (`new_key`, or a generated one) in one
+/// transaction, then replaces the key file. Run it while no server uses the store: a server still
+/// holding the old key cannot read values written under the new one.
+///
+/// The key file is replaced last, and `master.key.old` is kept until everything succeeded; at any
+/// interruption the files on disk hold every key a value may be under, and the store reads them
+/// all (see [`leftover_keys`]).
+pub async fn rotate_master_key(
+    args: &StoreArgs,
+    new_key: Option<&str>,
+) -> anyhow::Result<Rotation> {
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating data dir {}", args.data_dir.display()))?;
+    let new = match new_key {
+        Some(text) => MasterKey::from_text(text).context("--new-key")?,
+        None => MasterKey::generate(&mut rand::rngs::OsRng),
+    };
+    let from_env = env_master_key()?;
+    let key_path = args.data_dir.join(MASTER_KEY_FILE);
+    let old_path = args.data_dir.join(OLD_KEY_FILE);
+    let new_path = args.data_dir.join(NEW_KEY_FILE);
+    let old = match &from_env {
+        Some(key) => key.clone(),
+        None => {
+            let text = std::fs::read_to_string(&key_path)
+                .with_context(|| format!("reading {}", key_path.display()))?;
+            MasterKey::from_text(&text)
+                .with_context(|| format!("master key file {}", key_path.display()))?
+        }
+    };
+    if old.id() == new.id() {
+        anyhow::bail!("the new master key is the current one");
+    }
+    if from_env.is_none() {
+        for leftover in [&old_path, &new_path] {
+            if leftover.exists() {
+                anyhow::bail!(
+                    "{} exists: an earlier rotation did not finish. The server reads it as a previous key; \
+                     start the server once, then remove the file after checking, and rotate again",
+                    leftover.display()
+                );
+            }
+        }
+        write_private(&old_path, old.to_base64().as_bytes())?;
+        write_private(&new_path, new.to_base64().as_bytes())?;
+    }
+    let store = Store::connect(
+        &database_url(args),
+        Cipher::with_previous(new.clone(), vec![old.clone()]),
+    )
+    .await
+    .context("opening the store")?;
+    let reencrypted = match store.master_key_id().await {
+        Ok(Some(recorded)) if recorded != old.id() => Err(anyhow::anyhow!(
+            "the store's secrets are under master key {recorded}, not under the current key {}",
+            old.id()
+        )),
+        Ok(_) => store.reencrypt_secrets().await.map_err(anyhow::Error::from),
+        Err(e) => Err(anyhow::Error::from(e)),
+    };
+    store.close().await;
+    let reencrypted = match reencrypted {
+        Ok(n) => n,
+        Err(e) => {
+            if from_env.is_none() {
+                // Nothing was committed: the old key stays the only one in use.
+                let _ = std::fs::remove_file(&new_path);
+                let _ = std::fs::remove_file(&old_path);
+            }
+            return Err(e).context("re-encrypting stored secrets (nothing was changed)");
+        }
+    };
+    if from_env.is_none() {
+        std::fs::rename(&new_path, &key_path)
+            .with_context(|| format!("replacing {}", key_path.display()))?;
+        std::fs::remove_file(&old_path)
+            .with_context(|| format!("removing {}", old_path.display()))?;
+    }
+    Ok(Rotation {
+        old_key_id: old.id(),
+        new_key_id: new.id(),
+        reencrypted,
+        new_master_key: from_env.is_some().then(|| new.to_base64()),
+    })
 }

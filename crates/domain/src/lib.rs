@@ -1,10 +1,13 @@
-//! amc's domain: ids, the runtime catalogue, runtime state machines, paging rules.
+//! amc's domain: ids, the runtime catalogue, runtime state machines, paging rules, resource
+//! groups, IM channels, model groups and the managed model provider catalogue.
 //!
 //! Pure: no I/O and no clock. Time and randomness come in as arguments.
 
 pub mod catalogue;
 pub mod channels;
 pub mod ids;
+pub mod models;
 pub mod paging;
+pub mod providers;
 pub mod resource_groups;
 pub mod runtime;

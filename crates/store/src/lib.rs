@@ -7,10 +7,12 @@ pub mod channels;
 mod crypto;
 pub mod delivery;
 mod error;
+pub mod models;
 pub mod nonces;
 mod query;
 pub mod resource_groups;
 pub mod runtimes;
+mod secrets;
 mod settings;
 pub mod tenants;
 
@@ -22,6 +24,7 @@ use tokio::sync::{Mutex, MutexGuard};
 
 pub use crypto::{Cipher, CryptoError, MasterKey, Secret};
 pub use error::StoreError;
+pub use secrets::SECRET_COLUMNS;
 
 /// Which engine a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,6 +131,16 @@ impl Store {
 
     pub fn cipher(&self) -> &Cipher {
         &self.cipher
+    }
+
+    /// The same store under another cipher (recovering from an interrupted key rotation);
+    /// caches of decrypted values start empty.
+    pub fn with_cipher(self, cipher: Cipher) -> Store {
+        Store {
+            cipher,
+            access_keys: Arc::default(),
+            ..self
+        }
     }
 
     pub async fn close(&self) {

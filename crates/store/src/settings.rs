@@ -5,7 +5,7 @@ use sqlx::Row;
 
 use crate::{Store, StoreError};
 
-const MASTER_KEY_ID: &str = "master_key_id";
+pub(crate) const MASTER_KEY_ID: &str = "master_key_id";
 
 impl Store {
     async fn setting(&self, name: &str) -> Result<Option<String>, StoreError> {

@@ -5,14 +5,17 @@
 use domain::runtime::{AgentStatus, DesktopStatus, Operation, Progress};
 use rand::SeedableRng;
 use sqlx::Executor;
+use store::models::{ModelChangeError, ModelTemplate, NewLlmTemplate, ProviderTemplate};
 use store::runtimes::{Runtime, RuntimeFilter};
 use store::tenants::NewTenant;
 use store::{Cipher, MasterKey, Secret, Store, StoreError};
 
+fn master_key(seed: u64) -> MasterKey {
+    MasterKey::generate(&mut rand::rngs::StdRng::seed_from_u64(seed))
+}
+
 fn cipher(seed: u64) -> Cipher {
-    Cipher::new(MasterKey::generate(&mut rand::rngs::StdRng::seed_from_u64(
-        seed,
-    )))
+    Cipher::new(master_key(seed))
 }
 
 fn runtime(
@@ -208,6 +211,7 @@ async fn story(url: &str) -> Result<(), StoreError> {
     );
     assert_eq!(store.count_runtimes(&running_claws).await?, 0);
     assert_eq!(store.next_due_at().await?, None);
+    model_story(&store, a, b).await?;
     store.close().await;
 
     // The store belongs to its master key: another key is refused, the same one reads on.
@@ -219,9 +223,180 @@ async fn story(url: &str) -> Result<(), StoreError> {
     other.close().await;
     let again = Store::connect(url, cipher(1)).await?;
     again.claim_master_key().await?;
-    assert_eq!(again.count_runtimes(&all).await?, 3);
+    // The three runtimes above and the model story's one.
+    assert_eq!(again.count_runtimes(&all).await?, 4);
     again.close().await;
+
+    // Rotation: every secret is rewritten under the new key, which the store then belongs to.
+    let rotating = Store::connect(
+        url,
+        Cipher::with_previous(master_key(3), vec![master_key(1)]),
+    )
+    .await?;
+    assert_eq!(rotating.reencrypt_secrets().await?, 3);
+    assert_eq!(rotating.reencrypt_secrets().await?, 0);
+    rotating.close().await;
+    let rotated = Store::connect(url, cipher(3)).await?;
+    rotated.claim_master_key().await?;
+    assert_eq!(
+        rotated
+            .access_key("LTAIkeytwo")
+            .await?
+            .map(|k| k.secret.expose().to_string()),
+        Some("secret-of-LTAIkeytwo".into())
+    );
+    let keys: Vec<Option<String>> = rotated
+        .providers_of(a, "mt-story1")
+        .await?
+        .iter()
+        .map(|p| p.api_key.as_ref().map(|k| k.expose().to_string()))
+        .collect();
+    assert_eq!(keys, [Some("sk-story-0123456789".to_string())]);
+    rotated.close().await;
+    let stale = Store::connect(url, cipher(1)).await?;
+    assert!(matches!(
+        stale.claim_master_key().await,
+        Err(StoreError::WrongMasterKey { .. })
+    ));
+    stale.close().await;
     Ok(())
+}
+
+/// Model groups: providers with encrypted keys, models, the default model, generation bumps,
+/// refused deletes, tenant scoping.
+async fn model_story(store: &Store, a: &str, b: &str) -> Result<(), StoreError> {
+    let group = ModelTemplate {
+        id: "mt-story1".into(),
+        tenant_id: a.into(),
+        name: "story".into(),
+        description: String::new(),
+        agent_platform: "ENTERPRISE".into(),
+        agent_provider: "OpenClaw".into(),
+        biz_type: 1,
+        ref_scope: "RESOURCE_MIXED".into(),
+        source: "User".into(),
+        config: "{}".into(),
+        model_count: 0,
+        created_at: 1,
+        updated_at: 1,
+    };
+    store.insert_model_template(&group).await?;
+    let mut user = runtime(a, "ecd-m1", "OpenClaw", DesktopStatus::Running, &[], 50);
+    user.model_template_id = Some(group.id.clone());
+    store.insert_runtimes(&[user]).await?;
+
+    let provider = ProviderTemplate {
+        id: "mpt-story1".into(),
+        tenant_id: a.into(),
+        model_template_id: group.id.clone(),
+        provider_name: "bailian".into(),
+        provider_type: "Managed".into(),
+        name: "Bailian".into(),
+        description: String::new(),
+        agent_platform: "ENTERPRISE".into(),
+        agent_provider: "OpenClaw".into(),
+        biz_type: 1,
+        base_url: "https://dashscope.aliyuncs.com/compatible-mode/v1".into(),
+        api: "openai-completions".into(),
+        api_key: Some(Secret::new("sk-story-0123456789")),
+        enable_wuying_proxy: false,
+        created_at: 2,
+        updated_at: 2,
+    };
+    store
+        .insert_provider_template(&provider)
+        .await
+        .map_err(story_error)?;
+    let duplicate = ProviderTemplate {
+        id: "mpt-story2".into(),
+        ..provider.clone()
+    };
+    assert!(matches!(
+        store.insert_provider_template(&duplicate).await,
+        Err(ModelChangeError::DuplicateProviderName(_))
+    ));
+    let read = store.providers_of(a, &group.id).await?;
+    assert_eq!(read, std::slice::from_ref(&provider));
+    assert!(!format!("{read:?}").contains("sk-story"));
+    assert_eq!(
+        read.first().and_then(|p| p.masked_api_key()),
+        Some("sk-s****6789".into())
+    );
+
+    let model = |id: &str, code: &str, is_default: bool| NewLlmTemplate {
+        id: id.into(),
+        llm_code: code.into(),
+        name: code.into(),
+        description: String::new(),
+        config: "{}".into(),
+        is_default,
+        prices: Default::default(),
+        credit_multiplier: None,
+    };
+    let outcome = store
+        .batch_create_llm_templates(
+            a,
+            &provider.id,
+            &[
+                model("llmt-s1", "qwen-max", true),
+                model("llmt-s2", "qwen-plus", false),
+            ],
+            3,
+        )
+        .await
+        .map_err(story_error)?;
+    assert_eq!(outcome.created, ["llmt-s1", "llmt-s2"]);
+    let again = store
+        .batch_create_llm_templates(a, &provider.id, &[model("llmt-s3", "qwen-max", true)], 4)
+        .await
+        .map_err(story_error)?;
+    assert!(again.created.is_empty() && again.skipped.len() == 1);
+    let models = store.llm_templates_of(a, &group.id).await?;
+    let defaults: Vec<String> = models
+        .iter()
+        .filter(|m| m.is_default)
+        .map(|m| m.model_ref().to_string())
+        .collect();
+    assert_eq!(defaults, ["bailian/qwen-max"]);
+    let stored = store.model_template(a, &group.id).await?;
+    assert_eq!(
+        stored.as_ref().map(|g| (g.config.as_str(), g.model_count)),
+        Some((
+            r#"{"defaults":{"model":{"primary":"bailian/qwen-max"}}}"#,
+            2
+        ))
+    );
+    // Two changes, two bumps; a refused batch bumps nothing.
+    let generation = store
+        .runtimes_by_ids(a, &["ecd-m1".into()])
+        .await?
+        .first()
+        .map(|r| r.generation);
+    assert_eq!(generation, Some(3));
+    assert!(matches!(
+        store.delete_model_template(a, &group.id).await,
+        Err(ModelChangeError::InUse { count: 1, .. })
+    ));
+    assert!(matches!(
+        store.delete_provider_template(a, &provider.id, 5).await,
+        Err(ModelChangeError::InUse { count: 2, .. })
+    ));
+    // Another tenant sees nothing and changes nothing.
+    assert_eq!(store.model_template(b, &group.id).await?, None);
+    assert!(store.providers_of(b, &group.id).await?.is_empty());
+    assert!(store.llm_templates_of(b, &group.id).await?.is_empty());
+    assert!(matches!(
+        store.delete_llm_template(b, "llmt-s1", 6).await,
+        Err(ModelChangeError::LlmNotFound(_))
+    ));
+    Ok(())
+}
+
+fn story_error(e: ModelChangeError) -> StoreError {
+    match e {
+        ModelChangeError::Store(e) => e,
+        other => StoreError::Corrupt(other.to_string()),
+    }
 }
 
 #[tokio::test]

@@ -2,6 +2,7 @@
 //! action, and the handler that serves it. One pipeline (see `endpoint`) runs them all.
 
 pub mod channels;
+pub mod models;
 pub mod resource_groups;
 pub mod runtimes;
 
@@ -97,7 +98,7 @@ pub static ACTIONS: &[ActionEntry] = &[
         "appstream-center",
         "2021-09-01",
         "BatchCreateLlmTemplates",
-        None,
+        serve::<models::BatchCreateLlmTemplates>(),
     ),
     action(
         "appstream-center",
@@ -121,32 +122,37 @@ pub static ACTIONS: &[ActionEntry] = &[
         "appstream-center",
         "2021-09-01",
         "CreateModelProviderTemplate",
-        None,
+        serve::<models::CreateModelProviderTemplate>(),
     ),
     action(
         "appstream-center",
         "2021-09-01",
         "CreateModelTemplate",
-        None,
+        serve::<models::CreateModelTemplate>(),
     ),
-    action("appstream-center", "2021-09-01", "DeleteLlmTemplate", None),
+    action(
+        "appstream-center",
+        "2021-09-01",
+        "DeleteLlmTemplate",
+        serve::<models::DeleteLlmTemplate>(),
+    ),
     action(
         "appstream-center",
         "2021-09-01",
         "DeleteModelProviderTemplate",
-        None,
+        serve::<models::DeleteModelProviderTemplate>(),
     ),
     action(
         "appstream-center",
         "2021-09-01",
         "DeleteModelTemplate",
-        None,
+        serve::<models::DeleteModelTemplate>(),
     ),
     action(
         "appstream-center",
         "2021-09-01",
         "GetModelProviderTemplate",
-        None,
+        serve::<models::GetModelProviderTemplate>(),
     ),
     action(
         "appstream-center",
@@ -166,18 +172,23 @@ pub static ACTIONS: &[ActionEntry] = &[
         "ListDesktopAgentRuntime",
         serve::<runtimes::ListDesktopAgentRuntime>(),
     ),
-    action("appstream-center", "2021-09-01", "ListLlmTemplates", None),
+    action(
+        "appstream-center",
+        "2021-09-01",
+        "ListLlmTemplates",
+        serve::<models::ListLlmTemplates>(),
+    ),
     action(
         "appstream-center",
         "2021-09-01",
         "ListModelProviderEndpoints",
-        None,
+        serve::<models::ListModelProviderEndpoints>(),
     ),
     action(
         "appstream-center",
         "2021-09-01",
         "ListModelProviderTemplates",
-        None,
+        serve::<models::ListModelProviderTemplates>(),
     ),
     action(
         "appstream-center",
@@ -185,7 +196,12 @@ pub static ACTIONS: &[ActionEntry] = &[
         "ListModelTemplateResourceGroup",
         None,
     ),
-    action("appstream-center", "2021-09-01", "ListModelTemplates", None),
+    action(
+        "appstream-center",
+        "2021-09-01",
+        "ListModelTemplates",
+        serve::<models::ListModelTemplates>(),
+    ),
     action(
         "appstream-center",
         "2021-09-01",
@@ -208,13 +224,13 @@ pub static ACTIONS: &[ActionEntry] = &[
         "appstream-center",
         "2021-09-01",
         "UpdateModelProviderTemplate",
-        None,
+        serve::<models::UpdateModelProviderTemplate>(),
     ),
     action(
         "appstream-center",
         "2021-09-01",
         "UpdateModelTemplate",
-        None,
+        serve::<models::UpdateModelTemplate>(),
     ),
     action("ecd", "2021-06-02", "CreateTenantSkill", None),
     action("ecd", "2021-06-02", "DeleteTenantSkills", None),
