@@ -267,6 +267,12 @@ impl Store {
             .bind(id)
             .execute(&mut *tx.tx)
             .await?;
+        // A group without runtimes takes its model group bindings with it: nothing inherits them.
+        sqlx::query("DELETE FROM resource_group_model_templates WHERE tenant_id = $1 AND resource_group_id = $2")
+            .bind(tenant_id)
+            .bind(id)
+            .execute(&mut *tx.tx)
+            .await?;
         let deleted = sqlx::query("DELETE FROM resource_groups WHERE tenant_id = $1 AND id = $2")
             .bind(tenant_id)
             .bind(id)

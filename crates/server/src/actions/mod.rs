@@ -2,6 +2,8 @@
 //! action, and the handler that serves it. One pipeline (see `endpoint`) runs them all.
 
 pub mod channels;
+mod common;
+pub mod delivery;
 pub mod models;
 pub mod resource_groups;
 pub mod runtimes;
@@ -104,7 +106,7 @@ pub static ACTIONS: &[ActionEntry] = &[
         "appstream-center",
         "2021-09-01",
         "ConfigResourceGroupModelTemplate",
-        None,
+        serve::<delivery::ConfigResourceGroupModelTemplate>(),
     ),
     action(
         "appstream-center",
@@ -116,7 +118,7 @@ pub static ACTIONS: &[ActionEntry] = &[
         "appstream-center",
         "2021-09-01",
         "ConfigRuntimeModelTemplate",
-        None,
+        serve::<delivery::ConfigRuntimeModelTemplate>(),
     ),
     action(
         "appstream-center",
@@ -164,7 +166,7 @@ pub static ACTIONS: &[ActionEntry] = &[
         "appstream-center",
         "2021-09-01",
         "GetRuntimeModelConfig",
-        None,
+        serve::<delivery::GetRuntimeModelConfig>(),
     ),
     action(
         "appstream-center",
@@ -194,7 +196,7 @@ pub static ACTIONS: &[ActionEntry] = &[
         "appstream-center",
         "2021-09-01",
         "ListModelTemplateResourceGroup",
-        None,
+        serve::<delivery::ListModelTemplateResourceGroup>(),
     ),
     action(
         "appstream-center",
@@ -206,7 +208,7 @@ pub static ACTIONS: &[ActionEntry] = &[
         "appstream-center",
         "2021-09-01",
         "RemoveResourceGroupModelTemplate",
-        None,
+        serve::<delivery::RemoveResourceGroupModelTemplate>(),
     ),
     action(
         "appstream-center",
@@ -218,7 +220,7 @@ pub static ACTIONS: &[ActionEntry] = &[
         "appstream-center",
         "2021-09-01",
         "RemoveRuntimeModelTemplate",
-        None,
+        serve::<delivery::RemoveRuntimeModelTemplate>(),
     ),
     action(
         "appstream-center",

@@ -1142,7 +1142,7 @@ pub struct ListLlmTemplatesResponse {
     pub total_count: i64,
 }
 
-fn llm_view(model: LlmTemplate) -> LlmTemplateView {
+pub(crate) fn llm_view(model: LlmTemplate) -> LlmTemplateView {
     // The stored Config was validated on the way in; a failure here only loses enrichments.
     let facts = LlmFacts::parse("Config", &model.config).unwrap_or_default();
     let number = |v: &Option<String>| v.as_deref().and_then(|s| s.parse::<f64>().ok());

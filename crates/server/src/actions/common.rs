@@ -1,0 +1,78 @@
+//! Pieces every action area shares: paging, optional-parameter cleaning, the empty response,
+//! and the not-found errors of ids that several areas take.
+
+use domain::paging::{Page, PageError};
+use pop::ApiError;
+use serde::Serialize;
+
+/// A response with nothing but `RequestId`.
+#[derive(Debug, Serialize)]
+pub struct Empty {}
+
+/// `PageNumber`/`PageSize` validated with the cloud's codes (at most 100 per page).
+pub(crate) fn page(
+    number: Option<i64>,
+    size: Option<i64>,
+    default_size: i64,
+) -> Result<Page, ApiError> {
+    Page::new(number, size, default_size, 100).map_err(|e| match e {
+        PageError::Number => ApiError::invalid_parameter("PageNumber", e),
+        PageError::Size(_) => ApiError::invalid_parameter("PageSize", e),
+    })
+}
+
+/// An optional string parameter, with the empty string meaning "not given".
+pub(crate) fn non_empty(value: Option<String>) -> Option<String> {
+    value.filter(|v| !v.is_empty())
+}
+
+/// An optional list parameter without its empty entries, with the empty list meaning "not given".
+pub(crate) fn non_empty_list(values: Option<Vec<String>>) -> Option<Vec<String>> {
+    values
+        .map(|v| v.into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>())
+        .filter(|v| !v.is_empty())
+}
+
+/// A required string that must not be empty either.
+pub(crate) fn required<'a>(name: &str, value: &'a str) -> Result<&'a str, ApiError> {
+    if value.is_empty() {
+        Err(ApiError::missing_parameter(name))
+    } else {
+        Ok(value)
+    }
+}
+
+/// `RuntimeType`: the kind of runtime the ids name; only cloud computers exist here.
+pub(crate) fn check_runtime_type(value: &str) -> Result<(), ApiError> {
+    match required("RuntimeType", value)? {
+        v if v.eq_ignore_ascii_case("CloudDesktop") => Ok(()),
+        _ => Err(ApiError::invalid_parameter(
+            "RuntimeType",
+            "must be CloudDesktop",
+        )),
+    }
+}
+
+pub(crate) fn model_template_not_found(id: &str) -> ApiError {
+    ApiError::new(
+        404,
+        "InvalidModelTemplateId.NotFound",
+        format!("The specified model template {id} is not found."),
+    )
+}
+
+pub(crate) fn resource_group_not_found(id: &str) -> ApiError {
+    ApiError::new(
+        404,
+        "EntityNotExists.ResourceGroup",
+        format!("The specified resource group {id} does not exist."),
+    )
+}
+
+pub(crate) fn runtime_not_found(id: &str) -> ApiError {
+    ApiError::new(
+        404,
+        "InvalidRuntimeId.NotFound",
+        format!("The specified runtime {id} does not exist."),
+    )
+}
