@@ -23,27 +23,12 @@ use store::channels::{ChannelStatus, ChannelWrite};
 use store::runtimes::Runtime;
 
 use super::Action;
+use super::common::{Empty, required, runtime_not_found};
 use crate::Ctx;
 use crate::endpoint::internal;
 
 const MAX_RUNTIMES: usize = 100;
 const MAX_NAME_LEN: usize = 64;
-
-fn runtime_not_found(id: &str) -> ApiError {
-    ApiError::new(
-        404,
-        "InvalidRuntimeId.NotFound",
-        format!("The specified runtime {id} (RuntimeIds) does not exist."),
-    )
-}
-
-fn required<'a>(name: &str, value: &'a str) -> Result<&'a str, ApiError> {
-    if value.is_empty() {
-        Err(ApiError::missing_parameter(name))
-    } else {
-        Ok(value)
-    }
-}
 
 fn parse_code(code: &str) -> Result<ChannelCode, ApiError> {
     required("Code", code)?;
@@ -109,9 +94,6 @@ async fn target_runtimes(
     }
     Ok(out)
 }
-
-#[derive(Debug, Serialize)]
-pub struct Empty {}
 
 // ---------------------------------------------------------------------------------------------
 // ConfigRuntimeChannel

@@ -65,7 +65,7 @@ pub(crate) fn resource_group_not_found(id: &str) -> ApiError {
     ApiError::new(
         404,
         "EntityNotExists.ResourceGroup",
-        format!("The specified resource group {id} does not exist."),
+        format!("The specified resource group {id} (ResourceGroupId) does not exist."),
     )
 }
 

@@ -19,7 +19,6 @@ use std::collections::HashSet;
 
 use domain::ids;
 use domain::models::{self, GroupConfig, LlmFacts, ModelError, ProviderConfigInput, ProviderType};
-use domain::paging::{Page, PageError};
 use domain::providers;
 use pop::ApiError;
 use serde::{Deserialize, Serialize};
@@ -32,6 +31,7 @@ use store::models::{
 };
 
 use super::Action;
+use super::common::{Empty, model_template_not_found, non_empty, non_empty_list, page, required};
 use crate::Ctx;
 use crate::endpoint::internal;
 
@@ -40,14 +40,6 @@ const MAX_DESCRIPTION_LEN: usize = 1024;
 const MAX_CONFIG_LEN: usize = 64 * 1024;
 const MAX_BATCH: usize = 100;
 const MAX_IDS: usize = 100;
-
-fn group_not_found(id: &str) -> ApiError {
-    ApiError::new(
-        404,
-        "InvalidModelTemplateId.NotFound",
-        format!("The specified model template {id} is not found."),
-    )
-}
 
 fn provider_not_found(id: &str) -> ApiError {
     ApiError::new(
@@ -74,7 +66,7 @@ fn model_error(error: ModelError) -> ApiError {
 
 fn change_error(error: ModelChangeError) -> ApiError {
     match error {
-        ModelChangeError::GroupNotFound(id) => group_not_found(&id),
+        ModelChangeError::GroupNotFound(id) => model_template_not_found(&id),
         ModelChangeError::ProviderNotFound(id) => provider_not_found(&id),
         ModelChangeError::LlmNotFound(id) => llm_not_found(&id),
         ModelChangeError::DuplicateProviderName(name) => ApiError::new(
@@ -112,32 +104,6 @@ fn change_error(error: ModelChangeError) -> ApiError {
             ),
         ),
         ModelChangeError::Store(e) => internal(e),
-    }
-}
-
-fn page(number: Option<i64>, size: Option<i64>, default_size: i64) -> Result<Page, ApiError> {
-    Page::new(number, size, default_size, 100).map_err(|e| match e {
-        PageError::Number => ApiError::invalid_parameter("PageNumber", e),
-        PageError::Size(_) => ApiError::invalid_parameter("PageSize", e),
-    })
-}
-
-fn non_empty(value: Option<String>) -> Option<String> {
-    value.filter(|v| !v.is_empty())
-}
-
-fn non_empty_list(values: Option<Vec<String>>) -> Option<Vec<String>> {
-    values
-        .map(|v| v.into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>())
-        .filter(|v| !v.is_empty())
-}
-
-/// A required string that must not be empty either.
-fn required<'a>(name: &str, value: &'a str) -> Result<&'a str, ApiError> {
-    if value.is_empty() {
-        Err(ApiError::missing_parameter(name))
-    } else {
-        Ok(value)
     }
 }
 
@@ -186,7 +152,7 @@ async fn load_group(ctx: &Ctx, id: &str) -> Result<ModelTemplate, ApiError> {
         .model_template(&ctx.tenant_id, id)
         .await
         .map_err(internal)?
-        .ok_or_else(|| group_not_found(id))
+        .ok_or_else(|| model_template_not_found(id))
 }
 
 async fn load_provider(ctx: &Ctx, id: &str) -> Result<ProviderTemplate, ApiError> {
@@ -197,9 +163,6 @@ async fn load_provider(ctx: &Ctx, id: &str) -> Result<ProviderTemplate, ApiError
         .map_err(internal)?
         .ok_or_else(|| provider_not_found(id))
 }
-
-#[derive(Debug, Serialize)]
-pub struct Empty {}
 
 // ---------------------------------------------------------------------------------------------
 // CreateModelTemplate

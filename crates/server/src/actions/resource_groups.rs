@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use store::resource_groups::{GroupDeletion, ResourceGroup, ResourceGroupFilter};
 
 use super::Action;
+use super::common::{non_empty, resource_group_not_found};
 use super::runtimes::Tag;
 use crate::Ctx;
 use crate::endpoint::internal;
@@ -31,24 +32,12 @@ const MAX_MOVE: usize = 10;
 const STATUS_OK: &str = "OK";
 const STATUSES: [&str; 3] = ["Creating", "OK", "PendingDelete"];
 
-pub(crate) fn group_not_found(id: &str) -> ApiError {
-    ApiError::new(
-        404,
-        "EntityNotExists.ResourceGroup",
-        format!("The specified resource group {id} (ResourceGroupId) does not exist."),
-    )
-}
-
 /// Resource manager times: UTC to the second.
 fn create_date(ms: i64) -> String {
     DateTime::<Utc>::from_timestamp_millis(ms)
         .unwrap_or_default()
         .format("%Y-%m-%dT%H:%M:%SZ")
         .to_string()
-}
-
-fn non_empty(value: Option<String>) -> Option<String> {
-    value.filter(|v| !v.is_empty())
 }
 
 #[derive(Debug, Serialize)]
@@ -204,7 +193,7 @@ impl Action for GetResourceGroup {
             .resource_group(&ctx.tenant_id, &self.resource_group_id)
             .await
             .map_err(internal)?
-            .ok_or_else(|| group_not_found(&self.resource_group_id))?;
+            .ok_or_else(|| resource_group_not_found(&self.resource_group_id))?;
         Ok(GroupResponse {
             resource_group: group_view(group, self.include_tags == Some(true), None),
         })
@@ -353,7 +342,7 @@ impl Action for DeleteResourceGroup {
             GroupDeletion::Deleted(group) => Ok(GroupResponse {
                 resource_group: group_view(group, false, Some("PendingDelete")),
             }),
-            GroupDeletion::NotFound => Err(group_not_found(&id)),
+            GroupDeletion::NotFound => Err(resource_group_not_found(&id)),
             GroupDeletion::HoldsRuntimes(count) => Err(ApiError::new(
                 400,
                 "DeleteConflict.ResourceGroup.Resource",
@@ -452,7 +441,7 @@ impl Action for MoveResources {
             .resource_group(&ctx.tenant_id, &group_id)
             .await
             .map_err(internal)?
-            .ok_or_else(|| group_not_found(&group_id))?;
+            .ok_or_else(|| resource_group_not_found(&group_id))?;
 
         let text = |v: &Option<String>| v.clone().unwrap_or_default();
         let wanted: Vec<String> = self

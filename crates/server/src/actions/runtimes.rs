@@ -6,7 +6,6 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use domain::catalogue::RuntimeTemplate;
 use domain::ids;
-use domain::paging::{Page, PageError};
 use domain::runtime::{AgentStatus, DesktopStatus, Operation};
 use pop::ApiError;
 use serde::{Deserialize, Serialize};
@@ -14,6 +13,7 @@ use serde_json::Value;
 use store::runtimes::{Runtime, RuntimeFilter, RuntimeListing};
 
 use super::Action;
+use super::common::{Empty, non_empty, non_empty_list, page};
 use crate::Ctx;
 use crate::endpoint::internal;
 
@@ -46,22 +46,6 @@ fn cloud_time(ms: i64) -> String {
         .unwrap_or_default()
         .format("%Y-%m-%dT%H:%MZ")
         .to_string()
-}
-
-/// `PageNumber`/`PageSize` validated with the cloud's codes (at most 100 per page).
-fn page(number: Option<i64>, size: Option<i64>, default_size: i64) -> Result<Page, ApiError> {
-    Page::new(number, size, default_size, 100).map_err(|e| match e {
-        PageError::Number => ApiError::invalid_parameter("PageNumber", e),
-        PageError::Size(_) => ApiError::invalid_parameter("PageSize", e),
-    })
-}
-
-fn non_empty(value: Option<String>) -> Option<String> {
-    value.filter(|v| !v.is_empty())
-}
-
-fn non_empty_list(values: Option<Vec<String>>) -> Option<Vec<String>> {
-    values.filter(|v| !v.is_empty())
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
@@ -391,9 +375,6 @@ async fn operate(
     ctx.state.lifecycle.notify();
     Ok(())
 }
-
-#[derive(Debug, Serialize)]
-pub struct Empty {}
 
 macro_rules! batch_operation {
     ($name:ident, $operation:expr, { $($extra:ident: $ty:ty),* }) => {
