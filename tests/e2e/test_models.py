@@ -127,7 +127,7 @@ def primary(group: dict) -> str | None:
 
 
 def db_rows(server, sql: str) -> list[tuple]:
-    """Runs SQL straight on the server's store (for state no action exposes yet)."""
+    """Runs SQL straight on the server's store (for state no action exposes: generations, secrets at rest)."""
     if server.database_url:
         out = subprocess.run(["psql", server.database_url, "-At", "-F", "\t", "-c", sql], capture_output=True,
                              text=True, timeout=30, stdin=subprocess.DEVNULL)
@@ -522,16 +522,17 @@ def test_deleting_what_is_in_use(mdl):
 
 def test_changes_bump_the_generation_of_runtimes_using_the_group(tenant, mdl):
     server = tenant.server
-    account = tenant.info["AccountId"]
     rg_direct, rg_bound, rg_other = (tenant.create_group(n) for n in ("mg-direct", "mg-bound", "mg-other"))
     direct = tenant.create(image=IMG_UBUNTU, name="mg-direct", rg=rg_direct)[0]
     inherited = tenant.create(image=IMG_UBUNTU, name="mg-inherit", rg=rg_bound)[0]
     bystander = tenant.create(image=IMG_UBUNTU, name="mg-other", rg=rg_other)[0]
     mt = mdl.create_group()
-    # delivery is not served yet: assign the group the way it will, in the store
-    db_rows(server, f"UPDATE runtimes SET model_template_id = '{mt}' WHERE id = '{direct}'")
-    db_rows(server, "INSERT INTO resource_group_model_templates (tenant_id, resource_group_id, agent_provider, "
-                    f"model_template_id, created_at) VALUES ('{account}', '{rg_bound}', 'OpenClaw', '{mt}', 0)")
+    a = _m()
+    assigned = mdl.body(mdl.c.config_runtime_model_template(a.ConfigRuntimeModelTemplateRequest(
+        model_template_id=mt, runtime_ids=[direct], runtime_type="CloudDesktop")))
+    assert [d["Success"] for d in assigned["Data"]] == [True], assigned
+    mdl.body(mdl.c.config_resource_group_model_template(a.ConfigResourceGroupModelTemplateRequest(
+        model_template_id=mt, resource_group_id=rg_bound)))
 
     def generations():
         rows = db_rows(server, f"SELECT id, generation FROM runtimes WHERE id IN ('{direct}', '{inherited}', "
@@ -552,12 +553,18 @@ def test_changes_bump_the_generation_of_runtimes_using_the_group(tenant, mdl):
     # ListDesktopAgentRuntime shows the direct assignment
     row = tenant.runtimes(desktop_ids=[direct])[0]
     assert row["ModelTemplateId"] == mt and row["ModelConfigure"] is True, row
+    row = tenant.runtimes(desktop_ids=[inherited])[0]
+    assert row["ModelTemplateId"] == mt and row["ModelConfigure"] is True, row
 
     # a group still delivered is not deleted
     expect_error(lambda: mdl.delete_group(mt), "DependencyViolation.Runtimes", 400, names="1 runtime")
-    db_rows(server, f"UPDATE runtimes SET model_template_id = NULL WHERE id = '{direct}'")
+    removed = mdl.body(mdl.c.remove_runtime_model_template(a.RemoveRuntimeModelTemplateRequest(
+        model_template_id=mt, runtime_ids=[direct], runtime_type="CloudDesktop")))
+    assert [d["Success"] for d in removed["Data"]] == [True], removed
     expect_error(lambda: mdl.delete_group(mt), "DependencyViolation.ResourceGroups", 400, names="1 resource group")
-    db_rows(server, f"DELETE FROM resource_group_model_templates WHERE model_template_id = '{mt}'")
+    unbound = mdl.body(mdl.c.remove_resource_group_model_template(a.RemoveResourceGroupModelTemplateRequest(
+        model_template_id=mt, resource_group_ids=[rg_bound])))
+    assert [d["Success"] for d in unbound["Data"]] == [True], unbound
     mdl.delete_group(mt)
 
 
