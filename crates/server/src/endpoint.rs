@@ -40,7 +40,7 @@ async fn handle(
     state: AppState,
     request: Request,
     request_id: &str,
-) -> Result<serde_json::Value, (&'static str, ApiError)> {
+) -> Result<Vec<u8>, (&'static str, ApiError)> {
     let unknown = "amc";
     let (parts, body) = request.into_parts();
     let body = to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| {

@@ -3,7 +3,6 @@
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use pop::ApiError;
-use serde_json::{Map, Value};
 
 const JSON: &str = "application/json;charset=utf-8";
 
@@ -11,8 +10,8 @@ pub(crate) fn new_request_id() -> String {
     uuid::Uuid::new_v4().to_string().to_uppercase()
 }
 
-fn json_response(status: StatusCode, body: &Value, request_id: &str) -> Response {
-    let mut response = (status, body.to_string()).into_response();
+fn json_response(status: StatusCode, body: Vec<u8>, request_id: &str) -> Response {
+    let mut response = (status, body).into_response();
     let headers = response.headers_mut();
     headers.insert("content-type", HeaderValue::from_static(JSON));
     if let Ok(value) = HeaderValue::from_str(request_id) {
@@ -21,18 +20,9 @@ fn json_response(status: StatusCode, body: &Value, request_id: &str) -> Response
     response
 }
 
-pub(crate) fn success(mut body: Value, request_id: &str) -> Response {
-    match &mut body {
-        Value::Object(map) => {
-            map.insert("RequestId".into(), Value::String(request_id.into()));
-        }
-        _ => {
-            let mut map = Map::new();
-            map.insert("RequestId".into(), Value::String(request_id.into()));
-            body = Value::Object(map);
-        }
-    }
-    json_response(StatusCode::OK, &body, request_id)
+/// `body` is the action's JSON, `RequestId` already in it.
+pub(crate) fn success(body: Vec<u8>, request_id: &str) -> Response {
+    json_response(StatusCode::OK, body, request_id)
 }
 
 pub(crate) fn error(error: &ApiError, request_id: &str, host: &str, product: &str) -> Response {
@@ -47,5 +37,5 @@ pub(crate) fn error(error: &ApiError, request_id: &str, host: &str, product: &st
             error.code
         ),
     });
-    json_response(status, &body, request_id)
+    json_response(status, body.to_string().into_bytes(), request_id)
 }

@@ -15,6 +15,8 @@ pub enum StoreError {
          use the data dir that holds the store's master.key, or set AMC_MASTER_KEY"
     )]
     WrongMasterKey { recorded: String, given: String },
+    #[error("recording the signature nonce failed: {0}")]
+    Nonces(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
 }

@@ -39,6 +39,7 @@ pub struct Store {
     pool: AnyPool,
     /// Signature nonces: on SQLite a database file of its own, on PostgreSQL the main pool.
     nonce_pool: AnyPool,
+    nonce_writer: nonces::NonceWriter,
     backend: Backend,
     /// SQLite has one writer: taking this lock before a write transaction queues writers in
     /// process instead of letting them fail with SQLITE_BUSY on lock upgrade.
@@ -114,13 +115,19 @@ impl Store {
                 (pool.clone(), pool)
             }
         };
+        let runtime_counts = Arc::new(runtimes::CountCache::new(match backend {
+            // One process owns a SQLite store: its own writes are all there are.
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(runtimes::COUNT_TTL),
+        }));
         Ok(Store {
             pool,
+            nonce_writer: nonces::NonceWriter::start(nonce_pool.clone()),
             nonce_pool,
             backend,
             write_lock: Arc::new(Mutex::new(())),
             cipher,
-            runtime_counts: Arc::default(),
+            runtime_counts,
             access_keys: Arc::default(),
         })
     }

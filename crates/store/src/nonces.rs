@@ -1,25 +1,80 @@
 //! Signature nonces seen within the timestamp window, shared by every replica through the database.
+//!
+//! Every signed call records one nonce, so nonces are written in batches: concurrent calls join
+//! one transaction (group commit) and each still learns, before it is answered, whether its nonce
+//! was new. A nonce is never trusted before it is durably recorded.
+
+use tokio::sync::{mpsc, oneshot};
 
 use crate::{Store, StoreError};
 
-impl Store {
-    /// Records `nonce` for `access_key_id` until `expires_at` (ms); `false` when it was already used.
-    pub async fn record_nonce(
-        &self,
-        access_key_id: &str,
-        nonce: &str,
-        expires_at: i64,
-    ) -> Result<bool, StoreError> {
+/// Most nonces written in one transaction.
+const BATCH: usize = 256;
+
+struct Pending {
+    access_key_id: String,
+    nonce: String,
+    expires_at: i64,
+    reply: oneshot::Sender<Result<bool, String>>,
+}
+
+/// The queue of nonces waiting for the writer task.
+#[derive(Clone)]
+pub(crate) struct NonceWriter(mpsc::Sender<Pending>);
+
+impl NonceWriter {
+    /// Starts the writer task on `pool`; it ends when the last sender is dropped.
+    pub(crate) fn start(pool: sqlx::AnyPool) -> NonceWriter {
+        let (sender, mut receiver) = mpsc::channel::<Pending>(4 * BATCH);
+        tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(BATCH);
+            while receiver.recv_many(&mut batch, BATCH).await > 0 {
+                match write_batch(&pool, &batch).await {
+                    Ok(fresh) => {
+                        for (pending, fresh) in batch.drain(..).zip(fresh) {
+                            let _ = pending.reply.send(Ok(fresh));
+                        }
+                    }
+                    Err(error) => {
+                        let message = error.to_string();
+                        for pending in batch.drain(..) {
+                            let _ = pending.reply.send(Err(message.clone()));
+                        }
+                    }
+                }
+            }
+        });
+        NonceWriter(sender)
+    }
+}
+
+async fn write_batch(pool: &sqlx::AnyPool, batch: &[Pending]) -> Result<Vec<bool>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let mut fresh = Vec::with_capacity(batch.len());
+    for pending in batch {
         let result = sqlx::query(
             "INSERT INTO signature_nonces (access_key_id, nonce, expires_at) VALUES ($1, $2, $3) \
              ON CONFLICT (access_key_id, nonce) DO NOTHING",
         )
-        .bind(access_key_id)
-        .bind(nonce)
-        .bind(expires_at)
-        .execute(&self.nonce_pool)
+        .bind(&pending.access_key_id)
+        .bind(&pending.nonce)
+        .bind(pending.expires_at)
+        .execute(&mut *tx)
         .await?;
-        Ok(result.rows_affected() == 1)
+        fresh.push(result.rows_affected() == 1);
+    }
+    tx.commit().await?;
+    Ok(fresh)
+}
+
+impl Store {
+    /// Records `nonce` for `access_key_id` until `expires_at` (ms); `false` when it was already used.
+    pub async fn record_nonce(&self, access_key_id: &str, nonce: &str, expires_at: i64) -> Result<bool, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let pending = Pending { access_key_id: access_key_id.to_string(), nonce: nonce.to_string(), expires_at, reply };
+        let stopped = || StoreError::Corrupt("the nonce writer has stopped".into());
+        self.nonce_writer.0.send(pending).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?.map_err(StoreError::Nonces)
     }
 
     /// Forgets nonces whose window has passed (a replay then fails the timestamp check anyway).

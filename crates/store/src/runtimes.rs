@@ -117,15 +117,15 @@ const COLUMNS: &str = "id, tenant_id, name, region_id, office_site_id, bundle_id
     model_template_id, biz_type, auth_users, tags, operation, op_step, next_step_at, generation, created_at, updated_at";
 
 /// How long a cached count may be trusted when another replica could have written meanwhile.
-const COUNT_TTL: Duration = Duration::from_secs(2);
+pub(crate) const COUNT_TTL: Duration = Duration::from_secs(2);
 const COUNT_CACHE_LIMIT: usize = 4096;
 
 /// Cached `TotalCount`s. Counting a large filtered set dominates the cost of a list call, and the
 /// same filters repeat; a tenant's entries die with any runtime write of that tenant here, and
-/// after [`COUNT_TTL`] at the latest (writes made by other replicas).
-#[derive(Default)]
+/// after [`COUNT_TTL`] at the latest when other replicas may write (PostgreSQL).
 pub(crate) struct CountCache {
     inner: Mutex<CountCacheInner>,
+    ttl: Option<Duration>,
 }
 
 #[derive(Default)]
@@ -135,6 +135,10 @@ struct CountCacheInner {
 }
 
 impl CountCache {
+    pub(crate) fn new(ttl: Option<Duration>) -> CountCache {
+        CountCache { inner: Mutex::default(), ttl }
+    }
+
     fn get(&self, filter: &RuntimeFilter) -> Option<i64> {
         let inner = self.inner.lock().ok()?;
         let version = inner
@@ -143,7 +147,7 @@ impl CountCache {
             .copied()
             .unwrap_or(0);
         let (cached_version, at, count) = inner.counts.get(filter)?;
-        (*cached_version == version && at.elapsed() < COUNT_TTL).then_some(*count)
+        (*cached_version == version && self.ttl.is_none_or(|ttl| at.elapsed() < ttl)).then_some(*count)
     }
 
     fn put(&self, filter: RuntimeFilter, count: i64, version: u64) {

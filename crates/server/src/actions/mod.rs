@@ -23,7 +23,8 @@ pub trait Action: DeserializeOwned + Send + 'static {
     fn handle(self, ctx: &Ctx) -> impl Future<Output = Result<Self::Response, ApiError>> + Send;
 }
 
-pub type ActionFuture = Pin<Box<dyn Future<Output = Result<serde_json::Value, ApiError>> + Send>>;
+/// The JSON body of a successful call, `RequestId` included.
+pub type ActionFuture = Pin<Box<dyn Future<Output = Result<Vec<u8>, ApiError>> + Send>>;
 pub type Handler = fn(Ctx, FlatParams) -> ActionFuture;
 /// Decodes the typed request only; the spec test uses it to prove required parameters are required.
 pub type Decoder = fn(&FlatParams) -> Result<(), ApiError>;
@@ -87,11 +88,22 @@ fn decode<A: Action>(params: &FlatParams) -> Result<(), ApiError> {
     pop::from_params::<A>(params).map(|_| ())
 }
 
+/// A response body with the `RequestId` every answer carries.
+#[derive(Serialize)]
+struct Envelope<'a, T> {
+    #[serde(rename = "RequestId")]
+    request_id: &'a str,
+    #[serde(flatten)]
+    body: T,
+}
+
 fn run<A: Action>(ctx: Ctx, params: FlatParams) -> ActionFuture {
     Box::pin(async move {
         let request: A = pop::from_params(&params)?;
         let response = request.handle(&ctx).await?;
-        serde_json::to_value(response).map_err(crate::endpoint::internal)
+        // Straight to bytes: building a `serde_json::Value` first costs an allocation per field.
+        serde_json::to_vec(&Envelope { request_id: &ctx.request_id, body: response })
+            .map_err(crate::endpoint::internal)
     })
 }
 
