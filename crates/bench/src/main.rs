@@ -90,7 +90,7 @@ impl Client {
         action: &str,
         version: &str,
         query: &FlatParams,
-    ) -> anyhow::Result<serde_json::Value> {
+    ) -> anyhow::Result<bytes::Bytes> {
         let nonce = uuid::Uuid::new_v4().simple().to_string();
         let empty = FlatParams::new();
         let signed = sign_v3(&SigningInput {
@@ -116,9 +116,11 @@ impl Client {
         }
         let response = request.send().await?;
         let status = response.status();
-        let body: serde_json::Value = serde_json::from_str(&response.text().await?)?;
+        // Like any load generator, read the body but leave parsing it to the seed, which
+        // needs it: the measured side is the server.
+        let body = response.bytes().await?;
         if !status.is_success() {
-            bail!("{action} failed: {status} {body}");
+            bail!("{action} failed: {status} {}", String::from_utf8_lossy(&body));
         }
         Ok(body)
     }

@@ -243,62 +243,72 @@ fn runtime_from_row(row: &AnyRow) -> Result<Runtime, StoreError> {
     })
 }
 
-fn listing_from_row(row: &AnyRow) -> Result<RuntimeListing, StoreError> {
-    let agent_status: String = row.try_get("agent_status")?;
-    let desktop_status: String = row.try_get("desktop_status")?;
-    let auth_users: String = row.try_get("auth_users")?;
-    let direct: Option<String> = row.try_get("direct_model_template")?;
-    let inherited: Option<String> = row.try_get("inherited_model_template")?;
-    let model_template_name: Option<String> = row.try_get("model_template_name")?;
-    let model_template = match (direct, inherited) {
-        (Some(id), _) => Some((id, ModelTemplateRef::Runtime)),
-        (None, Some(id)) => Some((id, ModelTemplateRef::ResourceGroup)),
-        (None, None) => None,
-    }
-    .map(|(model_template_id, ref_type)| EffectiveModelTemplate {
-        model_template_id,
-        name: model_template_name.unwrap_or_default(),
-        ref_type,
-    });
-    let (mut configured, mut configuring) = (Vec::new(), Vec::new());
-    let channels: Option<String> = row.try_get("channels")?;
-    for pair in channels
-        .as_deref()
-        .unwrap_or("")
-        .split(',')
-        .filter(|p| !p.is_empty())
-    {
-        match pair.split_once(':') {
-            Some(("Configured", code)) => configured.push(code.to_string()),
-            Some(("Configuring", code)) => configuring.push(code.to_string()),
-            _ => return Err(corrupt("channel state", pair)),
+/// One runtime of a page as the database renders it in JSON.
+#[derive(serde::Deserialize)]
+struct ListingRow {
+    id: String,
+    name: String,
+    region_id: String,
+    os_type: String,
+    agent_platform: String,
+    agent_provider: String,
+    agent_version: String,
+    agent_status: String,
+    deployment_source: String,
+    desktop_status: String,
+    resource_group_id: Option<String>,
+    resource_group_name: Option<String>,
+    direct_model_template: Option<String>,
+    inherited_model_template: Option<String>,
+    model_template_name: Option<String>,
+    channels: Option<String>,
+    auth_users: Vec<String>,
+}
+
+impl ListingRow {
+    fn into_listing(self) -> Result<RuntimeListing, StoreError> {
+        let model_template = match (self.direct_model_template, self.inherited_model_template) {
+            (Some(id), _) => Some((id, ModelTemplateRef::Runtime)),
+            (None, Some(id)) => Some((id, ModelTemplateRef::ResourceGroup)),
+            (None, None) => None,
         }
+        .map(|(model_template_id, ref_type)| EffectiveModelTemplate {
+            model_template_id,
+            name: self.model_template_name.unwrap_or_default(),
+            ref_type,
+        });
+        let (mut configured, mut configuring) = (Vec::new(), Vec::new());
+        for pair in self.channels.as_deref().unwrap_or("").split(',').filter(|p| !p.is_empty()) {
+            match pair.split_once(':') {
+                Some(("Configured", code)) => configured.push(code.to_string()),
+                Some(("Configuring", code)) => configuring.push(code.to_string()),
+                _ => return Err(corrupt("channel state", pair)),
+            }
+        }
+        configured.sort();
+        configuring.sort();
+        Ok(RuntimeListing {
+            agent_status: self.agent_status.parse().map_err(|_| corrupt("agent status", &self.agent_status))?,
+            desktop_status: self
+                .desktop_status
+                .parse()
+                .map_err(|_| corrupt("desktop status", &self.desktop_status))?,
+            id: self.id,
+            name: self.name,
+            region_id: self.region_id,
+            os_type: self.os_type,
+            agent_platform: self.agent_platform,
+            agent_provider: self.agent_provider,
+            agent_version: self.agent_version,
+            deployment_source: self.deployment_source,
+            resource_group_id: self.resource_group_id,
+            resource_group_name: self.resource_group_name,
+            model_template,
+            auth_users: self.auth_users,
+            channels_configured: configured,
+            channels_configuring: configuring,
+        })
     }
-    configured.sort();
-    configuring.sort();
-    Ok(RuntimeListing {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        region_id: row.try_get("region_id")?,
-        os_type: row.try_get("os_type")?,
-        agent_platform: row.try_get("agent_platform")?,
-        agent_provider: row.try_get("agent_provider")?,
-        agent_version: row.try_get("agent_version")?,
-        agent_status: agent_status
-            .parse()
-            .map_err(|_| corrupt("agent status", &agent_status))?,
-        deployment_source: row.try_get("deployment_source")?,
-        desktop_status: desktop_status
-            .parse()
-            .map_err(|_| corrupt("desktop status", &desktop_status))?,
-        resource_group_id: row.try_get("resource_group_id")?,
-        resource_group_name: row.try_get("resource_group_name")?,
-        model_template,
-        auth_users: serde_json::from_str(&auth_users)
-            .map_err(|_| corrupt("auth users", &auth_users))?,
-        channels_configured: configured,
-        channels_configuring: configuring,
-    })
 }
 
 fn push_filter(sql: &mut Sql, filter: &RuntimeFilter) {
@@ -519,14 +529,37 @@ impl Store {
         offset: i64,
         limit: i64,
     ) -> Result<Vec<RuntimeListing>, StoreError> {
-        // `status:code` pairs; codes and statuses never hold ',' or ':'.
-        let channels = match self.backend {
-            Backend::Sqlite => "group_concat(c.status || ':' || c.code, ',')",
-            Backend::Postgres => "string_agg(c.status || ':' || c.code, ',')",
+        // The page comes back as ONE JSON document built by the database: decoding rows and
+        // columns one by one costs more than the query itself. `channels` holds `status:code`
+        // pairs (codes and statuses never contain ',' or ':').
+        let (channels, page_json, object, auth_users) = match self.backend {
+            Backend::Sqlite => (
+                "group_concat(c.status || ':' || c.code, ',')",
+                "json_group_array",
+                "json_object",
+                "json(auth_users)",
+            ),
+            Backend::Postgres => (
+                "string_agg(c.status || ':' || c.code, ',')",
+                "json_agg",
+                "json_build_object",
+                "auth_users::json",
+            ),
         };
+        let fields = [
+            "id", "name", "region_id", "os_type", "agent_platform", "agent_provider", "agent_version", "agent_status",
+            "deployment_source", "desktop_status", "resource_group_id", "resource_group_name", "direct_model_template",
+            "inherited_model_template", "model_template_name", "channels",
+        ]
+        .iter()
+        .map(|f| format!("'{f}', {f}"))
+        .collect::<Vec<_>>()
+        .join(", ");
         let mut sql = Sql::new(&format!(
-            "SELECT r.id, r.name, r.region_id, r.os_type, r.agent_platform, r.agent_provider, r.agent_version, \
-             r.agent_status, r.deployment_source, r.desktop_status, r.resource_group_id, r.auth_users, \
+            "SELECT CAST(COALESCE({page_json}({object}({fields}, 'auth_users', {auth_users}) \
+             ORDER BY created_at DESC, id DESC), '[]') AS TEXT) FROM ( \
+             SELECT r.id, r.name, r.region_id, r.os_type, r.agent_platform, r.agent_provider, r.agent_version, \
+             r.agent_status, r.deployment_source, r.desktop_status, r.resource_group_id, r.auth_users, r.created_at, \
              g.display_name AS resource_group_name, r.model_template_id AS direct_model_template, \
              b.model_template_id AS inherited_model_template, m.name AS model_template_name, \
              (SELECT {channels} FROM runtime_channels c WHERE c.runtime_id = r.id) AS channels \
@@ -540,9 +573,12 @@ impl Store {
         sql.push(" ORDER BY r.created_at DESC, r.id DESC LIMIT ")
             .bind_int(limit)
             .push(" OFFSET ")
-            .bind_int(offset);
-        let rows = sql.query()?.fetch_all(&self.pool).await?;
-        rows.iter().map(listing_from_row).collect()
+            .bind_int(offset)
+            .push(") page");
+        let text: String = sql.query()?.fetch_one(&self.pool).await?.try_get(0)?;
+        let rows: Vec<ListingRow> =
+            serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("runtime page: {e}")))?;
+        rows.into_iter().map(ListingRow::into_listing).collect()
     }
 
     /// How many runtimes match `filter` (cached, see [`CountCache`]).
