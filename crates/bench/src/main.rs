@@ -39,6 +39,17 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         seconds: u64,
     },
+    /// Time model-group delivery: seeds `count` OpenClaw runtimes in one resource group bound to
+    /// a model group, then times ConfigRuntimeModelTemplate / RemoveRuntimeModelTemplate of
+    /// `batch` runtimes and UpdateModelTemplate of the group every runtime inherits.
+    Delivery {
+        #[arg(long, default_value_t = 100_000)]
+        count: usize,
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+    },
     /// Drive any action: `--action X --version V --param Name=Value ...`.
     Call {
         #[arg(long)]
@@ -120,7 +131,10 @@ impl Client {
         // needs it: the measured side is the server.
         let body = response.bytes().await?;
         if !status.is_success() {
-            bail!("{action} failed: {status} {}", String::from_utf8_lossy(&body));
+            bail!(
+                "{action} failed: {status} {}",
+                String::from_utf8_lossy(&body)
+            );
         }
         Ok(body)
     }
@@ -135,12 +149,22 @@ fn params(pairs: &[(&str, String)]) -> FlatParams {
 }
 
 async fn seed(client: Client, count: usize, concurrency: usize) -> anyhow::Result<()> {
+    seed_with(client, count, concurrency, None).await
+}
+
+/// Seeds runtimes; with `group`, all are JVS Claw (OpenClaw) runtimes in that resource group.
+async fn seed_with(
+    client: Client,
+    count: usize,
+    concurrency: usize,
+    group: Option<String>,
+) -> anyhow::Result<()> {
     let started = Instant::now();
     let calls = count.div_ceil(100);
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
-        let (client, next) = (client.clone(), next.clone());
+        let (client, next, group) = (client.clone(), next.clone(), group.clone());
         tasks.push(tokio::spawn(async move {
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
@@ -152,17 +176,22 @@ async fn seed(client: Client, count: usize, concurrency: usize) -> anyhow::Resul
                     ("RegionId", "cn-hangzhou".to_string()),
                     ("Amount", amount.to_string()),
                 ];
-                match i % 4 {
-                    0 => pairs.push(("BundleId", "b-openclaw-linux".into())),
-                    1 => pairs.push(("BundleId", "b-hermes-linux".into())),
-                    2 => pairs.push((
-                        "DesktopAttachment",
-                        r#"{"ImageId":"imgc-0aae4rxv3pz7idcot"}"#.into(),
-                    )),
-                    _ => pairs.push((
-                        "DesktopAttachment",
-                        r#"{"ImageId":"imgc-0ae8jvkn4tzatayay"}"#.into(),
-                    )),
+                if let Some(group) = &group {
+                    pairs.push(("ResourceGroupId", group.clone()));
+                    pairs.push(("BundleId", "b-openclaw-linux".into()));
+                } else {
+                    match i % 4 {
+                        0 => pairs.push(("BundleId", "b-openclaw-linux".into())),
+                        1 => pairs.push(("BundleId", "b-hermes-linux".into())),
+                        2 => pairs.push((
+                            "DesktopAttachment",
+                            r#"{"ImageId":"imgc-0aae4rxv3pz7idcot"}"#.into(),
+                        )),
+                        _ => pairs.push((
+                            "DesktopAttachment",
+                            r#"{"ImageId":"imgc-0ae8jvkn4tzatayay"}"#.into(),
+                        )),
+                    }
                 }
                 if i % 3 == 0 {
                     pairs.push(("EndUserId.1", format!("user-{}", i % 50)));
@@ -180,6 +209,169 @@ async fn seed(client: Client, count: usize, concurrency: usize) -> anyhow::Resul
     println!(
         "seeded {count} runtimes in {:.1}s",
         started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn json(body: &[u8]) -> anyhow::Result<serde_json::Value> {
+    Ok(serde_json::from_slice(body)?)
+}
+
+async fn timed(
+    client: &Client,
+    action: &str,
+    version: &str,
+    query: &FlatParams,
+) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    client.call(action, version, query).await?;
+    Ok(started.elapsed().as_secs_f64() * 1000.0)
+}
+
+fn summary(what: &str, times: &[f64]) {
+    let mut sorted = times.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted.get(sorted.len() / 2).copied().unwrap_or(0.0);
+    let max = sorted.last().copied().unwrap_or(0.0);
+    println!(
+        "{what}: median {median:.1} ms, max {max:.1} ms over {} calls",
+        times.len()
+    );
+}
+
+async fn delivery(client: Client, count: usize, batch: usize, rounds: usize) -> anyhow::Result<()> {
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let group = json(
+        &client
+            .call(
+                "CreateResourceGroup",
+                "2020-03-31",
+                &params(&[
+                    ("Name", format!("bench-{tag}")),
+                    ("DisplayName", "bench".into()),
+                ]),
+            )
+            .await?,
+    )?;
+    let group_id = group["ResourceGroup"]["Id"]
+        .as_str()
+        .context("CreateResourceGroup: no Id")?
+        .to_string();
+    seed_with(client.clone(), count, 4, Some(group_id.clone())).await?;
+    let template = |name: &str| {
+        params(&[
+            ("AgentProvider", "OpenClaw".into()),
+            ("BizType", "1".into()),
+            ("Name", name.into()),
+        ])
+    };
+    let inherited = json(
+        &client
+            .call(
+                "CreateModelTemplate",
+                "2021-09-01",
+                &template("bench-inherited"),
+            )
+            .await?,
+    )?;
+    let inherited = inherited["Data"]["ModelTemplateId"]
+        .as_str()
+        .context("CreateModelTemplate: no id")?
+        .to_string();
+    let direct = json(
+        &client
+            .call(
+                "CreateModelTemplate",
+                "2021-09-01",
+                &template("bench-direct"),
+            )
+            .await?,
+    )?;
+    let direct = direct["Data"]["ModelTemplateId"]
+        .as_str()
+        .context("CreateModelTemplate: no id")?
+        .to_string();
+    let bind = params(&[
+        ("ModelTemplateId", inherited.clone()),
+        ("ResourceGroupId", group_id.clone()),
+    ]);
+    let bind_ms = timed(
+        &client,
+        "ConfigResourceGroupModelTemplate",
+        "2021-09-01",
+        &bind,
+    )
+    .await?;
+    println!("ConfigResourceGroupModelTemplate (group of {count} runtimes): {bind_ms:.1} ms");
+
+    let mut ids = Vec::with_capacity(batch);
+    for page in 1..=batch.div_ceil(100) {
+        let query = params(&[
+            ("AgentProvider", "OpenClaw".into()),
+            ("ResourceGroupId", group_id.clone()),
+            ("PageSize", "100".into()),
+            ("PageNumber", page.to_string()),
+        ]);
+        let body = json(
+            &client
+                .call("ListDesktopAgentRuntime", "2021-09-01", &query)
+                .await?,
+        )?;
+        ids.extend(
+            body["Data"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|r| r["DesktopId"].as_str().map(str::to_string)),
+        );
+    }
+    ids.truncate(batch);
+    let mut pairs = vec![
+        ("ModelTemplateId", direct.clone()),
+        ("RuntimeType", "CloudDesktop".into()),
+    ];
+    let names: Vec<String> = (1..=ids.len()).map(|i| format!("RuntimeIds.{i}")).collect();
+    for (name, id) in names.iter().zip(&ids) {
+        pairs.push((name.as_str(), id.clone()));
+    }
+    let batch_params = params(&pairs);
+    let (mut assign, mut remove, mut update) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..rounds {
+        assign.push(
+            timed(
+                &client,
+                "ConfigRuntimeModelTemplate",
+                "2021-09-01",
+                &batch_params,
+            )
+            .await?,
+        );
+        remove.push(
+            timed(
+                &client,
+                "RemoveRuntimeModelTemplate",
+                "2021-09-01",
+                &batch_params,
+            )
+            .await?,
+        );
+        let patch = params(&[
+            ("ModelTemplateId", inherited.clone()),
+            ("Description", format!("round {round}")),
+        ]);
+        update.push(timed(&client, "UpdateModelTemplate", "2021-09-01", &patch).await?);
+    }
+    summary(
+        &format!("ConfigRuntimeModelTemplate ({} runtime ids)", ids.len()),
+        &assign,
+    );
+    summary(
+        &format!("RemoveRuntimeModelTemplate ({} runtime ids)", ids.len()),
+        &remove,
+    );
+    summary(
+        &format!("UpdateModelTemplate (group inherited by {count} runtimes)"),
+        &update,
     );
     Ok(())
 }
@@ -295,6 +487,11 @@ async fn main() -> anyhow::Result<()> {
             report.print(&format!("ListDesktopAgentRuntime x{concurrency}"));
             Ok(())
         }
+        Command::Delivery {
+            count,
+            batch,
+            rounds,
+        } => delivery(client, count, batch, rounds).await,
         Command::Call {
             action,
             version,

@@ -69,12 +69,29 @@ async fn write_batch(pool: &sqlx::AnyPool, batch: &[Pending]) -> Result<Vec<bool
 
 impl Store {
     /// Records `nonce` for `access_key_id` until `expires_at` (ms); `false` when it was already used.
-    pub async fn record_nonce(&self, access_key_id: &str, nonce: &str, expires_at: i64) -> Result<bool, StoreError> {
+    pub async fn record_nonce(
+        &self,
+        access_key_id: &str,
+        nonce: &str,
+        expires_at: i64,
+    ) -> Result<bool, StoreError> {
         let (reply, answer) = oneshot::channel();
-        let pending = Pending { access_key_id: access_key_id.to_string(), nonce: nonce.to_string(), expires_at, reply };
+        let pending = Pending {
+            access_key_id: access_key_id.to_string(),
+            nonce: nonce.to_string(),
+            expires_at,
+            reply,
+        };
         let stopped = || StoreError::Corrupt("the nonce writer has stopped".into());
-        self.nonce_writer.0.send(pending).await.map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?.map_err(StoreError::Nonces)
+        self.nonce_writer
+            .0
+            .send(pending)
+            .await
+            .map_err(|_| stopped())?;
+        answer
+            .await
+            .map_err(|_| stopped())?
+            .map_err(StoreError::Nonces)
     }
 
     /// Forgets nonces whose window has passed (a replay then fails the timestamp check anyway).

@@ -136,7 +136,10 @@ struct CountCacheInner {
 
 impl CountCache {
     pub(crate) fn new(ttl: Option<Duration>) -> CountCache {
-        CountCache { inner: Mutex::default(), ttl }
+        CountCache {
+            inner: Mutex::default(),
+            ttl,
+        }
     }
 
     fn get(&self, filter: &RuntimeFilter) -> Option<i64> {
@@ -147,7 +150,8 @@ impl CountCache {
             .copied()
             .unwrap_or(0);
         let (cached_version, at, count) = inner.counts.get(filter)?;
-        (*cached_version == version && self.ttl.is_none_or(|ttl| at.elapsed() < ttl)).then_some(*count)
+        (*cached_version == version && self.ttl.is_none_or(|ttl| at.elapsed() < ttl))
+            .then_some(*count)
     }
 
     fn put(&self, filter: RuntimeFilter, count: i64, version: u64) {
@@ -278,7 +282,13 @@ impl ListingRow {
             ref_type,
         });
         let (mut configured, mut configuring) = (Vec::new(), Vec::new());
-        for pair in self.channels.as_deref().unwrap_or("").split(',').filter(|p| !p.is_empty()) {
+        for pair in self
+            .channels
+            .as_deref()
+            .unwrap_or("")
+            .split(',')
+            .filter(|p| !p.is_empty())
+        {
             match pair.split_once(':') {
                 Some(("Configured", code)) => configured.push(code.to_string()),
                 Some(("Configuring", code)) => configuring.push(code.to_string()),
@@ -288,7 +298,10 @@ impl ListingRow {
         configured.sort();
         configuring.sort();
         Ok(RuntimeListing {
-            agent_status: self.agent_status.parse().map_err(|_| corrupt("agent status", &self.agent_status))?,
+            agent_status: self
+                .agent_status
+                .parse()
+                .map_err(|_| corrupt("agent status", &self.agent_status))?,
             desktop_status: self
                 .desktop_status
                 .parse()
@@ -547,9 +560,22 @@ impl Store {
             ),
         };
         let fields = [
-            "id", "name", "region_id", "os_type", "agent_platform", "agent_provider", "agent_version", "agent_status",
-            "deployment_source", "desktop_status", "resource_group_id", "resource_group_name", "direct_model_template",
-            "inherited_model_template", "model_template_name", "channels",
+            "id",
+            "name",
+            "region_id",
+            "os_type",
+            "agent_platform",
+            "agent_provider",
+            "agent_version",
+            "agent_status",
+            "deployment_source",
+            "desktop_status",
+            "resource_group_id",
+            "resource_group_name",
+            "direct_model_template",
+            "inherited_model_template",
+            "model_template_name",
+            "channels",
         ]
         .iter()
         .map(|f| format!("'{f}', {f}"))
@@ -576,8 +602,8 @@ impl Store {
             .bind_int(offset)
             .push(") page");
         let text: String = sql.query()?.fetch_one(&self.pool).await?.try_get(0)?;
-        let rows: Vec<ListingRow> =
-            serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("runtime page: {e}")))?;
+        let rows: Vec<ListingRow> = serde_json::from_str(&text)
+            .map_err(|e| StoreError::Corrupt(format!("runtime page: {e}")))?;
         rows.into_iter().map(ListingRow::into_listing).collect()
     }
 

@@ -102,8 +102,11 @@ fn run<A: Action>(ctx: Ctx, params: FlatParams) -> ActionFuture {
         let request: A = pop::from_params(&params)?;
         let response = request.handle(&ctx).await?;
         // Straight to bytes: building a `serde_json::Value` first costs an allocation per field.
-        serde_json::to_vec(&Envelope { request_id: &ctx.request_id, body: response })
-            .map_err(crate::endpoint::internal)
+        serde_json::to_vec(&Envelope {
+            request_id: &ctx.request_id,
+            body: response,
+        })
+        .map_err(crate::endpoint::internal)
     })
 }
 
