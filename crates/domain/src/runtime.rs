@@ -99,6 +99,11 @@ impl Operation {
         }
     }
 
+    /// Whether the operation may begin while another is still in progress (only deleting may).
+    pub fn interrupts(self) -> bool {
+        self == Operation::Delete
+    }
+
     /// Whether the operation may begin on a desktop in `status` (the cloud's rules).
     pub fn allowed_from(self, status: DesktopStatus) -> bool {
         match self {

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use domain::runtime::{Operation, Progress};
 use store::Store;
+use store::runtimes::StepGuard;
 use tokio::sync::Notify;
 
 /// How operations progress on real or simulated hosts.
@@ -112,8 +113,16 @@ async fn step_due(
             let (next, next_due) = driver
                 .advance(progress, now)
                 .unwrap_or((progress.last(), None));
+            // Runtimes that another call moved on meanwhile (a delete) are left alone.
             store
-                .set_progress(&tenant_id, &ids, next, next_due, now)
+                .set_progress(
+                    &tenant_id,
+                    &ids,
+                    next,
+                    next_due,
+                    now,
+                    &StepGuard::At(progress),
+                )
                 .await?;
         }
         if due.len() < BATCH as usize {

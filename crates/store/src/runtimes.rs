@@ -79,6 +79,33 @@ pub struct RuntimeListing {
     pub channels_configuring: Vec<String>,
 }
 
+/// Which runtimes a lifecycle write may touch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepGuard {
+    /// Beginning an operation: the runtime must be in one of `from`, and idle unless the
+    /// operation may interrupt another (delete).
+    Begin {
+        from: Vec<DesktopStatus>,
+        interrupting: bool,
+    },
+    /// Advancing an operation: the runtime must still be at this point of it.
+    At(Progress),
+}
+
+impl StepGuard {
+    /// The guard of beginning `operation`: the cloud's state rules, as the write's condition.
+    pub fn begin(operation: Operation) -> StepGuard {
+        StepGuard::Begin {
+            from: DesktopStatus::ALL
+                .iter()
+                .copied()
+                .filter(|s| operation.allowed_from(*s))
+                .collect(),
+            interrupting: operation.interrupts(),
+        }
+    }
+}
+
 /// Filters of the list actions; `None` means "not filtered". Every field is ANDed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct RuntimeFilter {
@@ -621,7 +648,9 @@ impl Store {
     }
 
     /// Moves runtimes to `progress`, scheduling the next step at `next_step_at` (or ending the
-    /// operation when `progress` is its last step). All or nothing.
+    /// operation when `progress` is its last step), but only runtimes that `guard` admits, so a
+    /// write never lands on a state newer than the one it was decided on. Beginning an
+    /// operation is all or nothing: `false` (and no change) when any runtime no longer qualifies.
     pub async fn set_progress(
         &self,
         tenant_id: &str,
@@ -629,12 +658,12 @@ impl Store {
         progress: Progress,
         next_step_at: Option<i64>,
         now: i64,
-    ) -> Result<(), StoreError> {
+        guard: &StepGuard,
+    ) -> Result<bool, StoreError> {
         let Some(step) = progress.current() else {
-            return Ok(());
+            return Ok(true);
         };
         let ongoing = progress.next().is_some();
-        let mut tx = self.write().await?;
         let mut sql = Sql::new("UPDATE runtimes SET desktop_status = ");
         sql.bind_text(step.desktop.as_str());
         if let Some(agent) = step.agent {
@@ -657,10 +686,31 @@ impl Store {
             .bind_text(tenant_id)
             .push(" AND");
         sql.in_list("id", ids);
-        sql.query()?.execute(&mut *tx.tx).await?;
+        match guard {
+            StepGuard::Begin { from, interrupting } => {
+                let from: Vec<String> = from.iter().map(|s| s.as_str().to_string()).collect();
+                sql.push(" AND");
+                sql.in_list("desktop_status", &from);
+                if !interrupting {
+                    sql.push(" AND operation IS NULL");
+                }
+            }
+            StepGuard::At(at) => {
+                sql.push(" AND operation = ")
+                    .bind_text(at.operation.as_str());
+                sql.push(" AND op_step = ").bind_int(at.step_index as i64);
+            }
+        }
+        let mut tx = self.write().await?;
+        let changed = sql.query()?.execute(&mut *tx.tx).await?.rows_affected();
+        let whole = changed == ids.len() as u64;
+        if !whole && matches!(guard, StepGuard::Begin { .. }) {
+            tx.tx.rollback().await?;
+            return Ok(false);
+        }
         tx.commit().await?;
         self.runtime_counts.invalidate(tenant_id);
-        Ok(())
+        Ok(whole)
     }
 
     /// Runtimes whose next lifecycle step is due at `now`, oldest first.

@@ -6,7 +6,7 @@ use domain::runtime::{AgentStatus, DesktopStatus, Operation, Progress};
 use rand::SeedableRng;
 use sqlx::Executor;
 use store::models::{ModelChangeError, ModelTemplate, NewLlmTemplate, ProviderTemplate};
-use store::runtimes::{Runtime, RuntimeFilter};
+use store::runtimes::{Runtime, RuntimeFilter, StepGuard};
 use store::tenants::NewTenant;
 use store::{Cipher, MasterKey, Secret, Store, StoreError};
 
@@ -188,7 +188,14 @@ async fn story(url: &str) -> Result<(), StoreError> {
     // Lifecycle: a step scheduled, found due, applied; counts follow the write.
     let stop = Progress::begin(Operation::Stop);
     store
-        .set_progress(a, &["ecd-a1".into()], stop, Some(500), 100)
+        .set_progress(
+            a,
+            &["ecd-a1".into()],
+            stop,
+            Some(500),
+            100,
+            &StepGuard::begin(Operation::Stop),
+        )
         .await?;
     assert_eq!(store.next_due_at().await?, Some(500));
     assert!(store.due_runtimes(499, 10).await?.is_empty());
@@ -200,7 +207,14 @@ async fn story(url: &str) -> Result<(), StoreError> {
         [("ecd-a1", DesktopStatus::Stopping)]
     );
     store
-        .set_progress(a, &["ecd-a1".into()], stop.last(), None, 500)
+        .set_progress(
+            a,
+            &["ecd-a1".into()],
+            stop.last(),
+            None,
+            500,
+            &StepGuard::At(stop),
+        )
         .await?;
     let stopped = store.runtimes_by_ids(a, &["ecd-a1".into()]).await?;
     assert_eq!(
@@ -211,6 +225,86 @@ async fn story(url: &str) -> Result<(), StoreError> {
     );
     assert_eq!(store.count_runtimes(&running_claws).await?, 0);
     assert_eq!(store.next_due_at().await?, None);
+
+    // Guards: a batch with one runtime in the wrong state begins nowhere; a delete interrupts a
+    // start, and the start's late step does not bring the runtime back.
+    let status = |id: &'static str| {
+        let store = store.clone();
+        async move {
+            let found = store.runtimes_by_ids(a, &[id.to_string()]).await?;
+            Ok::<_, StoreError>(found.first().map(|r| r.desktop_status))
+        }
+    };
+    store
+        .insert_runtimes(&[runtime(
+            a,
+            "ecd-g1",
+            "OpenClaw",
+            DesktopStatus::Stopped,
+            &[],
+            60,
+        )])
+        .await?;
+    let start = Progress::begin(Operation::Start);
+    let both: Vec<String> = vec!["ecd-g1".into(), "jvs-a3".into()];
+    assert!(
+        !store
+            .set_progress(
+                a,
+                &both,
+                start,
+                Some(700),
+                600,
+                &StepGuard::begin(Operation::Start)
+            )
+            .await?
+    );
+    assert_eq!(status("ecd-g1").await?, Some(DesktopStatus::Stopped));
+    let g1: Vec<String> = vec!["ecd-g1".into()];
+    assert!(
+        store
+            .set_progress(
+                a,
+                &g1,
+                start,
+                Some(700),
+                600,
+                &StepGuard::begin(Operation::Start)
+            )
+            .await?
+    );
+    assert!(
+        !store
+            .set_progress(
+                a,
+                &g1,
+                start,
+                Some(700),
+                610,
+                &StepGuard::begin(Operation::Stop)
+            )
+            .await?
+    );
+    let delete = Progress::begin(Operation::Delete);
+    assert!(
+        store
+            .set_progress(
+                a,
+                &g1,
+                delete,
+                None,
+                650,
+                &StepGuard::begin(Operation::Delete)
+            )
+            .await?
+    );
+    assert!(
+        !store
+            .set_progress(a, &g1, start.last(), None, 700, &StepGuard::At(start))
+            .await?
+    );
+    assert_eq!(status("ecd-g1").await?, Some(DesktopStatus::Deleted));
+
     model_story(&store, a, b).await?;
     store.close().await;
 

@@ -10,7 +10,7 @@ use domain::runtime::{AgentStatus, DesktopStatus, Operation};
 use pop::ApiError;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use store::runtimes::{Runtime, RuntimeFilter, RuntimeListing};
+use store::runtimes::{Runtime, RuntimeFilter, RuntimeListing, StepGuard};
 
 use super::Action;
 use super::common::{Empty, non_empty, non_empty_list, page};
@@ -361,17 +361,34 @@ async fn operate(
             .filter(|r| r.region_id == region_id)
             .ok_or_else(|| desktop_not_found(id))?;
         if !operation.allowed_from(runtime.desktop_status)
-            || (runtime.progress.is_some() && operation != Operation::Delete)
+            || (runtime.progress.is_some() && !operation.interrupts())
         {
             return Err(incorrect_status(id, runtime.desktop_status));
         }
     }
     let (progress, next_step_at) = ctx.state.driver.begin(operation, ctx.now_ms);
-    ctx.state
+    let guard = StepGuard::begin(operation);
+    let begun = ctx
+        .state
         .store
-        .set_progress(&ctx.tenant_id, &unique, progress, next_step_at, ctx.now_ms)
+        .set_progress(
+            &ctx.tenant_id,
+            &unique,
+            progress,
+            next_step_at,
+            ctx.now_ms,
+            &guard,
+        )
         .await
         .map_err(internal)?;
+    if !begun {
+        // Another call changed one of the desktops since they were read above.
+        return Err(ApiError::new(
+            400,
+            "IncorrectDesktopStatus",
+            "The current status of the desktop does not support this operation: it changed meanwhile.",
+        ));
+    }
     ctx.state.lifecycle.notify();
     Ok(())
 }
