@@ -1,8 +1,6 @@
 //! IM channels configured on runtimes. Their settings are encrypted here on the way in and
 //! handed back only as [`Secret`]s; the per-runtime summaries used by listings carry no settings.
 
-use std::collections::HashMap;
-
 use sqlx::Row;
 
 use crate::query::Sql;
@@ -55,13 +53,6 @@ pub struct RuntimeChannel {
     pub status: ChannelStatus,
     pub created_at: i64,
     pub updated_at: i64,
-}
-
-/// The channel codes of one runtime by state, for listings.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ChannelSummary {
-    pub configured: Vec<String>,
-    pub configuring: Vec<String>,
 }
 
 impl Store {
@@ -181,35 +172,6 @@ impl Store {
             .collect()
     }
 
-    /// Channel codes by state for each of the tenant's runtimes among `runtime_ids`, in one
-    /// query (runtimes without channels are absent).
-    pub async fn channel_summaries(
-        &self,
-        tenant_id: &str,
-        runtime_ids: &[String],
-    ) -> Result<HashMap<String, ChannelSummary>, StoreError> {
-        if runtime_ids.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let mut sql =
-            Sql::new("SELECT runtime_id, code, status FROM runtime_channels WHERE tenant_id = ");
-        sql.bind_text(tenant_id).push(" AND");
-        sql.in_list("runtime_id", runtime_ids)
-            .push(" ORDER BY code");
-        let rows = sql.query()?.fetch_all(&self.pool).await?;
-        let mut out: HashMap<String, ChannelSummary> = HashMap::new();
-        for row in rows {
-            let status: String = row.try_get("status")?;
-            let entry = out.entry(row.try_get("runtime_id")?).or_default();
-            let code: String = row.try_get("code")?;
-            match ChannelStatus::parse(&status)? {
-                ChannelStatus::Configured => entry.configured.push(code),
-                ChannelStatus::Configuring => entry.configuring.push(code),
-            }
-        }
-        Ok(out)
-    }
-
     /// Marks a QR-code channel as configured once the runtime reports that the login finished.
     /// This records actual state, not a new desired one, so the generation stays. `false` when
     /// the runtime has no such channel waiting.
@@ -254,6 +216,25 @@ mod tests {
         }
     }
 
+    /// The channel codes a runtime's listing shows: (configured, QR login in progress).
+    async fn channel_states(
+        store: &Store,
+        tenant: &str,
+        id: &str,
+    ) -> Result<(Vec<String>, Vec<String>), StoreError> {
+        let filter = RuntimeFilter {
+            tenant_id: tenant.into(),
+            ids: Some(vec![id.into()]),
+            ..Default::default()
+        };
+        let page = store.list_runtime_listings(&filter, 0, 1).await?;
+        Ok(page
+            .into_iter()
+            .next()
+            .map(|r| (r.channels_configured, r.channels_configuring))
+            .unwrap_or_default())
+    }
+
     async fn generation(store: &Store, tenant: &str, id: &str) -> Result<Option<i64>, StoreError> {
         Ok(store
             .runtimes_by_ids(tenant, &[id.to_string()])
@@ -283,10 +264,9 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(store.count_runtimes(&configured).await?, 0);
-        let summary = store.channel_summaries(&tenant, &["ecd-1".into()]).await?;
         assert_eq!(
-            summary.get("ecd-1").map(|s| s.configuring.clone()),
-            Some(vec!["wechat".to_string()])
+            channel_states(&store, &tenant, "ecd-1").await?,
+            (vec![], vec!["wechat".to_string()])
         );
         // another tenant cannot complete it, and completing a channel that is not there is a no-op
         assert!(
@@ -311,13 +291,9 @@ mod tests {
                 .await?
         );
         assert_eq!(generation(&store, &tenant, "ecd-1").await?, before);
-        let summary = store.channel_summaries(&tenant, &["ecd-1".into()]).await?;
         assert_eq!(
-            summary.get("ecd-1"),
-            Some(&ChannelSummary {
-                configured: vec!["wechat".into()],
-                configuring: vec![]
-            })
+            channel_states(&store, &tenant, "ecd-1").await?,
+            (vec!["wechat".to_string()], vec![])
         );
         assert_eq!(store.count_runtimes(&configured).await?, 1);
         Ok(())
