@@ -187,10 +187,7 @@ impl Store {
             .await?
             .try_get(0)?;
         let mut page = filter("SELECT resource_group_id");
-        page.push(" ORDER BY created_at, resource_group_id LIMIT ")
-            .bind_int(limit)
-            .push(" OFFSET ")
-            .bind_int(offset);
+        page.page("created_at, resource_group_id", offset, limit);
         let ids = page
             .query()?
             .fetch_all(&self.pool)

@@ -464,10 +464,7 @@ impl Store {
         let total: i64 = count_sql.query()?.fetch_one(&self.pool).await?.try_get(0)?;
         let mut sql = Sql::new(&format!("SELECT {GROUP_COLUMNS} FROM model_templates m"));
         Self::push_group_filter(&mut sql, filter);
-        sql.push(" ORDER BY m.created_at DESC, m.id DESC LIMIT ")
-            .bind_int(limit)
-            .push(" OFFSET ")
-            .bind_int(offset);
+        sql.page("m.created_at DESC, m.id DESC", offset, limit);
         let rows = sql.query()?.fetch_all(&self.pool).await?;
         let groups = rows.iter().map(group_from_row).collect::<Result<_, _>>()?;
         Ok((groups, total))
@@ -745,10 +742,7 @@ impl Store {
             "SELECT {PROVIDER_COLUMNS} FROM model_provider_templates p"
         ));
         Self::push_provider_filter(&mut sql, filter);
-        sql.push(" ORDER BY p.created_at DESC, p.id DESC LIMIT ")
-            .bind_int(limit)
-            .push(" OFFSET ")
-            .bind_int(offset);
+        sql.page("p.created_at DESC, p.id DESC", offset, limit);
         let rows = sql.query()?.fetch_all(&self.pool).await?;
         let providers = rows
             .iter()
@@ -1001,10 +995,7 @@ impl Store {
             "SELECT {LLM_COLUMNS} FROM llm_templates l JOIN model_provider_templates p ON p.id = l.provider_template_id"
         ));
         Self::push_llm_filter(&mut sql, filter);
-        sql.push(" ORDER BY l.created_at DESC, l.id DESC LIMIT ")
-            .bind_int(limit)
-            .push(" OFFSET ")
-            .bind_int(offset);
+        sql.page("l.created_at DESC, l.id DESC", offset, limit);
         let rows = sql.query()?.fetch_all(&self.pool).await?;
         let models = rows.iter().map(llm_from_row).collect::<Result<_, _>>()?;
         Ok((models, total))

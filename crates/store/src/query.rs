@@ -67,6 +67,16 @@ impl Sql {
         self.push(")")
     }
 
+    /// ` ORDER BY {order} LIMIT $a OFFSET $b`: one page of a listing.
+    pub(crate) fn page(&mut self, order: &str, offset: i64, limit: i64) -> &mut Self {
+        self.push(" ORDER BY ")
+            .push(order)
+            .push(" LIMIT ")
+            .bind_int(limit)
+            .push(" OFFSET ")
+            .bind_int(offset)
+    }
+
     pub(crate) fn text(&self) -> &str {
         &self.text
     }

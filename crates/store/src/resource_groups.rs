@@ -219,10 +219,7 @@ impl Store {
     ) -> Result<Vec<ResourceGroup>, StoreError> {
         let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM resource_groups g"));
         push_filter(&mut sql, filter);
-        sql.push(" ORDER BY g.created_at, g.id LIMIT ")
-            .bind_int(limit)
-            .push(" OFFSET ")
-            .bind_int(offset);
+        sql.page("g.created_at, g.id", offset, limit);
         let rows = sql.query()?.fetch_all(&self.pool).await?;
         let mut groups = rows
             .iter()

@@ -554,10 +554,7 @@ impl Store {
     ) -> Result<Vec<Runtime>, StoreError> {
         let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM runtimes r"));
         push_filter(&mut sql, filter);
-        sql.push(" ORDER BY r.created_at DESC, r.id DESC LIMIT ")
-            .bind_int(limit)
-            .push(" OFFSET ")
-            .bind_int(offset);
+        sql.page("r.created_at DESC, r.id DESC", offset, limit);
         let rows = sql.query()?.fetch_all(&self.pool).await?;
         rows.iter().map(runtime_from_row).collect()
     }
@@ -623,10 +620,7 @@ impl Store {
              LEFT JOIN model_templates m ON m.id = COALESCE(r.model_template_id, b.model_template_id)"
         ));
         push_filter(&mut sql, filter);
-        sql.push(" ORDER BY r.created_at DESC, r.id DESC LIMIT ")
-            .bind_int(limit)
-            .push(" OFFSET ")
-            .bind_int(offset)
+        sql.page("r.created_at DESC, r.id DESC", offset, limit)
             .push(") page");
         let text: String = sql.query()?.fetch_one(&self.pool).await?.try_get(0)?;
         let rows: Vec<ListingRow> = serde_json::from_str(&text)
