@@ -64,6 +64,33 @@ struct ServeArgs {
     /// A JSON catalogue of images and bundles replacing the built-in one.
     #[arg(long, env = "AMC_CATALOGUE")]
     catalogue: Option<PathBuf>,
+    /// Connections served at once (lowered to what the file-descriptor limit allows).
+    #[arg(long, env = "AMC_MAX_CONNECTIONS", default_value_t = 4096)]
+    max_connections: usize,
+    /// Seconds for a request head to arrive; also how long a keep-alive connection may idle.
+    #[arg(long, env = "AMC_HEADER_TIMEOUT_SECS", default_value_t = 15)]
+    header_timeout_secs: u64,
+    /// Seconds for a request body to arrive once its head has.
+    #[arg(long, env = "AMC_BODY_TIMEOUT_SECS", default_value_t = 30)]
+    body_timeout_secs: u64,
+    /// Seconds a response write may make no progress before the connection is dropped.
+    #[arg(long, env = "AMC_WRITE_TIMEOUT_SECS", default_value_t = 30)]
+    write_timeout_secs: u64,
+    /// MiB of request bodies buffered at once, across all connections.
+    #[arg(long, env = "AMC_BODY_BUDGET_MIB", default_value_t = 256)]
+    body_budget_mib: usize,
+}
+
+impl ServeArgs {
+    fn limits(&self) -> web::Limits {
+        web::Limits {
+            max_connections: self.max_connections.max(1),
+            header_timeout: Duration::from_secs(self.header_timeout_secs.max(1)),
+            body_timeout: Duration::from_secs(self.body_timeout_secs.max(1)),
+            write_timeout: Duration::from_secs(self.write_timeout_secs.max(1)),
+            body_budget: self.body_budget_mib.max(1).saturating_mul(1024 * 1024),
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -151,24 +178,32 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         None => domain::catalogue::Catalogue::default(),
     };
-    let driver = Arc::new(server::SimDriver {
+    let driver = Arc::new(provision::SimDriver {
         step_delay: Duration::from_millis(args.sim_step_delay_ms),
     });
-    let state = server::AppState::new(store.clone(), catalogue, driver.clone());
-    tokio::spawn(server::lifecycle::run(
+    let lifecycle = Arc::new(provision::Wakeup::default());
+    tokio::spawn(provision::run(
         store.clone(),
-        driver,
-        state.lifecycle.clone(),
+        driver.clone(),
+        lifecycle.clone(),
     ));
     tokio::spawn(setup::purge_nonces_forever(store.clone()));
+    let state = api::AppState::new(store.clone(), catalogue, driver, lifecycle);
 
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;
     tracing::info!(address = %listener.local_addr()?, "amc listening");
-    axum::serve(listener, server::router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    // The POP API answers every path no other surface claims.
+    let app = api::router(state);
+    web::serve(
+        listener,
+        app,
+        args.limits(),
+        Arc::new(api::PopDialect),
+        shutdown_signal(),
+    )
+    .await?;
     store.close().await;
     Ok(())
 }

@@ -22,14 +22,34 @@ use crate::{ApiError, FlatParams};
 
 /// Longest nonce accepted, in bytes.
 pub const MAX_NONCE_LEN: usize = 128;
-/// Most headers a request may carry.
-pub const MAX_HEADERS: usize = 256;
+/// Most headers a request may carry (hyper, which parses them, has the same default).
+pub const MAX_HEADERS: usize = 100;
 /// Longest header value accepted, in bytes.
 pub const MAX_HEADER_LEN: usize = 16 * 1024;
 /// Most parameters (query and form together) a request may carry.
 pub const MAX_PARAMS: usize = crate::params::MAX_PARAMS;
-/// Accepted difference between the request's timestamp and the server clock.
-pub const MAX_CLOCK_SKEW_SECONDS: i64 = 15 * 60;
+/// How far a request's timestamp may be from the server clock, either way, to the millisecond.
+/// A nonce must be remembered for as long as a request carrying it is accepted: see
+/// [`nonce_kept_until`].
+pub const REPLAY_WINDOW: chrono::TimeDelta = chrono::TimeDelta::minutes(15);
+/// Clock difference between replicas sharing one nonce store that replay protection tolerates:
+/// a replica whose clock is this much behind still finds the nonce recorded by another.
+pub const REPLICA_CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
+
+/// `InvalidTimeStamp.Expired` unless `now - REPLAY_WINDOW <= timestamp <= now + REPLAY_WINDOW`.
+pub fn check_timestamp(timestamp: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), ApiError> {
+    if timestamp < now - REPLAY_WINDOW || timestamp > now + REPLAY_WINDOW {
+        return Err(ApiError::timestamp_expired());
+    }
+    Ok(())
+}
+
+/// Until when (ms since the epoch) a nonce of a request signed at `timestamp` must be kept: the
+/// last moment any replica accepts the timestamp, plus the skew between replicas. A store may
+/// forget it at any time after.
+pub fn nonce_kept_until(timestamp: DateTime<Utc>) -> i64 {
+    (timestamp + REPLAY_WINDOW + REPLICA_CLOCK_SKEW).timestamp_millis()
+}
 
 /// The timestamp format of `x-acs-date` and V2 `Timestamp`.
 pub const TIMESTAMP_FORMAT: &str = "%Y-%m-%dT%H:%M:%SZ";
@@ -59,6 +79,29 @@ pub struct HttpRequest<'a> {
     /// Header names lower-cased, values as received.
     pub headers: &'a [(String, String)],
     pub body: &'a [u8],
+}
+
+impl<'a> HttpRequest<'a> {
+    pub fn head(&self) -> HttpHead<'a> {
+        HttpHead {
+            method: self.method,
+            path: self.path,
+            query: self.query,
+            headers: self.headers,
+        }
+    }
+}
+
+/// The head of a request (all but the body), which is all a server should trust enough to read
+/// before it knows who is calling.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpHead<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    /// The raw query string, without `?`.
+    pub query: &'a str,
+    /// Header names lower-cased, values as received.
+    pub headers: &'a [(String, String)],
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,7 +152,7 @@ impl Algorithm {
 /// Every intermediate value of a V3 signature, as the test vectors list them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CanonicalV3 {
-    /// Lower-hex hash of the received body (computed here, not copied from the header).
+    /// Hash of the body as signed (`x-acs-content-sha256`), which the received body must match.
     pub hashed_payload: String,
     pub canonical_uri: String,
     pub canonical_query_string: String,
@@ -123,8 +166,6 @@ pub struct CanonicalV3 {
 enum Proof {
     V3 {
         canonical: CanonicalV3,
-        /// Whether `x-acs-content-sha256` matched the body.
-        payload_matches: bool,
         signature: Vec<u8>,
     },
     V2 {
@@ -164,13 +205,52 @@ pub struct SignedRequest {
 /// - `MissingParameter`: a V2 common parameter is absent;
 /// - `InvalidTimeStamp.Format`: `x-acs-date` / `Timestamp` is not `yyyy-MM-ddTHH:mm:ssZ`.
 pub fn parse_request(request: &HttpRequest<'_>) -> Result<SignedRequest, ApiError> {
-    if request.headers.len() > MAX_HEADERS {
+    parse_head(&request.head())?.with_body(request.body)
+}
+
+/// What the head of a request says about its signature, before the body is read: a server
+/// refuses an unknown key, a stale timestamp and (V3) a wrong signature without buffering a body.
+#[derive(Debug, Clone)]
+pub struct Head<'a> {
+    head: HttpHead<'a>,
+    kind: HeadKind,
+}
+
+#[derive(Debug, Clone)]
+enum HeadKind {
+    /// V3: the signature covers the head and, through `x-acs-content-sha256`, the body.
+    V3 {
+        request: Box<SignedRequest>,
+        content_sha256: String,
+        query: Vec<(String, String)>,
+    },
+    /// V2 with its signature in the query; the signature also covers form parameters.
+    V2InQuery {
+        query: Vec<(String, String)>,
+        credential: Option<(String, DateTime<Utc>)>,
+    },
+    /// V2 with everything in a form body (`@alicloud/pop-core` with `method: 'POST'`).
+    V2InBody { query: Vec<(String, String)> },
+}
+
+/// Who claims to call, and when, as the head says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Credential<'h> {
+    pub access_key_id: &'h str,
+    pub timestamp: DateTime<Utc>,
+}
+
+/// Reads what a request's head says about its signature; see [`parse_request`] for the errors.
+/// A request whose signature can only be in its body (V2 in a form body) is recognised here and
+/// read whole by [`Head::with_body`].
+pub fn parse_head<'a>(head: &HttpHead<'a>) -> Result<Head<'a>, ApiError> {
+    if head.headers.len() > MAX_HEADERS {
         return Err(ApiError::invalid_parameter(
             "headers",
             format!("more than {MAX_HEADERS} headers"),
         ));
     }
-    if let Some((name, _)) = request
+    if let Some((name, _)) = head
         .headers
         .iter()
         .find(|(name, value)| name.len() + value.len() > MAX_HEADER_LEN)
@@ -178,7 +258,7 @@ pub fn parse_request(request: &HttpRequest<'_>) -> Result<SignedRequest, ApiErro
         let shown: String = name.chars().take(64).collect();
         return Err(ApiError::invalid_parameter(&shown, "header too long"));
     }
-    let authorization = header_values(request.headers, "authorization");
+    let authorization = header_values(head.headers, "authorization");
     if let Some(auth) = authorization
         .iter()
         .find(|v| v.trim_start().starts_with("ACS3-"))
@@ -188,13 +268,82 @@ pub fn parse_request(request: &HttpRequest<'_>) -> Result<SignedRequest, ApiErro
                 "more than one Authorization header",
             ));
         }
-        return parse_v3(request, auth.trim());
+        return parse_v3_head(head, auth.trim());
     }
-    let query = decode_form(request.query.as_bytes())?;
-    if query.iter().any(|(name, _)| name == "Signature") {
-        return parse_v2(request, query);
+    let query = decode_form(head.query.as_bytes())?;
+    let kind = if query.iter().any(|(name, _)| name == "Signature") {
+        let credential = v2_query_credential(&query)?;
+        HeadKind::V2InQuery { query, credential }
+    } else if is_form(head.headers) {
+        HeadKind::V2InBody { query }
+    } else {
+        return Err(ApiError::incomplete_signature("the request is not signed"));
+    };
+    Ok(Head { head: *head, kind })
+}
+
+/// `AccessKeyId` and `Timestamp` of a V2 query, when both are there.
+fn v2_query_credential(
+    query: &[(String, String)],
+) -> Result<Option<(String, DateTime<Utc>)>, ApiError> {
+    let get = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v);
+    match (get("AccessKeyId"), get("Timestamp")) {
+        (Some(id), Some(timestamp)) => Ok(Some((id.clone(), parse_timestamp(timestamp)?))),
+        _ => Ok(None),
     }
-    Err(ApiError::incomplete_signature("the request is not signed"))
+}
+
+impl<'a> Head<'a> {
+    /// The access key and timestamp, when the head carries them (V3, and V2 signed in the query).
+    pub fn credential(&self) -> Option<Credential<'_>> {
+        match &self.kind {
+            HeadKind::V3 { request, .. } => Some(Credential {
+                access_key_id: &request.access_key_id,
+                timestamp: request.timestamp,
+            }),
+            HeadKind::V2InQuery {
+                credential: Some((access_key_id, timestamp)),
+                ..
+            } => Some(Credential {
+                access_key_id,
+                timestamp: *timestamp,
+            }),
+            HeadKind::V2InQuery { .. } | HeadKind::V2InBody { .. } => None,
+        }
+    }
+
+    /// Checks the signature where the head alone proves it (V3: `Ok(true)`); `Ok(false)` when it
+    /// also covers the body (V2), to be checked with [`SignedRequest::verify`].
+    pub fn verify(&self, access_key_secret: &str) -> Result<bool, ApiError> {
+        match &self.kind {
+            HeadKind::V3 { request, .. } => request.verify_hmac(access_key_secret).map(|()| true),
+            HeadKind::V2InQuery { .. } | HeadKind::V2InBody { .. } => Ok(false),
+        }
+    }
+
+    /// The whole request, once its body has arrived. For V3, `SignatureDoesNotMatch` when the body
+    /// is not the one whose hash was signed.
+    pub fn with_body(self, body: &[u8]) -> Result<SignedRequest, ApiError> {
+        match self.kind {
+            HeadKind::V3 {
+                mut request,
+                content_sha256,
+                query,
+            } => {
+                let actual = request.algorithm.hash_hex(body);
+                if !actual.eq_ignore_ascii_case(&content_sha256) {
+                    return Err(ApiError::signature_does_not_match(&request.string_to_sign));
+                }
+                request.params = merge_params(&query, self.head.headers, body)?
+                    .into_iter()
+                    .collect();
+                Ok(*request)
+            }
+            HeadKind::V2InQuery { query, .. } | HeadKind::V2InBody { query } => {
+                parse_v2(&self.head, query, body)
+            }
+        }
+    }
 }
 
 fn header_values<'h>(headers: &'h [(String, String)], name: &str) -> Vec<&'h str> {
@@ -249,11 +398,12 @@ fn is_form(headers: &[(String, String)]) -> bool {
 /// Query pairs plus form-body pairs; a name given twice with different values is `InvalidParameter`.
 fn merge_params(
     query: &[(String, String)],
-    request: &HttpRequest<'_>,
+    headers: &[(String, String)],
+    body: &[u8],
 ) -> Result<Vec<(String, String)>, ApiError> {
     let mut all: Vec<(String, String)> = query.to_vec();
-    if is_form(request.headers) {
-        all.extend(decode_form(request.body)?);
+    if is_form(headers) && !body.is_empty() {
+        all.extend(decode_form(body)?);
     }
     if all.len() > MAX_PARAMS {
         return Err(ApiError::invalid_parameter(
@@ -351,9 +501,9 @@ const V3_REQUIRED_HEADERS: [&str; 6] = [
     "x-acs-content-sha256",
 ];
 
-fn parse_v3(request: &HttpRequest<'_>, authorization: &str) -> Result<SignedRequest, ApiError> {
+fn parse_v3_head<'a>(head: &HttpHead<'a>, authorization: &str) -> Result<Head<'a>, ApiError> {
     let auth = parse_authorization(authorization)?;
-    let headers = request.headers;
+    let headers = head.headers;
 
     // SignedHeaders: lower-case, strictly sorted, covering what must be signed.
     let names: Vec<&str> = auth.signed_headers.split(';').collect();
@@ -423,8 +573,7 @@ fn parse_v3(request: &HttpRequest<'_>, authorization: &str) -> Result<SignedRequ
         }
     };
 
-    let query = decode_form(request.query.as_bytes())?;
-    let all = merge_params(&query, request)?;
+    let query = decode_form(head.query.as_bytes())?;
 
     let mut sorted_query: Vec<&(String, String)> = query.iter().collect();
     sorted_query.sort_by(|a, b| a.0.cmp(&b.0));
@@ -439,24 +588,22 @@ fn parse_v3(request: &HttpRequest<'_>, authorization: &str) -> Result<SignedRequ
         })
         .collect::<Vec<_>>()
         .join("&");
-    let hashed_payload = auth.algorithm.hash_hex(request.body);
-    let payload_matches = hashed_payload.eq_ignore_ascii_case(content_sha256);
+    // The signed hash of the body stands for the body until it arrives (`Head::with_body`).
     let canonical = canonical_v3(
         auth.algorithm,
-        request.method,
-        canonical_uri(request.path),
+        head.method,
+        canonical_uri(head.path),
         canonical_query_string,
         canonical_headers,
         auth.signed_headers.to_owned(),
-        hashed_payload,
+        content_sha256.to_owned(),
     );
     let string_to_sign = format!(
         "{}\n{}",
         auth.algorithm.name(),
         canonical.hashed_canonical_request
     );
-
-    Ok(SignedRequest {
+    let request = SignedRequest {
         algorithm: auth.algorithm,
         access_key_id: auth.credential.to_owned(),
         security_token,
@@ -464,12 +611,19 @@ fn parse_v3(request: &HttpRequest<'_>, authorization: &str) -> Result<SignedRequ
         timestamp,
         action,
         version,
-        params: all.into_iter().collect(),
+        params: FlatParams::new(),
         string_to_sign,
         proof: Proof::V3 {
             canonical,
-            payload_matches,
             signature: auth.signature,
+        },
+    };
+    Ok(Head {
+        head: *head,
+        kind: HeadKind::V3 {
+            request: Box::new(request),
+            content_sha256: content_sha256.to_owned(),
+            query,
         },
     })
 }
@@ -523,10 +677,11 @@ const V2_REQUIRED: [&str; 8] = [
 ];
 
 fn parse_v2(
-    request: &HttpRequest<'_>,
+    head: &HttpHead<'_>,
     query: Vec<(String, String)>,
+    body: &[u8],
 ) -> Result<SignedRequest, ApiError> {
-    let all = merge_params(&query, request)?;
+    let all = merge_params(&query, head.headers, body)?;
     let get = |name: &str| all.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
     for name in V2_REQUIRED {
         if get(name).is_none() {
@@ -563,7 +718,7 @@ fn parse_v2(
 
     let canonicalized_query_string =
         v2_canonical_query(all.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    let string_to_sign = v2_string_to_sign(request.method, &canonicalized_query_string);
+    let string_to_sign = v2_string_to_sign(head.method, &canonicalized_query_string);
     let params = all
         .into_iter()
         .filter(|(k, _)| !V2_COMMON_PARAMS.contains(&k.as_str()))
@@ -617,28 +772,25 @@ fn v2_signature(secret: &str, string_to_sign: &str) -> String {
 }
 
 impl SignedRequest {
-    /// `InvalidTimeStamp.Expired` when the request's time is more than 15 minutes from `now`.
+    /// `InvalidTimeStamp.Expired` outside the [`REPLAY_WINDOW`] around `now`.
     pub fn check_timestamp(&self, now: DateTime<Utc>) -> Result<(), ApiError> {
-        if (now - self.timestamp).num_seconds().abs() > MAX_CLOCK_SKEW_SECONDS {
-            return Err(ApiError::timestamp_expired());
-        }
-        Ok(())
+        check_timestamp(self.timestamp, now)
     }
 
     /// Checks the signature with the caller's secret: `SignatureDoesNotMatch` (with the server's
-    /// string to sign) when it differs or, for V3, when `x-acs-content-sha256` does not match the body.
+    /// string to sign) when it differs. (A V3 body that does not match its signed hash never
+    /// got this far: [`Head::with_body`] refused it.)
     pub fn verify(&self, access_key_secret: &str) -> Result<(), ApiError> {
+        self.verify_hmac(access_key_secret)
+    }
+
+    fn verify_hmac(&self, access_key_secret: &str) -> Result<(), ApiError> {
         let matches = match &self.proof {
-            Proof::V3 {
-                payload_matches,
-                signature,
-                ..
-            } => {
+            Proof::V3 { signature, .. } => {
                 let expected = self
                     .algorithm
                     .hmac(access_key_secret.as_bytes(), self.string_to_sign.as_bytes());
-                let same: bool = expected.ct_eq(signature).into();
-                same && *payload_matches
+                expected.ct_eq(signature).into()
             }
             Proof::V2 { signature, .. } => {
                 let expected = v2_signature(access_key_secret, &self.string_to_sign);

@@ -278,10 +278,48 @@ fn v3_body_changed_by_one_byte() {
     if let Some(last) = wire.body.last_mut() {
         *last ^= 1;
     }
-    let parsed = wire.parse().expect("still parses");
-    let err = parsed.verify(secret(&v)).expect_err("altered body");
+    // The head still proves the caller: the signature is checked before the body is read...
+    let request = wire.request();
+    let head = pop::signature::parse_head(&request.head()).expect("head parses");
+    assert_eq!(head.verify(secret(&v)), Ok(true));
+    // ...and the body that arrives is not the one whose hash was signed.
+    let err = head.with_body(request.body).expect_err("altered body");
     assert_eq!(err.code, "SignatureDoesNotMatch");
-    assert!(err.message.contains(parsed.string_to_sign()));
+    assert!(
+        err.message
+            .contains(v["expected"]["string_to_sign"].as_str().unwrap_or("?"))
+    );
+}
+
+#[test]
+fn v3_head_with_a_wrong_signature_is_refused_before_the_body() {
+    let v = vector("v3_rpc_post_form_python_sdk");
+    let wire = Wire::from_vector(&v);
+    let request = wire.request();
+    let head = pop::signature::parse_head(&request.head()).expect("head parses");
+    let credential = head.credential().expect("V3 names its key in the head");
+    assert_eq!(
+        Some(credential.access_key_id),
+        v["credentials"]["access_key_id"].as_str()
+    );
+    assert_eq!(
+        code(head.verify("another secret").map(|_| ())),
+        "SignatureDoesNotMatch"
+    );
+}
+
+#[test]
+fn v2_in_the_query_names_its_key_in_the_head_but_needs_the_body() {
+    let v = vector("v2_rpc_post_form");
+    let wire = Wire::from_vector(&v);
+    let request = wire.request();
+    let head = pop::signature::parse_head(&request.head()).expect("head parses");
+    assert!(head.credential().is_some());
+    assert_eq!(head.verify("anything"), Ok(false));
+    let signed = head.with_body(request.body).expect("whole request parses");
+    signed
+        .verify(secret(&v))
+        .expect("signature over query and body");
 }
 
 fn with_signed_headers(wire: &mut Wire, edit: impl Fn(&str) -> String) {
@@ -424,6 +462,22 @@ fn v3_dates_and_nonces() {
         code(parsed.check_timestamp(fixed_date() - Duration::minutes(16))),
         "InvalidTimeStamp.Expired"
     );
+    // Issue 11, defect 6: the window ends at 15 minutes to the millisecond (it used to run to
+    // 15:00.999), and the nonce is kept past the last moment the timestamp is accepted.
+    let last_accepted = fixed_date() + pop::signature::REPLAY_WINDOW;
+    parsed
+        .check_timestamp(last_accepted)
+        .expect("the last moment");
+    for outside in [
+        last_accepted + Duration::milliseconds(1),
+        fixed_date() - pop::signature::REPLAY_WINDOW - Duration::milliseconds(1),
+    ] {
+        assert_eq!(
+            code(parsed.check_timestamp(outside)),
+            "InvalidTimeStamp.Expired"
+        );
+    }
+    assert!(pop::signature::nonce_kept_until(parsed.timestamp) > last_accepted.timestamp_millis());
 
     let mut long_nonce = base.clone();
     long_nonce.set_header("x-acs-signature-nonce", &"n".repeat(129));
@@ -599,4 +653,35 @@ fn sign_v2_matches_the_vector() {
     let parsed = wire_of(&signed).parse().expect("parses");
     parsed.verify("testAccessKeySecret").expect("verifies");
     assert_eq!(parsed.params, form);
+}
+
+/// Issue 11, defect 1: `@alicloud/pop-core`'s RPCClient with `method: 'POST'` sends every common
+/// parameter, `Signature` included, in the form body and nothing in the query.
+#[test]
+fn v2_with_everything_in_the_form_body() {
+    let query: FlatParams = [("RegionId", "cn-hangzhou")].into_iter().collect();
+    let form: FlatParams = [("ModelTemplateId", "mt-0a1b2c3d")].into_iter().collect();
+    let signed = sign_v2(&signing_input(&query, &form));
+    let mut wire = wire_of(&signed);
+    let all_in_body = format!("{}&{}", wire.query, String::from_utf8_lossy(&wire.body));
+    wire.query = String::new();
+    wire.body = all_in_body.into_bytes();
+    wire.set_header("content-type", "application/x-www-form-urlencoded");
+
+    let request = wire.request();
+    let head = pop::signature::parse_head(&request.head()).expect("a form body may hold it all");
+    assert!(
+        head.credential().is_none(),
+        "nothing to check before the body"
+    );
+    let parsed = head.with_body(request.body).expect("parses");
+    parsed.verify("testAccessKeySecret").expect("verifies");
+    assert_eq!(parsed.action, "ConfigRuntimeModelTemplate");
+    assert_eq!(parsed.params.get("ModelTemplateId"), Some("mt-0a1b2c3d"));
+    assert_eq!(parsed.params.get("RegionId"), Some("cn-hangzhou"));
+    assert_eq!(parsed.params.get("Signature"), None);
+
+    // Without a form body, an unsigned request is refused at once.
+    wire.remove_header("content-type");
+    assert_eq!(code(wire.parse()), "IncompleteSignature");
 }

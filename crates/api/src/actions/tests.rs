@@ -1,4 +1,4 @@
-//! The action table against `api/spec.json`: every action of the spec has a row, every row is
+//! The action table against `spec/spec.json`: every action of the spec has a row, every row is
 //! an action of the spec, and a served action refuses a request that lacks a required parameter.
 
 use std::collections::BTreeSet;
@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::ACTIONS;
 
 fn spec() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/api/spec.json");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../spec/spec.json");
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing {path}: {e}"))
 }

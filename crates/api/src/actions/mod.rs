@@ -106,7 +106,7 @@ fn run<A: Action>(ctx: Ctx, params: FlatParams) -> ActionFuture {
             request_id: &ctx.request_id,
             body: response,
         })
-        .map_err(crate::endpoint::internal)
+        .map_err(crate::errors::internal)
     })
 }
 

@@ -25,7 +25,7 @@ use store::runtimes::Runtime;
 use super::Action;
 use super::common::{Empty, required, runtime_not_found};
 use crate::Ctx;
-use crate::endpoint::internal;
+use crate::errors::internal;
 
 const MAX_RUNTIMES: usize = 100;
 const MAX_NAME_LEN: usize = 64;

@@ -33,7 +33,7 @@ use store::models::{
 use super::Action;
 use super::common::{Empty, model_template_not_found, non_empty, non_empty_list, page, required};
 use crate::Ctx;
-use crate::endpoint::internal;
+use crate::errors::internal;
 
 const MAX_NAME_LEN: usize = 128;
 const MAX_DESCRIPTION_LEN: usize = 1024;

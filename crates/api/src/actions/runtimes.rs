@@ -15,7 +15,7 @@ use store::runtimes::{Runtime, RuntimeFilter, RuntimeListing, StepGuard};
 use super::Action;
 use super::common::{Empty, non_empty, non_empty_list, page};
 use crate::Ctx;
-use crate::endpoint::internal;
+use crate::errors::internal;
 
 const MAX_AMOUNT: i64 = 100;
 const MAX_IDS_PER_CALL: usize = 100;

@@ -1,4 +1,4 @@
-//! Provisioning: a driver decides how a runtime moves through an operation's steps, and the
+//! Provisioning of agent hosts: a driver decides how a runtime moves through an operation's steps, and the
 //! lifecycle loop applies the steps that fall due. The built-in [`SimDriver`] moves on timers, so
 //! the API behaves like the cloud's without a cloud.
 

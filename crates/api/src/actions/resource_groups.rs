@@ -23,7 +23,7 @@ use super::Action;
 use super::common::{non_empty, resource_group_not_found};
 use super::runtimes::Tag;
 use crate::Ctx;
-use crate::endpoint::internal;
+use crate::errors::internal;
 
 const MAX_TAGS: usize = 20;
 const MAX_IDS: usize = 100;

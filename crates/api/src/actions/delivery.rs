@@ -27,7 +27,7 @@ use super::common::{
 };
 use super::models::{CreditMultiplierView, InferenceMetadataView, llm_view};
 use crate::Ctx;
-use crate::endpoint::internal;
+use crate::errors::internal;
 
 /// Runtimes one `ConfigRuntimeModelTemplate` may name (a whole department at once).
 const MAX_RUNTIMES: usize = 1000;

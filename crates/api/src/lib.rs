@@ -1,12 +1,14 @@
-//! amc's HTTP side: the POP endpoint (decode, authenticate, authorise, dispatch, encode), the
-//! actions grouped by area, and the lifecycle driver that moves runtimes through their states.
+//! The POP API surface: every action of the four products (appstream-center, ecd 2020-09-30 and
+//! 2021-06-02, wss) and the resource-group actions of resourcemanager, served through one
+//! pipeline (`endpoint`: authenticate, decode, authorise, dispatch, encode), with the cloud's JSON
+//! error body as its dialect.
 //!
-//! Only this crate knows HTTP and wire JSON.
+//! Only this crate knows the POP wire JSON; the HTTP stack under it is `web`'s.
 
 pub mod actions;
 mod context;
 mod endpoint;
-pub mod lifecycle;
+mod errors;
 mod response;
 
 use std::sync::Arc;
@@ -14,10 +16,11 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::get;
 use domain::catalogue::Catalogue;
+use provision::{ProvisioningDriver, Wakeup};
 use store::Store;
 
 pub use context::Ctx;
-pub use lifecycle::{ProvisioningDriver, SimDriver};
+pub use response::PopDialect;
 
 /// Largest request body accepted on the POP endpoint.
 pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
@@ -28,7 +31,7 @@ pub struct AppState {
     pub store: Store,
     pub catalogue: Arc<Catalogue>,
     pub driver: Arc<dyn ProvisioningDriver>,
-    pub lifecycle: Arc<lifecycle::Wakeup>,
+    pub lifecycle: Arc<Wakeup>,
 }
 
 impl AppState {
@@ -36,19 +39,21 @@ impl AppState {
         store: Store,
         catalogue: Catalogue,
         driver: Arc<dyn ProvisioningDriver>,
+        lifecycle: Arc<Wakeup>,
     ) -> AppState {
         AppState {
             store,
             catalogue: Arc::new(catalogue),
             driver,
-            lifecycle: Arc::default(),
+            lifecycle,
         }
     }
 }
 
-/// The whole HTTP application.
+/// The POP surface: `/` (GET and POST) and `/healthz`; any other path answers the cloud's
+/// `InvalidAction.NotFound`, so this router also serves as the fallback of the whole server.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let router = Router::new()
         .route(
             "/",
             get(endpoint::pop)
@@ -60,8 +65,6 @@ pub fn router(state: AppState) -> Router {
             get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),
         )
         .fallback(endpoint::not_found)
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
-            endpoint::panic_response,
-        ))
-        .with_state(state)
+        .with_state(state);
+    web::surface(router, Arc::new(PopDialect))
 }

@@ -1,0 +1,115 @@
+//! The HTTP stack every surface of amc stands on (the POP API today; the agent endpoint, the
+//! model gateway, object upload and the console next). Surfaces are plain axum routers that know
+//! nothing of each other; this crate serves them:
+//!
+//! - [`serve`] accepts connections under a bound ([`Limits::max_connections`]), cuts a request
+//!   head that does not arrive in time (which also closes idle keep-alive connections) and a
+//!   client that stops reading, and answers HTTP it cannot parse (hyper's 400, 414, 431) with a
+//!   body in the default surface's dialect instead of hyper's empty one;
+//! - [`request_id`] gives each request an id, carried in every log line of the request;
+//! - [`body::read`] buffers a body under a size limit, a deadline and a process-wide budget of
+//!   in-flight body bytes;
+//! - [`surface`] answers a panicking handler in the surface's own [`Dialect`].
+
+pub mod body;
+mod guard;
+mod listener;
+mod panic;
+pub mod request_id;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+pub use listener::serve;
+pub use request_id::RequestId;
+
+/// What the stack itself may have to tell a client, before or around a surface's handler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// HTTP/1.1 that could not be parsed: 400 (request line, header, `Content-Length`),
+    /// 414 (URI too long) or 431 (too many or too large headers).
+    Protocol(StatusCode),
+    /// The body exceeds the surface's limit of this many bytes.
+    BodyTooLarge(usize),
+    /// The body did not arrive within [`Limits::body_timeout`].
+    BodyTimeout,
+    /// No room for another connection, or for another body in flight.
+    Busy,
+    /// The handler panicked.
+    Panic,
+}
+
+impl Failure {
+    pub fn status(self) -> StatusCode {
+        match self {
+            Failure::Protocol(status) => status,
+            Failure::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Failure::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
+            Failure::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            Failure::Panic => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// A complete error answer: status, content type and body bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorBody {
+    pub status: StatusCode,
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
+}
+
+impl IntoResponse for ErrorBody {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            [(axum::http::header::CONTENT_TYPE, self.content_type)],
+            self.body,
+        )
+            .into_response()
+    }
+}
+
+/// How a surface words the failures the stack detects: the POP API answers the cloud's JSON
+/// error body, the gateway will answer OpenAI's error object, object upload OSS's XML.
+pub trait Dialect: Send + Sync + 'static {
+    fn render(&self, failure: Failure, request_id: &str) -> ErrorBody;
+}
+
+/// The bounds the stack holds every connection and request to.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Connections served at once; more are answered [`Failure::Busy`] and closed. Lowered at
+    /// start to what the process's file-descriptor limit leaves room for.
+    pub max_connections: usize,
+    /// Time for a request head to arrive, counted from the end of the previous response: it is
+    /// also how long a keep-alive connection may sit idle.
+    pub header_timeout: Duration,
+    /// Time for a request body to arrive once its head has.
+    pub body_timeout: Duration,
+    /// How long a response write may make no progress (a client that stopped reading).
+    pub write_timeout: Duration,
+    /// Bytes of request bodies buffered at once, across all connections.
+    pub body_budget: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 4096,
+            header_timeout: Duration::from_secs(15),
+            body_timeout: Duration::from_secs(30),
+            write_timeout: Duration::from_secs(30),
+            body_budget: 256 * 1024 * 1024,
+        }
+    }
+}
+
+/// A surface's router with panics answered in its dialect.
+pub fn surface(router: Router, dialect: Arc<dyn Dialect>) -> Router {
+    panic::layer(router, dialect)
+}
