@@ -4,10 +4,12 @@
 //!
 //! The crate owns no keys and reads no clock: the caller looks the secret up and passes `now`.
 
+pub mod bounded;
 pub mod encoding;
 pub mod error;
 pub mod params;
 pub mod signature;
 
+pub use bounded::{List, Text};
 pub use error::ApiError;
 pub use params::{FlatParams, from_params};

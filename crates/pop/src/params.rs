@@ -5,6 +5,12 @@
 //! 1-based list index) and runs a serde deserializer over it. Where a list or a structure is expected,
 //! a single parameter holding JSON (the SDKs' "shrink" style, e.g. `Ids=["a","b"]`) is accepted too.
 //! Every failure names the full wire path of the parameter (`Tag.2.Key`).
+//!
+//! Bounds hold for every action before its own rules run: at most [`MAX_PARAMS`] parameters, a
+//! value at most [`MAX_VALUE_BYTES`] long, a list (flattened or JSON) at most [`MAX_LIST_ITEMS`]
+//! long, and no control character in a name or value (tab, line feed and carriage return aside),
+//! whether raw or escaped inside JSON. Actions with a smaller limit of the cloud's use
+//! [`crate::bounded`].
 
 use std::collections::BTreeMap;
 
@@ -16,6 +22,10 @@ use crate::ApiError;
 pub const MAX_DEPTH: usize = 10;
 /// Most parameters one call may carry.
 pub const MAX_PARAMS: usize = 10_000;
+/// Longest value of one parameter, in bytes (a JSON-encoded list or structure included).
+pub const MAX_VALUE_BYTES: usize = 64 * 1024;
+/// Most items of one list, flattened (`Ids.N`) or JSON (`Ids=[...]`).
+pub const MAX_LIST_ITEMS: usize = 1000;
 
 /// Business parameters of one call, query and form body merged.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -141,6 +151,7 @@ fn build_tree(params: &FlatParams) -> Result<BTreeMap<String, Node>, ApiError> {
         if segments.iter().any(|s| s.is_empty()) {
             return Err(ApiError::invalid_parameter(name, "empty name segment"));
         }
+        check_text(name, value)?;
         let conflict =
             || ApiError::invalid_parameter(name, "given both as a value and as a structure");
         let mut level = &mut root;
@@ -166,6 +177,72 @@ fn build_tree(params: &FlatParams) -> Result<BTreeMap<String, Node>, ApiError> {
         }
     }
     Ok(root)
+}
+
+/// Refuses a value that is too long or holds a control character (raw, or escaped in JSON).
+fn check_text(name: &str, text: &str) -> Result<(), ApiError> {
+    if name.len() > 256 || name.chars().any(char::is_control) {
+        // Never echo a hostile name as it came: it goes into the message and the log.
+        let shown: String = name
+            .chars()
+            .take(64)
+            .map(|c| if c.is_control() { '?' } else { c })
+            .collect();
+        let reason = if name.len() > 256 {
+            "name longer than 256 bytes"
+        } else {
+            "must not contain control characters"
+        };
+        return Err(ApiError::invalid_parameter(&shown, reason));
+    }
+    if text.len() > MAX_VALUE_BYTES {
+        return Err(ApiError::invalid_parameter(
+            name,
+            format!("longer than {MAX_VALUE_BYTES} bytes"),
+        ));
+    }
+    let refused = || ApiError::invalid_parameter(name, "must not contain control characters");
+    if text.chars().any(is_refused_control) {
+        return Err(refused());
+    }
+    let looks_like_json = matches!(
+        text.trim_start().as_bytes().first(),
+        Some(b'[' | b'{' | b'"')
+    );
+    if looks_like_json && has_escaped_control(text) {
+        return Err(refused());
+    }
+    Ok(())
+}
+
+/// Control characters other than tab, line feed and carriage return.
+fn is_refused_control(c: char) -> bool {
+    c.is_control() && !matches!(c, '\t' | '\n' | '\r')
+}
+
+/// Whether JSON text holds a `\uXXXX` escape of a refused control character.
+fn has_escaped_control(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'\\' {
+            i += 1;
+            continue;
+        }
+        if bytes.get(i + 1) == Some(&b'u') {
+            let code = bytes
+                .get(i + 2..i + 6)
+                .and_then(|hex| std::str::from_utf8(hex).ok())
+                .and_then(|hex| u32::from_str_radix(hex, 16).ok())
+                .and_then(char::from_u32);
+            if code.is_some_and(is_refused_control) {
+                return true;
+            }
+        }
+        // Skip the escaped character, so that `\\u0000` (an escaped backslash) is not read as one.
+        i += 2;
+    }
+    false
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -542,6 +619,9 @@ impl<'de> de::Deserializer<'de> for De<'_> {
 
 /// A list from `Name.N` children, in index order (gaps tolerated, index 0 rejected).
 fn tree_seq<'a>(children: &'a BTreeMap<String, Node>, path: &str) -> Result<TreeSeq<'a>, DeError> {
+    if children.len() > MAX_LIST_ITEMS {
+        return Err(too_many_items(path));
+    }
     let mut items = Vec::with_capacity(children.len());
     for (key, node) in children {
         let child_path = join(path, key);
@@ -573,7 +653,10 @@ impl<'de, 'a> de::SeqAccess<'de> for TreeSeq<'a> {
         seed: S,
     ) -> Result<Option<S::Value>, DeError> {
         match self.items.next() {
-            Some((_, path, node)) => seed.deserialize(De::node(node, path)).map(Some),
+            Some((_, path, node)) => seed
+                .deserialize(De::node(node, path.clone()))
+                .map(Some)
+                .map_err(|e| e.at(&path)),
             None => Ok(None),
         }
     }
@@ -588,12 +671,19 @@ fn json_seq<'de, V: Visitor<'de>>(
     visitor: V,
 ) -> Result<V::Value, DeError> {
     match value {
+        serde_json::Value::Array(items) if items.len() > MAX_LIST_ITEMS => {
+            Err(too_many_items(path))
+        }
         serde_json::Value::Array(items) => visitor.visit_seq(JsonSeq {
             iter: items.into_iter().enumerate(),
             path: path.to_owned(),
         }),
         _ => Err(DeError::invalid(path, "expected a JSON list")),
     }
+}
+
+fn too_many_items(path: &str) -> DeError {
+    DeError::invalid(path, format!("at most {MAX_LIST_ITEMS} items"))
 }
 
 struct JsonSeq {
@@ -612,9 +702,10 @@ impl<'de> de::SeqAccess<'de> for JsonSeq {
                 let path = join(&self.path, &(i + 1).to_string());
                 seed.deserialize(De {
                     val: Val::Json(value),
-                    path,
+                    path: path.clone(),
                 })
                 .map(Some)
+                .map_err(|e| e.at(&path))
             }
             None => Ok(None),
         }
@@ -676,7 +767,11 @@ impl<'de, 'a> de::MapAccess<'de> for TreeMap<'a> {
     }
     fn next_value_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<S::Value, DeError> {
         match self.value.take() {
-            Some((key, node)) => seed.deserialize(De::node(node, join(&self.path, key))),
+            Some((key, node)) => {
+                let path = join(&self.path, key);
+                seed.deserialize(De::node(node, path.clone()))
+                    .map_err(|e| e.at(&path))
+            }
             None => Err(DeError::invalid(&self.path, "value without a name")),
         }
     }
@@ -711,10 +806,14 @@ impl<'de> de::MapAccess<'de> for JsonMap {
     }
     fn next_value_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<S::Value, DeError> {
         match self.value.take() {
-            Some((key, value)) => seed.deserialize(De {
-                val: Val::Json(value),
-                path: join(&self.path, &key),
-            }),
+            Some((key, value)) => {
+                let path = join(&self.path, &key);
+                seed.deserialize(De {
+                    val: Val::Json(value),
+                    path: path.clone(),
+                })
+                .map_err(|e| e.at(&path))
+            }
             None => Err(DeError::invalid(&self.path, "value without a name")),
         }
     }

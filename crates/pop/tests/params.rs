@@ -419,3 +419,143 @@ fn flattening_vector_round_trips() {
         }]
     );
 }
+
+// Issue 11, defects 4 and 5: every list and string is bounded, and no control character reaches
+// an action (nor, through it, SQL), raw or escaped in JSON.
+
+#[test]
+fn control_characters_are_refused_in_any_text_parameter() {
+    for bad in ["a\0b", "\u{1}", "x\u{7f}", "\u{85}next line", "\u{1b}[31m"] {
+        let p = params(&[("RegionId", bad)]);
+        assert_names(
+            from_params::<CreateDesktopsRequest>(&p),
+            "InvalidParameter",
+            "RegionId",
+        );
+    }
+    let p = params(&[("RegionId", "r"), ("Tag", r#"[{"Key":"a\u0000b"}]"#)]);
+    assert_names(
+        from_params::<CreateDesktopsRequest>(&p),
+        "InvalidParameter",
+        "Tag",
+    );
+    let p = params(&[("RegionId", "r"), ("Tag.1.Key", "k\0")]);
+    assert_names(
+        from_params::<CreateDesktopsRequest>(&p),
+        "InvalidParameter",
+        "Tag.1.Key",
+    );
+    // A hostile name is named without its control characters.
+    let p = params(&[("RegionId", "r"), ("Bad\0Name", "v")]);
+    let (code, message) = err(from_params::<CreateDesktopsRequest>(&p));
+    assert_eq!(code, "InvalidParameter");
+    assert!(
+        message.contains("\"Bad?Name\"") && !message.contains('\0'),
+        "{message}"
+    );
+}
+
+#[test]
+fn tabs_newlines_and_escaped_backslashes_are_text() {
+    let p = params(&[
+        ("RegionId", "line one\nline two\r\n\tindented"),
+        (
+            "Tag",
+            r#"[{"Key":"a\\u0000 is six characters","Value":"tab\there"}]"#,
+        ),
+    ]);
+    let request: CreateDesktopsRequest = from_params(&p).expect("decodes");
+    assert_eq!(request.region_id, "line one\nline two\r\n\tindented");
+    let tag = request.tag.expect("tag").remove(0);
+    assert_eq!(tag.key, "a\\u0000 is six characters");
+    assert_eq!(tag.value.as_deref(), Some("tab\there"));
+}
+
+#[test]
+fn values_and_lists_have_general_bounds() {
+    let long = "x".repeat(pop::params::MAX_VALUE_BYTES + 1);
+    let p = params(&[("RegionId", long.as_str())]);
+    assert_names(
+        from_params::<CreateDesktopsRequest>(&p),
+        "InvalidParameter",
+        "RegionId",
+    );
+
+    let many = pop::params::MAX_LIST_ITEMS + 1;
+    let mut flat: FlatParams = (1..=many)
+        .map(|i| (format!("EndUserId.{i}"), "u".to_owned()))
+        .collect();
+    flat.insert("RegionId", "r");
+    assert_names(
+        from_params::<CreateDesktopsRequest>(&flat),
+        "InvalidParameter",
+        "EndUserId",
+    );
+    let json = serde_json::to_string(&vec!["u"; many]).expect("json");
+    let p = params(&[("RegionId", "r"), ("EndUserId", json.as_str())]);
+    assert_names(
+        from_params::<CreateDesktopsRequest>(&p),
+        "InvalidParameter",
+        "EndUserId",
+    );
+    let json = serde_json::to_string(&vec!["u"; many - 1]).expect("json");
+    let p = params(&[("RegionId", "r"), ("EndUserId", json.as_str())]);
+    let request: CreateDesktopsRequest = from_params(&p).expect("at the bound");
+    assert_eq!(request.end_user_id.map(|u| u.len()), Some(many - 1));
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct BoundedTag {
+    key: pop::Text<1, 128>,
+    value: Option<pop::Text<0, 256>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Bounded {
+    name: Option<pop::Text<1, 64>>,
+    tag: Option<pop::List<BoundedTag, 20>>,
+}
+
+#[test]
+fn cloud_limits_name_the_wire_parameter() {
+    let ok = params(&[("Name", "名前"), ("Tag.1.Key", "k"), ("Tag.1.Value", "")]);
+    let request: Bounded = from_params(&ok).expect("decodes");
+    assert_eq!(request.name.as_deref(), Some("名前"));
+    let tags = request.tag.expect("tags");
+    assert_eq!(tags.len(), 1);
+    assert_eq!((&*tags[0].key, tags[0].value.as_deref()), ("k", Some("")));
+
+    let name = "n".repeat(65);
+    assert_names(
+        from_params::<Bounded>(&params(&[("Name", name.as_str())])),
+        "InvalidParameter",
+        "Name",
+    );
+    assert_names(
+        from_params::<Bounded>(&params(&[("Name", "")])),
+        "InvalidParameter",
+        "Name",
+    );
+    let value = "v".repeat(257);
+    let p = params(&[
+        ("Tag.1.Key", "a"),
+        ("Tag.2.Key", "b"),
+        ("Tag.2.Value", value.as_str()),
+    ]);
+    assert_names(
+        from_params::<Bounded>(&p),
+        "InvalidParameter",
+        "Tag.2.Value",
+    );
+    let tags: FlatParams = (1..=21)
+        .map(|i| (format!("Tag.{i}.Key"), format!("k{i}")))
+        .collect();
+    let (code, message) = err(from_params::<Bounded>(&tags));
+    assert_eq!(code, "InvalidParameter");
+    assert!(
+        message.contains("\"Tag\"") && message.contains("at most 20"),
+        "{message}"
+    );
+}
