@@ -121,6 +121,7 @@ class AmcServer:
         self.endpoint = self.host
         self.url = f"http://{self.host}"
         self.log_path = data_dir / "server.log"
+        self.cwd = data_dir
         self.proc: subprocess.Popen | None = None
         self._log = None
 
@@ -147,7 +148,7 @@ class AmcServer:
         self._log.write(f"\n=== e2e: starting {' '.join(self.command())}\n".encode())
         self._log.flush()
         self.proc = subprocess.Popen(self.command(), stdout=self._log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, env=self.env(), cwd=self.data_dir)
+                                     stdin=subprocess.DEVNULL, env=self.env(), cwd=self.cwd)
         deadline = time.monotonic() + START_TIMEOUT
         while True:
             if self.proc.poll() is not None:

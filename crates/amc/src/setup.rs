@@ -90,9 +90,34 @@ pub fn database_url(args: &StoreArgs) -> String {
     }
 }
 
+/// Creates the data dir if needed, readable by its owner only: it holds the master key, the first
+/// access key and (on SQLite) every tenant's records.
+fn private_data_dir(data_dir: &Path) -> anyhow::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(data_dir)
+        .with_context(|| format!("creating data dir {}", data_dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(data_dir)
+            .with_context(|| format!("reading data dir {}", data_dir.display()))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))
+                .with_context(|| format!("making data dir {} private", data_dir.display()))?;
+            tracing::warn!(data_dir = %data_dir.display(), "the data dir was readable by others; made it 0700");
+        }
+    }
+    Ok(())
+}
+
 pub async fn open_store(args: &StoreArgs) -> anyhow::Result<Store> {
-    std::fs::create_dir_all(&args.data_dir)
-        .with_context(|| format!("creating data dir {}", args.data_dir.display()))?;
+    private_data_dir(&args.data_dir)?;
     let (key, new_key_file) = master_key(&args.data_dir)?;
     let leftovers = if new_key_file.is_some() || std::env::var_os("AMC_MASTER_KEY").is_some() {
         Vec::new()
@@ -242,8 +267,7 @@ pub async fn rotate_master_key(
     args: &StoreArgs,
     new_key: Option<&str>,
 ) -> anyhow::Result<Rotation> {
-    std::fs::create_dir_all(&args.data_dir)
-        .with_context(|| format!("creating data dir {}", args.data_dir.display()))?;
+    private_data_dir(&args.data_dir)?;
     let new = match new_key {
         Some(text) => MasterKey::from_text(text).context("--new-key")?,
         None => MasterKey::generate(&mut rand::rngs::OsRng),

@@ -19,4 +19,9 @@ pub enum StoreError {
     Nonces(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    #[error("preparing the database file {path}: {source}")]
+    File {
+        path: String,
+        source: std::io::Error,
+    },
 }

@@ -57,8 +57,49 @@ static MIGRATE_SQLITE_NONCES: sqlx::migrate::Migrator =
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000; \
      PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;";
 
-async fn sqlite_pool(url: &str, max_connections: u32) -> Result<AnyPool, sqlx::Error> {
-    AnyPoolOptions::new()
+/// The file of a `sqlite://path?query` URL; `None` for an in-memory database.
+fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split_once('?').map_or(rest, |(path, _)| path);
+    (!path.is_empty() && path != ":memory:").then(|| path.into())
+}
+
+/// The database file and its WAL and shared-memory files, readable by their owner only: they
+/// hold every tenant's records. SQLite gives the WAL and shm files the mode of the database
+/// file, so creating that one 0600 before SQLite does covers all three; existing files are
+/// tightened too.
+fn make_private(url: &str) -> Result<(), StoreError> {
+    #[cfg(unix)]
+    if let Some(path) = sqlite_path(url) {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let failed = |path: &std::path::Path, source| StoreError::File {
+            path: path.display().to_string(),
+            source,
+        };
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| failed(&path, e))?;
+        for suffix in ["", "-wal", "-shm"] {
+            let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+            match std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(failed(&file, e)),
+                _ => {}
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = url;
+    Ok(())
+}
+
+async fn sqlite_pool(url: &str, max_connections: u32) -> Result<AnyPool, StoreError> {
+    make_private(url)?;
+    let pool = AnyPoolOptions::new()
         .max_connections(max_connections)
         .after_connect(|conn, _meta| {
             Box::pin(async move {
@@ -67,7 +108,8 @@ async fn sqlite_pool(url: &str, max_connections: u32) -> Result<AnyPool, sqlx::E
             })
         })
         .connect(url)
-        .await
+        .await?;
+    Ok(pool)
 }
 
 /// `sqlite://dir/amc.db?mode=rwc` -> `sqlite://dir/amc-nonces.db?mode=rwc`.
@@ -181,6 +223,20 @@ impl WriteTx<'_> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn sqlite_urls_name_their_file() {
+        assert_eq!(
+            super::sqlite_path("sqlite://d/amc.db?mode=rwc"),
+            Some("d/amc.db".into())
+        );
+        assert_eq!(
+            super::sqlite_path("sqlite:///abs/amc.db"),
+            Some("/abs/amc.db".into())
+        );
+        assert_eq!(super::sqlite_path("sqlite::memory:"), None);
+        assert_eq!(super::sqlite_path("postgres://h/db"), None);
+    }
+
     #[test]
     fn nonce_database_sits_beside_the_main_one() {
         assert_eq!(

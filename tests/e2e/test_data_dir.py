@@ -1,0 +1,64 @@
+"""The data dir holds the master key, the first access key and, on SQLite, every tenant's records:
+it is the owner's alone (issue 11, defect 12)."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from conftest import AmcServer, random_key
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def private_files(data_dir: Path) -> dict[str, int]:
+    return {p.name: mode(p) for p in data_dir.iterdir() if p.is_file() and p.name != "server.log"}
+
+
+@pytest.fixture
+def fresh_server(amc_bin, backend, tmp_path, pg_databases):
+    if backend != "sqlite":
+        pytest.skip("the database files are SQLite's")
+    servers: list[AmcServer] = []
+
+    def start(data_dir: Path) -> AmcServer:
+        srv = AmcServer(amc_bin, backend, data_dir, None, root_key=random_key())
+        srv.log_path = tmp_path / f"server-{len(servers)}.log"
+        srv.cwd = tmp_path
+        servers.append(srv)
+        srv.start()
+        return srv
+
+    yield start
+    for srv in servers:
+        srv.kill()
+
+
+def test_a_new_data_dir_and_every_file_in_it_are_private(fresh_server, tmp_path):
+    data_dir = tmp_path / "not-yet" / "data"
+    srv = fresh_server(data_dir)
+    srv.api().describe()
+    files = private_files(data_dir)
+    # While the server runs, SQLite keeps its write-ahead log and shared memory beside each file.
+    assert {"amc.db", "amc.db-wal", "amc.db-shm", "amc-nonces.db", "master.key"} <= set(files), files
+    assert mode(data_dir) == 0o700
+    assert all(m == 0o600 for m in files.values()), {n: oct(m) for n, m in files.items()}
+
+
+def test_an_existing_open_data_dir_is_tightened(fresh_server, tmp_path):
+    data_dir = tmp_path / "open"
+    data_dir.mkdir(mode=0o755)
+    data_dir.chmod(0o755)
+    srv = fresh_server(data_dir)
+    srv.stop()
+    for name in ("amc.db", "amc-nonces.db"):
+        (data_dir / name).chmod(0o644)
+    data_dir.chmod(0o755)
+    srv.start()
+    assert mode(data_dir) == 0o700
+    files = private_files(data_dir)
+    assert all(m == 0o600 for m in files.values()), {n: oct(m) for n, m in files.items()}
