@@ -14,7 +14,7 @@ use web::RequestId;
 use web::body::BodyLimits;
 
 use crate::actions::{self, ActionEntry};
-use crate::errors::internal;
+use crate::errors::{self, internal};
 use crate::response::failure_error;
 use crate::{AppState, Ctx, MAX_BODY_BYTES, response};
 
@@ -131,11 +131,7 @@ async fn handle(
         .is_some_and(|t| !t.is_empty())
     {
         // Long-term keys take no token; temporary (STS) keys, which would, are not issued yet.
-        return Err(fail(ApiError::new(
-            400,
-            "InvalidSecurityToken.MismatchWithAccessKey",
-            "The security token does not belong to the access key: long-term access keys are used without one.",
-        )));
+        return Err(fail(errors::SECURITY_TOKEN_MISMATCH.error(&[])));
     }
     let fresh = state
         .store
@@ -163,32 +159,15 @@ fn authorize(key: &AccessKey, entry: &ActionEntry) -> Result<(), ApiError> {
     if key.is_root {
         return Ok(());
     }
-    Err(ApiError::new(
-        403,
-        "Forbidden.RAM",
-        format!(
-            "User not authorized to operate on the specified resource: {}.",
-            entry.ram_action()
-        ),
-    ))
+    Err(errors::FORBIDDEN_RAM.error(&[&entry.ram_action()]))
 }
 
 pub(crate) async fn not_found(request: Request) -> Response {
-    let error = ApiError::new(
-        404,
-        "InvalidAction.NotFound",
-        "Specified api is not found, please check your url and method.",
-    );
-    refuse(&request, &error)
+    refuse(&request, &errors::ACTION_NOT_FOUND.error(&[]))
 }
 
 pub(crate) async fn method_not_allowed(request: Request) -> Response {
-    let error = ApiError::new(
-        405,
-        "UnsupportedHTTPMethod",
-        "The endpoint accepts GET and POST only.",
-    );
-    refuse(&request, &error)
+    refuse(&request, &errors::METHOD_NOT_ALLOWED.error(&[]))
 }
 
 fn refuse(request: &Request, error: &ApiError) -> Response {

@@ -1,9 +1,281 @@
-//! Errors of the POP surface that are not the protocol's own.
+//! Every error code the POP surface answers, with its HTTP status and message, in one table:
+//! handlers build their errors from these constants, `docs/errors.md` is generated from [`ALL`]
+//! (and checked against it by a test), and a test refuses an `ApiError::new` anywhere else in
+//! this crate. The protocol's own codes are built by `pop` (it has no product knowledge); they
+//! are listed here too, and a test holds `pop`'s constructors to their rows.
+
+use std::fmt::{Display, Write};
 
 use pop::ApiError;
 
+/// One row of the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorCode {
+    pub code: &'static str,
+    pub status: u16,
+    /// The message; each `{}` stands for the next argument of [`ErrorCode::error`].
+    pub message: &'static str,
+    /// When it is answered, for `docs/errors.md`.
+    pub when: &'static str,
+}
+
+impl ErrorCode {
+    /// The error with `args` put in the message's `{}` in turn.
+    pub fn error(&self, args: &[&dyn Display]) -> ApiError {
+        let mut message = String::with_capacity(self.message.len() + 32);
+        let mut args = args.iter();
+        let mut parts = self.message.split("{}").peekable();
+        while let Some(part) = parts.next() {
+            message.push_str(part);
+            if parts.peek().is_some() {
+                match args.next() {
+                    Some(arg) => {
+                        let _ = write!(message, "{arg}");
+                    }
+                    None => message.push('?'),
+                }
+            }
+        }
+        ApiError::new(self.status, self.code, message)
+    }
+}
+
+macro_rules! table {
+    ($($name:ident: $code:literal, $status:literal, $message:literal, $when:literal;)*) => {
+        $(pub const $name: ErrorCode = ErrorCode {
+            code: $code,
+            status: $status,
+            message: $message,
+            when: $when,
+        };)*
+        /// Every row, in the order of `docs/errors.md`.
+        pub static ALL: &[ErrorCode] = &[$($name),*];
+    };
+}
+
+table! {
+    // -- the protocol (built by `pop`)
+    MISSING_PARAMETER: "MissingParameter", 400,
+        "The input parameter \"{}\" that is mandatory for processing this request is not supplied.",
+        "A required parameter is absent (or empty where it must not be).";
+    INVALID_PARAMETER: "InvalidParameter", 400,
+        "The specified parameter \"{}\" is not valid: {}",
+        "A parameter does not parse, is out of its bounds or names something of the wrong kind; the message names the wire path (`Tag.2.Value`).";
+    INCOMPLETE_SIGNATURE: "IncompleteSignature", 400,
+        "The request signature does not conform to Aliyun standards: {}",
+        "No signature, a malformed `Authorization`, or headers that must be signed are not.";
+    SIGNATURE_DOES_NOT_MATCH: "SignatureDoesNotMatch", 400,
+        "Specified signature is not matched with our calculation. server string to sign is:{}",
+        "The signature is not the one the secret gives, or the body is not the one whose hash was signed.";
+    SIGNATURE_NONCE_USED: "SignatureNonceUsed", 400,
+        "Specified signature nonce was used already.",
+        "A replay: the nonce was seen with this key while the timestamp is still accepted.";
+    TIMESTAMP_EXPIRED: "InvalidTimeStamp.Expired", 400,
+        "Specified time stamp or date value is expired.",
+        "The request's timestamp is more than 15 minutes from the server's clock.";
+    TIMESTAMP_FORMAT: "InvalidTimeStamp.Format", 400,
+        "Specified time stamp or date value is not well formatted.",
+        "`x-acs-date` / `Timestamp` is not `yyyy-MM-ddTHH:mm:ssZ`.";
+    ACCESS_KEY_NOT_FOUND: "InvalidAccessKeyId.NotFound", 404,
+        "Specified access key is not found.",
+        "The access key id is unknown.";
+    ACCESS_KEY_INACTIVE: "InvalidAccessKeyId.Inactive", 400,
+        "Specified access key is disabled.",
+        "The access key exists but is disabled.";
+    ACTION_NOT_FOUND: "InvalidAction.NotFound", 404,
+        "Specified api is not found, please check your url and method.",
+        "An action the version does not have, or a path other than `/`.";
+    INVALID_VERSION: "InvalidVersion", 400,
+        "Specified parameter Version is not valid.",
+        "A version of no product amc serves.";
+    INTERNAL_ERROR: "InternalError", 500,
+        "The request processing has failed due to some unknown error, exception or failure.",
+        "A fault of amc or its database; the detail is in the server's log only.";
+
+    // -- the pipeline
+    SECURITY_TOKEN_MISMATCH: "InvalidSecurityToken.MismatchWithAccessKey", 400,
+        "The security token does not belong to the access key: long-term access keys are used without one.",
+        "A `SecurityToken` / `x-acs-security-token` comes with a long-term access key.";
+    FORBIDDEN_RAM: "Forbidden.RAM", 403,
+        "User not authorized to operate on the specified resource: {}.",
+        "The access key's principal may not call the action.";
+    UNSUPPORTED_OPERATION: "UnsupportedOperation", 501,
+        "The action {} of version {} is not served by this amc release.",
+        "An action of the spec amc does not serve yet (docs/compatibility.md).";
+    METHOD_NOT_ALLOWED: "UnsupportedHTTPMethod", 405,
+        "The endpoint accepts GET and POST only.",
+        "A method other than GET or POST on `/`.";
+    OPERATION_CONFLICT: "OperationConflict", 409,
+        "Request was denied due to conflict with a previous request.",
+        "Concurrent calls changed the same records and the change could not be applied after retrying; send it again.";
+
+    // -- the HTTP stack (`web::Failure`)
+    MALFORMED_REQUEST: "MalformedRequest", 400,
+        "The request is not well-formed HTTP/1.1 (request line, a header, Content-Length or the body's framing).",
+        "HTTP/1.1 that cannot be parsed.";
+    URI_TOO_LONG: "UriTooLong", 414,
+        "The request URI is too long.",
+        "A request target over 64 KiB.";
+    HEADERS_TOO_LARGE: "RequestHeaderFieldsTooLarge", 431,
+        "The request has too many headers, or headers too large.",
+        "More than 100 headers, or a head over hyper's buffer.";
+    BODY_TOO_LARGE: "RequestEntityTooLarge", 413,
+        "The request body exceeds {} bytes.",
+        "A body over 8 MiB (refused before it is read when `Content-Length` says so).";
+    BODY_TIMEOUT: "RequestTimeout", 408,
+        "The request body did not arrive in time.",
+        "The body did not arrive within `--body-timeout-secs`.";
+    SERVICE_UNAVAILABLE: "ServiceUnavailable", 503,
+        "The request has failed due to a temporary failure of the server.",
+        "No room for another connection (`--max-connections`) or body (`--body-budget-mib`).";
+
+    // -- desktops and the catalogue (ecd 2020-09-30)
+    DESKTOP_NOT_FOUND: "InvalidDesktopId.NotFound", 404,
+        "The specified desktop {} is not found.",
+        "A desktop id that is not the caller's (or not in the region given).";
+    INCORRECT_DESKTOP_STATUS: "IncorrectDesktopStatus", 400,
+        "The current status of the desktop does not support this operation: {}.",
+        "The operation may not begin from the desktop's status, or another operation is under way.";
+    BUNDLE_NOT_FOUND: "InvalidBundleId.NotFound", 404,
+        "The specified bundle {} is not found.",
+        "A bundle id the catalogue does not have.";
+    IMAGE_NOT_FOUND: "InvalidImageId.NotFound", 404,
+        "The specified image {} is not found.",
+        "An image id the catalogue does not have.";
+
+    // -- agent runtimes, model groups, channels (appstream-center 2021-09-01)
+    RUNTIME_NOT_FOUND: "InvalidRuntimeId.NotFound", 404,
+        "The specified runtime {} does not exist.",
+        "A runtime id that is not the caller's.";
+    AGENT_PROVIDER_MISMATCH: "InvalidAgentProvider.Mismatch", 400,
+        "The runtime {} runs {}, not the AgentProvider {}.",
+        "The AgentProvider given is not the runtime's.";
+    AGENT_PLATFORM_MISMATCH: "InvalidAgentPlatform.Mismatch", 400,
+        "The runtime {} is on platform {}, not the AgentPlatform {}.",
+        "The AgentPlatform given is not the runtime's.";
+    MODEL_TEMPLATE_NOT_FOUND: "InvalidModelTemplateId.NotFound", 404,
+        "The specified model template {} is not found.",
+        "A model group id that is not the caller's.";
+    PROVIDER_TEMPLATE_NOT_FOUND: "InvalidProviderTemplateId.NotFound", 404,
+        "The specified model provider template {} is not found.",
+        "A provider template id that is not the caller's (or not of the model group given).";
+    LLM_TEMPLATE_NOT_FOUND: "InvalidLlmTemplateId.NotFound", 404,
+        "The specified LLM template {} is not found.",
+        "An LLM template id that is not the caller's.";
+    PROVIDER_NAME_EXISTS: "ProviderName.AlreadyExists", 400,
+        "The model template already has a provider named {}.",
+        "A second provider of the same ProviderName in one model group.";
+    MODEL_TEMPLATE_NOT_BOUND: "ModelTemplate.NotBound", 400,
+        "The model template {} is not bound to the resource group {}.",
+        "RemoveResourceGroupModelTemplate of a group the model group is not bound to (per item).";
+
+    // -- resource groups (resourcemanager 2020-03-31)
+    RESOURCE_GROUP_NOT_FOUND: "EntityNotExists.ResourceGroup", 404,
+        "The specified resource group {} (ResourceGroupId) does not exist.",
+        "A resource group id that is not the caller's, wherever one is taken.";
+    RESOURCE_GROUP_NAME_EXISTS: "NameAlreadyExists.ResourceGroup", 400,
+        "A resource group named {} (Name) already exists in this account.",
+        "CreateResourceGroup with a Name the account already has.";
+    RESOURCE_GROUP_NOT_EMPTY: "DeleteConflict.ResourceGroup.Resource", 400,
+        "The resource group {} still holds {} runtime(s); move them to another group (MoveResources) or delete them first.",
+        "DeleteResourceGroup of a group that still holds runtimes.";
+}
+
 /// Logs the detail and answers the opaque `InternalError`.
-pub(crate) fn internal(error: impl std::fmt::Display) -> ApiError {
+pub(crate) fn internal(error: impl Display) -> ApiError {
     tracing::error!(%error, "internal error");
-    ApiError::internal()
+    INTERNAL_ERROR.error(&[])
+}
+
+/// `docs/errors.md` as the table gives it.
+pub fn markdown() -> String {
+    let mut out = String::from(
+        "# Error codes\n\n\
+         Every error code amc's POP API answers, with its HTTP status and message (`{}` stands for \
+         a detail of the call). The body is always `{RequestId, HostId, Code, Message, Recommend}`.\n\
+         Generated from `crates/api/src/errors.rs` (`AMC_BLESS=1 cargo test -p api errors_doc` \
+         rewrites it; the test fails when it is out of date).\n\n\
+         | code | HTTP | message | when |\n|---|---|---|---|\n",
+    );
+    for row in ALL {
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} | {} |",
+            row.code,
+            row.status,
+            row.message.replace('|', "\\|"),
+            row.when.replace('|', "\\|")
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arguments_fill_the_message_in_turn() {
+        let error = AGENT_PROVIDER_MISMATCH.error(&[&"ecd-1", &"OpenClaw", &"HermesAgent"]);
+        assert_eq!(error.code, "InvalidAgentProvider.Mismatch");
+        assert_eq!(error.status, 400);
+        assert_eq!(
+            error.message,
+            "The runtime ecd-1 runs OpenClaw, not the AgentProvider HermesAgent."
+        );
+        assert_eq!(
+            DESKTOP_NOT_FOUND.error(&[]).message,
+            "The specified desktop ? is not found."
+        );
+    }
+
+    #[test]
+    fn codes_are_unique() {
+        let mut codes: Vec<&str> = ALL.iter().map(|row| row.code).collect();
+        codes.sort_unstable();
+        let before = codes.len();
+        codes.dedup();
+        assert_eq!(before, codes.len(), "a code appears twice in the table");
+    }
+
+    #[test]
+    fn the_protocol_codes_of_pop_are_rows_of_the_table() {
+        for error in [
+            ApiError::missing_parameter("X"),
+            ApiError::invalid_parameter("X", "y"),
+            ApiError::incomplete_signature("y"),
+            ApiError::signature_does_not_match("s"),
+            ApiError::signature_nonce_used(),
+            ApiError::timestamp_expired(),
+            ApiError::timestamp_format(),
+            ApiError::access_key_not_found(),
+            ApiError::access_key_inactive(),
+            ApiError::action_not_found(),
+            ApiError::invalid_version(),
+            ApiError::internal(),
+        ] {
+            let row = ALL.iter().find(|row| row.code == error.code);
+            assert_eq!(
+                row.map(|row| row.status),
+                Some(error.status),
+                "{} is not in the table with status {}",
+                error.code,
+                error.status
+            );
+        }
+    }
+
+    #[test]
+    fn errors_doc() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/errors.md");
+        let generated = markdown();
+        if std::env::var_os("AMC_BLESS").is_some() {
+            std::fs::write(path, &generated).unwrap_or_else(|e| panic!("writing {path}: {e}"));
+        }
+        let on_disk = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            on_disk == generated,
+            "docs/errors.md is out of date: run `AMC_BLESS=1 cargo test -p api errors_doc`"
+        );
+    }
 }

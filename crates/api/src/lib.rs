@@ -8,7 +8,7 @@
 pub mod actions;
 mod context;
 mod endpoint;
-mod errors;
+pub mod errors;
 mod response;
 
 use std::sync::Arc;

@@ -6,6 +6,8 @@ use axum::response::{IntoResponse, Response};
 use pop::ApiError;
 use web::{ErrorBody, Failure};
 
+use crate::errors;
+
 const JSON: &str = "application/json;charset=utf-8";
 
 fn json_response(status: StatusCode, body: Vec<u8>, request_id: &str) -> Response {
@@ -49,37 +51,16 @@ pub(crate) fn error(error: &ApiError, request_id: &str, host: &str, product: &st
 
 /// The error of a failure the HTTP stack detected.
 pub(crate) fn failure_error(failure: Failure) -> ApiError {
-    let status = failure.status().as_u16();
     match failure {
-        Failure::Protocol(code) => match code.as_u16() {
-            414 => ApiError::new(status, "UriTooLong", "The request URI is too long."),
-            431 => ApiError::new(
-                status,
-                "RequestHeaderFieldsTooLarge",
-                "The request has too many headers, or headers too large.",
-            ),
-            _ => ApiError::new(
-                status,
-                "MalformedRequest",
-                "The request is not well-formed HTTP/1.1 (request line, a header, Content-Length or the body's framing).",
-            ),
+        Failure::Protocol(status) => match status.as_u16() {
+            414 => errors::URI_TOO_LONG.error(&[]),
+            431 => errors::HEADERS_TOO_LARGE.error(&[]),
+            _ => errors::MALFORMED_REQUEST.error(&[]),
         },
-        Failure::BodyTooLarge(limit) => ApiError::new(
-            status,
-            "RequestEntityTooLarge",
-            format!("The request body exceeds {limit} bytes."),
-        ),
-        Failure::BodyTimeout => ApiError::new(
-            status,
-            "RequestTimeout",
-            "The request body did not arrive in time.",
-        ),
-        Failure::Busy => ApiError::new(
-            status,
-            "ServiceUnavailable",
-            "The request has failed due to a temporary failure of the server.",
-        ),
-        Failure::Panic => ApiError::internal(),
+        Failure::BodyTooLarge(limit) => errors::BODY_TOO_LARGE.error(&[&limit]),
+        Failure::BodyTimeout => errors::BODY_TIMEOUT.error(&[]),
+        Failure::Busy => errors::SERVICE_UNAVAILABLE.error(&[]),
+        Failure::Panic => errors::INTERNAL_ERROR.error(&[]),
     }
 }
 
@@ -91,7 +72,7 @@ impl web::Dialect for PopDialect {
     fn render(&self, failure: Failure, request_id: &str) -> ErrorBody {
         let error = failure_error(failure);
         ErrorBody {
-            status: failure.status(),
+            status: axum::http::StatusCode::from_u16(error.status).unwrap_or(failure.status()),
             content_type: JSON,
             body: error_json(&error, request_id, "amc", "amc"),
         }

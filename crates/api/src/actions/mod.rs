@@ -349,13 +349,7 @@ pub fn find(version: &str, name: &str) -> Result<ServedAction, ApiError> {
                     entry: *entry,
                     handle: served.handle,
                 }),
-                None => Err(ApiError::new(
-                    501,
-                    "UnsupportedOperation",
-                    format!(
-                        "The action {name} of version {version} is not served by this amc release."
-                    ),
-                )),
+                None => Err(crate::errors::UNSUPPORTED_OPERATION.error(&[&name, &version])),
             };
         }
     }
