@@ -1,9 +1,14 @@
 //! Signature nonces seen within the timestamp window, shared by every replica through the database.
 //!
 //! Every signed call records one nonce, so nonces are written in batches: concurrent calls join
-//! one transaction (group commit) and each still learns, before it is answered, whether its nonce
-//! was new. A nonce is never trusted before it is durably recorded.
+//! one statement (group commit: one round trip and one commit for the batch) and each still
+//! learns, before it is answered, whether its nonce was new. A nonce is never trusted before it
+//! is durably recorded.
 
+use std::collections::HashMap;
+use std::fmt::Write;
+
+use sqlx::Row;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{Store, StoreError};
@@ -48,22 +53,45 @@ impl NonceWriter {
     }
 }
 
+/// Records a batch in one statement and says, per nonce, whether it was new. A nonce that comes
+/// twice in one batch (a replay sent at the same moment) is new at most once.
 async fn write_batch(pool: &sqlx::AnyPool, batch: &[Pending]) -> Result<Vec<bool>, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let mut fresh = Vec::with_capacity(batch.len());
-    for pending in batch {
-        let result = sqlx::query(
-            "INSERT INTO signature_nonces (access_key_id, nonce, expires_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (access_key_id, nonce) DO NOTHING",
-        )
-        .bind(&pending.access_key_id)
-        .bind(&pending.nonce)
-        .bind(pending.expires_at)
-        .execute(&mut *tx)
-        .await?;
-        fresh.push(result.rows_affected() == 1);
+    let mut first_of: HashMap<(&str, &str), usize> = HashMap::with_capacity(batch.len());
+    let mut candidates: Vec<usize> = Vec::with_capacity(batch.len());
+    for (index, pending) in batch.iter().enumerate() {
+        let key = (pending.access_key_id.as_str(), pending.nonce.as_str());
+        if let std::collections::hash_map::Entry::Vacant(slot) = first_of.entry(key) {
+            slot.insert(index);
+            candidates.push(index);
+        }
     }
-    tx.commit().await?;
+    let mut sql =
+        String::from("INSERT INTO signature_nonces (access_key_id, nonce, expires_at) VALUES ");
+    for (n, _) in candidates.iter().enumerate() {
+        if n > 0 {
+            sql.push_str(", ");
+        }
+        let base = n * 3;
+        let _ = write!(sql, "(${}, ${}, ${})", base + 1, base + 2, base + 3);
+    }
+    sql.push_str(" ON CONFLICT (access_key_id, nonce) DO NOTHING RETURNING access_key_id, nonce");
+    let mut query = sqlx::query(&sql);
+    for &index in &candidates {
+        let pending = &batch[index];
+        query = query
+            .bind(&pending.access_key_id)
+            .bind(&pending.nonce)
+            .bind(pending.expires_at);
+    }
+    let inserted = query.fetch_all(pool).await?;
+    let mut fresh = vec![false; batch.len()];
+    for row in &inserted {
+        let access_key_id: String = row.try_get(0)?;
+        let nonce: String = row.try_get(1)?;
+        if let Some(&index) = first_of.get(&(access_key_id.as_str(), nonce.as_str())) {
+            fresh[index] = true;
+        }
+    }
     Ok(fresh)
 }
 

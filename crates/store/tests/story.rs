@@ -104,6 +104,23 @@ async fn story(url: &str) -> Result<(), StoreError> {
     assert!(store.record_nonce("LTAIkeytwo", "n1", 1_000).await?);
     assert_eq!(store.purge_nonces(2_000).await?, 2);
     assert!(store.record_nonce("LTAIkeyone", "n1", 3_000).await?);
+    // A replay sent at the same moment as the original, many times over: one of them is new.
+    // (They share a batch of the group commit, and batches of each other.)
+    let attempts = (0..64).map(|i| {
+        let store = store.clone();
+        let nonce = if i % 2 == 0 { "same" } else { "other" };
+        tokio::spawn(async move { store.record_nonce("LTAIkeyone", nonce, 9_000).await })
+    });
+    let mut fresh = 0;
+    for attempt in attempts {
+        if attempt
+            .await
+            .map_err(|e| StoreError::Corrupt(format!("task: {e}")))??
+        {
+            fresh += 1;
+        }
+    }
+    assert_eq!(fresh, 2, "exactly one of each nonce is new");
 
     // Runtimes: filters, counts, pages, tenant scoping.
     let (a, b) = ("1000000000000001", "1000000000000002");
