@@ -557,7 +557,7 @@ mod tests {
         );
         assert_eq!(
             store
-                .delete_office_sites(&tenant, "cn-shanghai", &[b.id.clone()])
+                .delete_office_sites(&tenant, "cn-shanghai", std::slice::from_ref(&b.id))
                 .await?,
             OfficeSiteDeletion::NotFound(b.id.clone())
         );
