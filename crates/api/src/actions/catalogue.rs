@@ -50,11 +50,17 @@ fn passes(wanted: Option<&str>, actual: &str) -> bool {
     wanted.is_none_or(|w| w.eq_ignore_ascii_case(actual))
 }
 
-/// `eds.enterprise_office.4c8g` -> `eds.enterprise_office`.
+/// The instance type without its size segments (those starting with a digit):
+/// `eds.enterprise_office.4c8g` -> `eds.enterprise_office`, `cloud.space.4c.8g` -> `cloud.space`.
 fn desktop_type_family(desktop_type: &str) -> &str {
-    desktop_type
-        .rsplit_once('.')
-        .map_or(desktop_type, |(family, _)| family)
+    let mut family = desktop_type;
+    while let Some((rest, last)) = family.rsplit_once('.') {
+        if !last.starts_with(|c: char| c.is_ascii_digit()) {
+            break;
+        }
+        family = rest;
+    }
+    family
 }
 
 /// The catalogue is offered in served regions only.
@@ -504,7 +510,9 @@ mod tests {
             desktop_type_family("eds.enterprise_office.4c8g"),
             "eds.enterprise_office"
         );
+        assert_eq!(desktop_type_family("cloud.space.4c.8g"), "cloud.space");
         assert_eq!(desktop_type_family("plain"), "plain");
+        assert_eq!(desktop_type_family("4c.8g"), "4c");
     }
 
     #[test]
