@@ -436,6 +436,80 @@ class Api:
     def delete(self, ids, **kw):
         return self._power("delete", ids, **kw)
 
+    def create_office_site(self, name: str | None = None, *, region: str | None = REGION, **kw) -> str:
+        """A new convenience-account office site; returns its id."""
+        from alibabacloud_ecd20200930 import models as m
+
+        req = m.CreateSimpleOfficeSiteRequest(region_id=region, office_site_name=name, **kw)
+        body = self.ecd.create_simple_office_site(req).body.to_map()
+        assert body.get("RequestId") and body.get("OfficeSiteId"), body
+        return body["OfficeSiteId"]
+
+    def office_sites_page(self, **kw) -> dict:
+        from alibabacloud_ecd20200930 import models as m
+
+        kw.setdefault("region_id", REGION)
+        body = self.ecd.describe_office_sites(m.DescribeOfficeSitesRequest(**kw)).body.to_map()
+        assert body.get("RequestId")
+        return body
+
+    def office_sites(self, **kw) -> list[dict]:
+        """Every page of DescribeOfficeSites."""
+        out: list[dict] = []
+        token = None
+        for _ in range(100):
+            body = self.office_sites_page(max_results=100, next_token=token, **kw)
+            out.extend(body.get("OfficeSites") or [])
+            token = body.get("NextToken")
+            if not token:
+                return out
+        pytest.fail("DescribeOfficeSites paging did not end")
+
+    def office_site(self, site_id: str, **kw) -> dict:
+        found = self.office_sites(office_site_id=[site_id], **kw)
+        assert len(found) == 1, f"DescribeOfficeSites OfficeSiteId={site_id}: {found}"
+        return found[0]
+
+    def delete_office_sites(self, ids: list[str], region: str | None = REGION) -> dict:
+        from alibabacloud_ecd20200930 import models as m
+
+        body = self.ecd.delete_office_sites(
+            m.DeleteOfficeSitesRequest(region_id=region, office_site_id=list(ids))).body.to_map()
+        assert body.get("RequestId")
+        return body
+
+    def bundles_page(self, **kw) -> dict:
+        from alibabacloud_ecd20200930 import models as m
+
+        kw.setdefault("region_id", REGION)
+        body = self.ecd.describe_bundles(m.DescribeBundlesRequest(**kw)).body.to_map()
+        assert body.get("RequestId")
+        return body
+
+    def bundles(self, **kw) -> list[dict]:
+        kw.setdefault("max_results", 100)
+        return self.bundles_page(**kw).get("Bundles") or []
+
+    def images_page(self, **kw) -> dict:
+        from alibabacloud_ecd20200930 import models as m
+
+        kw.setdefault("region_id", REGION)
+        body = self.ecd.describe_images(m.DescribeImagesRequest(**kw)).body.to_map()
+        assert body.get("RequestId")
+        return body
+
+    def images(self, **kw) -> list[dict]:
+        kw.setdefault("max_results", 100)
+        return self.images_page(**kw).get("Images") or []
+
+    def regions(self, **kw) -> list[dict]:
+        from alibabacloud_ecd20200930 import models as m
+
+        kw.setdefault("region_id", REGION)
+        body = self.ecd.describe_regions(m.DescribeRegionsRequest(**kw)).body.to_map()
+        assert body.get("RequestId")
+        return body.get("Regions") or []
+
     # ---- resourcemanager 2020-03-31
     def create_group(self, name: str | None = None, display_name: str | None = None, **kw) -> str:
         """A new resource group; returns its id."""

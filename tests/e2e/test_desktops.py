@@ -31,10 +31,11 @@ def _purchase_options():
 
 def test_create_ubuntu_openclaw_desktops(tenant):
     rg = tenant.create_group("e2e-ubuntu")
+    site = tenant.create_office_site("e2e-ubuntu")
     resp = tenant.create_raw(
         image=IMG_UBUNTU, amount=3, name="oc-ubuntu", users=["alice", "bob"],
         tags={"env": "e2e", "team": "qa"}, rg=rg,
-        charge_type="PostPaid", office_site_id="cn-hangzhou+dir-e2e", purchase_options=_purchase_options(),
+        charge_type="PostPaid", office_site_id=site, purchase_options=_purchase_options(),
     )
     ids = resp.body.desktop_id
     assert resp.body.request_id
@@ -51,7 +52,8 @@ def test_create_ubuntu_openclaw_desktops(tenant):
         assert sorted(d.get("EndUserIds") or []) == ["alice", "bob"], d
         assert {(t["Key"], t["Value"]) for t in d.get("Tags") or []} == {("env", "e2e"), ("team", "qa")}, d
         assert d["ChargeType"].lower() == "postpaid", d
-        assert d["OfficeSiteId"] == "cn-hangzhou+dir-e2e", d
+        assert d["OfficeSiteId"] == site, d
+        assert d["OfficeSiteName"] == "e2e-ubuntu", d
         assert d.get("ImageId") == IMG_UBUNTU or d.get("BundleId"), d
         assert d.get("AgentProviderList") == ["OpenClaw"], d
         assert [g["Id"] for g in d.get("ResourceGroups") or []] == [rg], d

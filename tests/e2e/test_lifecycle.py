@@ -89,8 +89,9 @@ def test_restart_keeps_everything(server_factory):
     info = srv.create_tenant()
     other = srv.api((info["AccessKeyId"], info["AccessKeySecret"]))
     rg = root.create_group("persist")
+    site = root.create_office_site("persist")
     ids = root.create(image=IMG_UBUNTU, amount=3, name="persist", users=["alice"], rg=rg, tags={"k": "v"},
-                      charge_type="PostPaid", office_site_id="cn-hangzhou+dir-p")
+                      charge_type="PostPaid", office_site_id=site)
     hermes = root.create(bundle=BUNDLE_HERMES, amount=1, name="persist-h", users=["bob"])
     other_ids = other.create(image=IMG_UBUNTU, amount=1, name="other")
     root.stop([ids[0]])

@@ -1,4 +1,5 @@
-//! The catalogue of images and bundles `CreateDesktops` accepts, and what each one creates.
+//! The catalogue of images and bundles `CreateDesktops` accepts, what each one creates, and the
+//! regions amc serves (`DescribeRegions`; office sites are created in them).
 //!
 //! The built-in catalogue follows the cloud's usage notes: the OpenClaw community images make
 //! `ecd-…` cloud desktops (platform ENTERPRISE), bundle `b-openclaw-linux` makes a JVS Claw
@@ -33,11 +34,68 @@ pub struct RuntimeTemplate {
     pub data_disk_gib: i64,
 }
 
+/// A region amc serves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Region {
+    /// `cn-hangzhou`, ...
+    pub id: String,
+    /// The display name in Chinese (`AcceptLanguage` `zh-CN`, the default).
+    pub local_name: String,
+    /// The display name in English (`AcceptLanguage` `en-US`).
+    pub english_name: String,
+    /// The `RegionEndpoint` clients are told; the cloud's `ecd.<id>.aliyuncs.com` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+}
+
+impl Region {
+    pub fn endpoint(&self) -> String {
+        self.endpoint
+            .clone()
+            .unwrap_or_else(|| format!("ecd.{}.aliyuncs.com", self.id))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Catalogue {
     pub images: Vec<RuntimeTemplate>,
     pub bundles: Vec<RuntimeTemplate>,
+    /// Absent from a catalogue file: the built-in regions.
+    #[serde(default = "default_regions")]
+    pub regions: Vec<Region>,
+}
+
+/// The regions of the built-in catalogue: those where the cloud offers agent hosts.
+pub fn default_regions() -> Vec<Region> {
+    [
+        ("cn-hangzhou", "华东1（杭州）", "China (Hangzhou)"),
+        ("cn-shanghai", "华东2（上海）", "China (Shanghai)"),
+        ("cn-beijing", "华北2（北京）", "China (Beijing)"),
+        ("cn-shenzhen", "华南1（深圳）", "China (Shenzhen)"),
+        ("cn-hongkong", "中国香港", "China (Hong Kong)"),
+        ("ap-southeast-1", "新加坡", "Singapore"),
+    ]
+    .into_iter()
+    .map(|(id, local_name, english_name)| Region {
+        id: id.into(),
+        local_name: local_name.into(),
+        english_name: english_name.into(),
+        endpoint: None,
+    })
+    .collect()
+}
+
+/// A region id as the cloud spells them: lower-case letters, digits and inner hyphens. (An
+/// office site id is `<region>+dir-<digits>`, so a region id must never hold a `+`.)
+fn valid_region_id(id: &str) -> bool {
+    (2..=32).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !id.starts_with('-')
+        && !id.ends_with('-')
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +106,12 @@ pub enum CatalogueError {
     BadPrefix(String),
     #[error("catalogue entry {0:?} appears twice")]
     Duplicate(String),
+    #[error("catalogue region {0:?}: ids are lower-case letters, digits and hyphens")]
+    BadRegion(String),
+    #[error("catalogue region {0:?} appears twice")]
+    DuplicateRegion(String),
+    #[error("catalogue has no region")]
+    NoRegion,
 }
 
 impl Catalogue {
@@ -62,7 +126,23 @@ impl Catalogue {
                 return Err(CatalogueError::Duplicate(entry.id.clone()));
             }
         }
+        if catalogue.regions.is_empty() {
+            return Err(CatalogueError::NoRegion);
+        }
+        let mut regions = std::collections::HashSet::new();
+        for region in &catalogue.regions {
+            if !valid_region_id(&region.id) {
+                return Err(CatalogueError::BadRegion(region.id.clone()));
+            }
+            if !regions.insert(region.id.as_str()) {
+                return Err(CatalogueError::DuplicateRegion(region.id.clone()));
+            }
+        }
         Ok(catalogue)
+    }
+
+    pub fn region(&self, region_id: &str) -> Option<&Region> {
+        self.regions.iter().find(|r| r.id == region_id)
     }
 
     pub fn image(&self, image_id: &str) -> Option<&RuntimeTemplate> {
@@ -148,6 +228,7 @@ impl Default for Catalogue {
                     "cloud.space.4c.8g",
                 ),
             ],
+            regions: default_regions(),
         }
     }
 }
@@ -180,6 +261,44 @@ mod tests {
             Catalogue::from_json(&text),
             Err(CatalogueError::Duplicate(_))
         ));
+    }
+
+    #[test]
+    fn regions_default_when_absent_and_are_checked() {
+        let parsed = Catalogue::from_json(r#"{"images": [], "bundles": []}"#)
+            .map(|c| c.regions)
+            .map_err(|e| e.to_string());
+        assert_eq!(parsed, Ok(default_regions()));
+        assert!(Catalogue::default().region("cn-hangzhou").is_some());
+        assert!(Catalogue::default().region("mars-1").is_none());
+        let with = |regions: &str| {
+            Catalogue::from_json(&format!(
+                r#"{{"images": [], "bundles": [], "regions": {regions}}}"#
+            ))
+        };
+        assert!(matches!(with("[]"), Err(CatalogueError::NoRegion)));
+        let one = r#"{"id": "cn-x", "localName": "x", "englishName": "x"}"#;
+        assert!(matches!(
+            with(&format!("[{one}, {one}]")),
+            Err(CatalogueError::DuplicateRegion(_))
+        ));
+        assert!(matches!(
+            with(r#"[{"id": "cn+x", "localName": "x", "englishName": "x"}]"#),
+            Err(CatalogueError::BadRegion(_))
+        ));
+        let custom = with(
+            r#"[{"id": "cn-x", "localName": "x", "englishName": "x", "endpoint": "amc.example:8080"}]"#,
+        )
+        .ok()
+        .and_then(|c| c.region("cn-x").map(Region::endpoint));
+        assert_eq!(custom.as_deref(), Some("amc.example:8080"));
+        assert_eq!(
+            Catalogue::default()
+                .region("cn-beijing")
+                .map(Region::endpoint)
+                .as_deref(),
+            Some("ecd.cn-beijing.aliyuncs.com")
+        );
     }
 
     #[test]

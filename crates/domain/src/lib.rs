@@ -1,5 +1,5 @@
 //! amc's domain: ids, the runtime catalogue, runtime state machines, paging rules, resource
-//! groups, IM channels, model groups and the managed model provider catalogue.
+//! groups, office sites, IM channels, model groups and the managed model provider catalogue.
 //!
 //! Pure: no I/O and no clock. Time and randomness come in as arguments.
 
@@ -7,6 +7,7 @@ pub mod catalogue;
 pub mod channels;
 pub mod ids;
 pub mod models;
+pub mod office_sites;
 pub mod paging;
 pub mod providers;
 pub mod resource_groups;

@@ -9,6 +9,7 @@ pub mod delivery;
 mod error;
 pub mod models;
 pub mod nonces;
+pub mod office_sites;
 mod query;
 pub mod resource_groups;
 pub mod runtimes;

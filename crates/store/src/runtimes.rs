@@ -444,16 +444,17 @@ fn push_filter(sql: &mut Sql, filter: &RuntimeFilter) {
     }
 }
 
-impl Store {
-    /// Inserts new runtimes in one transaction.
-    pub async fn insert_runtimes(&self, runtimes: &[Runtime]) -> Result<(), StoreError> {
-        let mut tx = self.write().await?;
-        for rt in runtimes {
-            let auth_users = serde_json::to_string(&rt.auth_users)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            let tags =
-                serde_json::to_string(&rt.tags).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            sqlx::query(&format!(
+/// Writes new runtimes (with their users and tags) inside `tx`.
+pub(crate) async fn insert_rows(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    runtimes: &[Runtime],
+) -> Result<(), StoreError> {
+    for rt in runtimes {
+        let auth_users = serde_json::to_string(&rt.auth_users)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let tags =
+            serde_json::to_string(&rt.tags).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        sqlx::query(&format!(
                 "INSERT INTO runtimes ({COLUMNS}, has_auth_user) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
                  $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, \
                  $31, $32, $33, $34, $35, $36)"
@@ -494,20 +495,20 @@ impl Store {
             .bind(rt.created_at)
             .bind(rt.updated_at)
             .bind(i64::from(!rt.auth_users.is_empty()))
-            .execute(&mut *tx.tx)
+            .execute(&mut **tx)
             .await?;
-            for user in &rt.auth_users {
-                sqlx::query(
+        for user in &rt.auth_users {
+            sqlx::query(
                     "INSERT INTO runtime_users (runtime_id, tenant_id, user_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
                 )
                 .bind(&rt.id)
                 .bind(&rt.tenant_id)
                 .bind(user)
-                .execute(&mut *tx.tx)
+                .execute(&mut **tx)
                 .await?;
-            }
-            for (key, value) in &rt.tags {
-                sqlx::query(
+        }
+        for (key, value) in &rt.tags {
+            sqlx::query(
                     "INSERT INTO runtime_tags (runtime_id, tenant_id, tag_key, tag_value) VALUES ($1, $2, $3, $4) \
                      ON CONFLICT (runtime_id, tag_key) DO UPDATE SET tag_value = excluded.tag_value",
                 )
@@ -515,11 +516,25 @@ impl Store {
                 .bind(&rt.tenant_id)
                 .bind(key)
                 .bind(value)
-                .execute(&mut *tx.tx)
+                .execute(&mut **tx)
                 .await?;
-            }
         }
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Inserts new runtimes in one transaction.
+    pub async fn insert_runtimes(&self, runtimes: &[Runtime]) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        insert_rows(&mut tx.tx, runtimes).await?;
         tx.commit().await?;
+        self.runtimes_inserted(runtimes);
+        Ok(())
+    }
+
+    /// Drops the cached counts of the tenants of `runtimes`.
+    pub(crate) fn runtimes_inserted(&self, runtimes: &[Runtime]) {
         for tenant in runtimes
             .iter()
             .map(|r| r.tenant_id.as_str())
@@ -527,7 +542,6 @@ impl Store {
         {
             self.runtime_counts.invalidate(tenant);
         }
-        Ok(())
     }
 
     /// The tenant's runtimes among `ids`, deleted ones included, in no particular order.

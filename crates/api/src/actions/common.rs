@@ -1,5 +1,5 @@
-//! Pieces every action area shares: paging, optional-parameter cleaning, the empty response,
-//! and the not-found errors of ids that several areas take.
+//! Pieces every action area shares: paging (page numbers and `NextToken`s), optional-parameter
+//! cleaning and bounds, the empty response, and the not-found errors of ids that several areas take.
 
 use domain::paging::{Page, PageError};
 use pop::ApiError;
@@ -19,6 +19,77 @@ pub(crate) fn page(
         PageError::Number => ApiError::invalid_parameter("PageNumber", e),
         PageError::Size(_) => ApiError::invalid_parameter("PageSize", e),
     })
+}
+
+/// `NextToken` is the offset of the next page, kept opaque.
+pub(crate) fn decode_token(token: &str) -> Result<i64, ApiError> {
+    token
+        .strip_prefix("nt")
+        .and_then(|hex| i64::from_str_radix(hex, 16).ok())
+        .filter(|offset| *offset >= 0)
+        .ok_or_else(|| ApiError::invalid_parameter("NextToken", "not a token this server issued"))
+}
+
+pub(crate) fn encode_token(offset: i64) -> String {
+    format!("nt{offset:08x}")
+}
+
+/// `MaxResults`/`NextToken` paging: the offset and size of the page asked for (at most 100).
+pub(crate) fn token_page(
+    max_results: Option<i64>,
+    next_token: Option<&str>,
+    default_size: i64,
+) -> Result<(i64, i64), ApiError> {
+    let size = max_results.unwrap_or(default_size);
+    if !(1..=100).contains(&size) {
+        return Err(ApiError::invalid_parameter(
+            "MaxResults",
+            "must be between 1 and 100",
+        ));
+    }
+    let offset = match next_token.filter(|t| !t.is_empty()) {
+        Some(token) => decode_token(token)?,
+        None => 0,
+    };
+    Ok((offset, size))
+}
+
+/// The `NextToken` of a page that returned `returned` rows from `offset` of `total`.
+pub(crate) fn next_token(offset: i64, returned: usize, total: i64) -> Option<String> {
+    let next = offset.saturating_add(returned as i64);
+    (returned > 0 && next < total).then(|| encode_token(next))
+}
+
+/// Refuses a string parameter longer than `max` characters.
+pub(crate) fn at_most(name: &str, value: Option<&str>, max: usize) -> Result<(), ApiError> {
+    if value.is_some_and(|v| v.chars().count() > max) {
+        return Err(ApiError::invalid_parameter(
+            name,
+            format!("at most {max} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses a list parameter of more than `max` entries or with an entry of more than
+/// `max_len` characters.
+pub(crate) fn list_at_most(
+    name: &str,
+    values: Option<&[String]>,
+    max: usize,
+    max_len: usize,
+) -> Result<(), ApiError> {
+    let values = values.unwrap_or_default();
+    if values.len() > max {
+        return Err(ApiError::invalid_parameter(
+            name,
+            format!("at most {max} values"),
+        ));
+    }
+    for (i, value) in values.iter().enumerate() {
+        at_most(&format!("{name}.{}", i + 1), Some(value), max_len)?;
+    }
+    Ok(())
 }
 
 /// An optional string parameter, with the empty string meaning "not given".
@@ -74,5 +145,13 @@ pub(crate) fn runtime_not_found(id: &str) -> ApiError {
         404,
         "InvalidRuntimeId.NotFound",
         format!("The specified runtime {id} does not exist."),
+    )
+}
+
+pub(crate) fn office_site_not_found(id: &str) -> ApiError {
+    ApiError::new(
+        404,
+        "InvalidOfficeSiteId.NotFound",
+        format!("The specified office site {id} (OfficeSiteId) is not found in this region."),
     )
 }

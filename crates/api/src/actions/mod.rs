@@ -1,10 +1,12 @@
 //! The action table: every action of the four products with its product, version and RAM
 //! action, and the handler that serves it. One pipeline (see `endpoint`) runs them all.
 
+pub mod catalogue;
 pub mod channels;
 mod common;
 pub mod delivery;
 pub mod models;
+pub mod office_sites;
 pub mod resource_groups;
 pub mod runtimes;
 
@@ -302,7 +304,45 @@ pub static ACTIONS: &[ActionEntry] = &[
         "DeleteDesktops",
         serve::<runtimes::DeleteDesktops>(),
     ),
-    // resourcemanager 2020-03-31: not in api/spec.json; only the resource-group actions amc needs.
+    // ecd 2020-09-30 beyond spec/spec.json: what a caller of CreateDesktops needs to find its
+    // ids (office sites, bundles, images, regions).
+    action(
+        "ecd",
+        "2020-09-30",
+        "CreateSimpleOfficeSite",
+        serve::<office_sites::CreateSimpleOfficeSite>(),
+    ),
+    action(
+        "ecd",
+        "2020-09-30",
+        "DescribeOfficeSites",
+        serve::<office_sites::DescribeOfficeSites>(),
+    ),
+    action(
+        "ecd",
+        "2020-09-30",
+        "DeleteOfficeSites",
+        serve::<office_sites::DeleteOfficeSites>(),
+    ),
+    action(
+        "ecd",
+        "2020-09-30",
+        "DescribeBundles",
+        serve::<catalogue::DescribeBundles>(),
+    ),
+    action(
+        "ecd",
+        "2020-09-30",
+        "DescribeImages",
+        serve::<catalogue::DescribeImages>(),
+    ),
+    action(
+        "ecd",
+        "2020-09-30",
+        "DescribeRegions",
+        serve::<catalogue::DescribeRegions>(),
+    ),
+    // resourcemanager 2020-03-31: not in spec/spec.json; only the resource-group actions amc needs.
     action(
         "resourcemanager",
         "2020-03-31",

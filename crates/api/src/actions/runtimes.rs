@@ -10,10 +10,13 @@ use domain::runtime::{AgentStatus, DesktopStatus, Operation};
 use pop::ApiError;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use store::office_sites::OfficeSiteSummary;
 use store::runtimes::{Runtime, RuntimeFilter, RuntimeListing, StepGuard};
 
 use super::Action;
-use super::common::{Empty, non_empty, non_empty_list, page};
+use super::common::{
+    Empty, at_most, next_token, non_empty, non_empty_list, office_site_not_found, page, token_page,
+};
 use crate::Ctx;
 use crate::errors::internal;
 
@@ -21,6 +24,8 @@ const MAX_AMOUNT: i64 = 100;
 const MAX_IDS_PER_CALL: usize = 100;
 const MAX_TAGS: usize = 20;
 const MAX_NAME_LEN: usize = 64;
+/// Longest id parameter accepted (office site ids are about 26 characters).
+const MAX_ID_LEN: usize = 64;
 
 fn desktop_not_found(id: &str) -> ApiError {
     ApiError::new(
@@ -210,6 +215,16 @@ impl Action for CreateDesktops {
             ));
         }
         let template = self.template(ctx)?;
+        let office_site_id = non_empty(self.office_site_id.clone());
+        if let Some(site_id) = &office_site_id {
+            at_most("OfficeSiteId", Some(site_id), MAX_ID_LEN)?;
+            ctx.state
+                .store
+                .office_site(&ctx.tenant_id, &self.region_id, site_id)
+                .await
+                .map_err(internal)?
+                .ok_or_else(|| office_site_not_found(site_id))?;
+        }
         let charge_type = charge_type(self.charge_type.as_deref())?;
         let resource_group_id = non_empty(self.resource_group_id.clone());
         if let Some(group_id) = &resource_group_id {
@@ -266,7 +281,7 @@ impl Action for CreateDesktops {
                 tenant_id: ctx.tenant_id.clone(),
                 name,
                 region_id: self.region_id.clone(),
-                office_site_id: non_empty(self.office_site_id.clone()),
+                office_site_id: office_site_id.clone(),
                 bundle_id: non_empty(self.bundle_id.clone()),
                 image_id: self
                     .bundle_id
@@ -305,11 +320,26 @@ impl Action for CreateDesktops {
                 updated_at: ctx.now_ms,
             });
         }
-        ctx.state
-            .store
-            .insert_runtimes(&runtimes)
-            .await
-            .map_err(internal)?;
+        let store = &ctx.state.store;
+        match &office_site_id {
+            // Inserted under the site's lock: a DeleteOfficeSites meanwhile cannot leave
+            // desktops in a site that no longer exists.
+            Some(site_id) => {
+                let inserted = store
+                    .insert_runtimes_in_office_site(
+                        &ctx.tenant_id,
+                        &self.region_id,
+                        site_id,
+                        &runtimes,
+                    )
+                    .await
+                    .map_err(internal)?;
+                if !inserted {
+                    return Err(office_site_not_found(site_id));
+                }
+            }
+            None => store.insert_runtimes(&runtimes).await.map_err(internal)?,
+        }
         ctx.state.lifecycle.notify();
         let order_id: u64 = rand::Rng::gen_range(&mut rng, 100_000_000_000..999_999_999_999);
         Ok(CreateDesktopsResponse {
@@ -496,6 +526,14 @@ pub struct DesktopView {
     pub start_time: String,
     pub end_user_ids: Vec<String>,
     pub office_site_id: Option<String>,
+    /// The same as the office site id, as the cloud reports it.
+    pub directory_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub office_site_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub office_site_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub office_site_vpc_type: Option<String>,
     pub policy_group_id: Option<String>,
     pub host_name: Option<String>,
     pub tags: Vec<Tag>,
@@ -539,8 +577,34 @@ async fn group_names(ctx: &Ctx, runtimes: &[Runtime]) -> Result<HashMap<String, 
         .map_err(internal)
 }
 
-/// `None` when not asked to fill the groups in.
-fn desktop_view(runtime: Runtime, group_names: Option<&HashMap<String, String>>) -> DesktopView {
+/// Names and types of the office sites of `runtimes`, in one query.
+async fn office_sites_of(
+    ctx: &Ctx,
+    runtimes: &[Runtime],
+) -> Result<HashMap<String, OfficeSiteSummary>, ApiError> {
+    let ids: Vec<String> = runtimes
+        .iter()
+        .filter_map(|r| r.office_site_id.clone())
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    ctx.state
+        .store
+        .office_site_summaries(&ctx.tenant_id, &ids)
+        .await
+        .map_err(internal)
+}
+
+/// `group_names` is `None` when not asked to fill the groups in.
+fn desktop_view(
+    runtime: Runtime,
+    group_names: Option<&HashMap<String, String>>,
+    office_sites: &HashMap<String, OfficeSiteSummary>,
+) -> DesktopView {
+    let site = runtime
+        .office_site_id
+        .as_ref()
+        .and_then(|id| office_sites.get(id));
     let disk_id = |kind: &str| {
         format!(
             "d-{}{}",
@@ -581,7 +645,11 @@ fn desktop_view(runtime: Runtime, group_names: Option<&HashMap<String, String>>)
         creation_time: cloud_time(runtime.created_at),
         start_time: cloud_time(runtime.created_at),
         end_user_ids: runtime.auth_users,
+        directory_id: runtime.office_site_id.clone(),
         office_site_id: runtime.office_site_id,
+        office_site_name: site.map(|s| s.name.clone()),
+        office_site_type: site.map(|s| s.office_site_type.clone()),
+        office_site_vpc_type: site.map(|s| s.vpc_type.clone()),
         policy_group_id: runtime.policy_group_id,
         host_name: runtime.hostname,
         tags: runtime
@@ -627,19 +695,6 @@ fn parse_status_list(name: &str, values: Vec<String>) -> Result<Vec<String>, Api
                 .map_err(|_| ApiError::invalid_parameter(name, format!("unknown status {v:?}")))
         })
         .collect()
-}
-
-/// `NextToken` is the offset of the next page, kept opaque.
-fn decode_token(token: &str) -> Result<i64, ApiError> {
-    token
-        .strip_prefix("nt")
-        .and_then(|hex| i64::from_str_radix(hex, 16).ok())
-        .filter(|offset| *offset >= 0)
-        .ok_or_else(|| ApiError::invalid_parameter("NextToken", "not a token this server issued"))
-}
-
-fn encode_token(offset: i64) -> String {
-    format!("nt{offset:08x}")
 }
 
 impl Action for DescribeDesktops {
@@ -699,17 +754,7 @@ impl Action for DescribeDesktops {
         let token_paging =
             self.max_results.is_some() || self.next_token.as_deref().is_some_and(|t| !t.is_empty());
         let (offset, size, page_number) = if token_paging {
-            let size = self.max_results.unwrap_or(10);
-            if !(1..=100).contains(&size) {
-                return Err(ApiError::invalid_parameter(
-                    "MaxResults",
-                    "must be between 1 and 100",
-                ));
-            }
-            let offset = match self.next_token.as_deref().filter(|t| !t.is_empty()) {
-                Some(token) => decode_token(token)?,
-                None => 0,
-            };
+            let (offset, size) = token_page(self.max_results, self.next_token.as_deref(), 10)?;
             (offset, size, None)
         } else {
             let page = page(self.page_number, self.page_size, 10)?;
@@ -721,18 +766,21 @@ impl Action for DescribeDesktops {
             .list_runtimes(&filter, offset, size)
             .await
             .map_err(internal)?;
-        let next_offset = offset + runtimes.len() as i64;
-        let next_token =
-            (token_paging && next_offset < total_count).then(|| encode_token(next_offset));
+        let next_token = if token_paging {
+            next_token(offset, runtimes.len(), total_count)
+        } else {
+            None
+        };
         let names = if self.fill_resource_group.unwrap_or(false) {
             Some(group_names(ctx, &runtimes).await?)
         } else {
             None
         };
+        let office_sites = office_sites_of(ctx, &runtimes).await?;
         Ok(DescribeDesktopsResponse {
             desktops: runtimes
                 .into_iter()
-                .map(|r| desktop_view(r, names.as_ref()))
+                .map(|r| desktop_view(r, names.as_ref(), &office_sites))
                 .collect(),
             next_token,
             page_number,

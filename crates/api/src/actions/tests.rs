@@ -1,5 +1,6 @@
-//! The action table against `spec/spec.json`: every action of the spec has a row, every row is
-//! an action of the spec, and a served action refuses a request that lacks a required parameter.
+//! The action table against `spec/spec.json`: every action of the spec has a row, every other row
+//! is one of the extra actions listed here, and a served action refuses a request that lacks a
+//! parameter the spec (or, for the extra actions, the official SDK model) marks required.
 
 use std::collections::BTreeSet;
 
@@ -21,6 +22,89 @@ fn spec_actions(spec: &Value) -> Vec<&Value> {
         .unwrap_or_default()
 }
 
+/// Actions served beyond the spec, each with the parameters its official SDK model marks
+/// "This parameter is required." and their types: resourcemanager 2020-03-31
+/// (`alibabacloud_resourcemanager20200331`) and the ecd 2020-09-30 actions a caller of
+/// `CreateDesktops` needs to find its ids (`alibabacloud_ecd20200930` 5.5.0).
+type Extra = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+const EXTRA_ACTIONS: &[Extra] = &[
+    (
+        "resourcemanager",
+        "2020-03-31",
+        "CreateResourceGroup",
+        &[("Name", "string"), ("DisplayName", "string")],
+    ),
+    (
+        "resourcemanager",
+        "2020-03-31",
+        "GetResourceGroup",
+        &[("ResourceGroupId", "string")],
+    ),
+    ("resourcemanager", "2020-03-31", "ListResourceGroups", &[]),
+    (
+        "resourcemanager",
+        "2020-03-31",
+        "DeleteResourceGroup",
+        &[("ResourceGroupId", "string")],
+    ),
+    (
+        "resourcemanager",
+        "2020-03-31",
+        "MoveResources",
+        &[
+            ("ResourceGroupId", "string"),
+            ("Resources", "array<object>"),
+        ],
+    ),
+    (
+        "ecd",
+        "2020-09-30",
+        "CreateSimpleOfficeSite",
+        &[("RegionId", "string")],
+    ),
+    (
+        "ecd",
+        "2020-09-30",
+        "DescribeOfficeSites",
+        &[("RegionId", "string")],
+    ),
+    (
+        "ecd",
+        "2020-09-30",
+        "DeleteOfficeSites",
+        &[("RegionId", "string"), ("OfficeSiteId", "array<string>")],
+    ),
+    (
+        "ecd",
+        "2020-09-30",
+        "DescribeBundles",
+        &[("RegionId", "string")],
+    ),
+    (
+        "ecd",
+        "2020-09-30",
+        "DescribeImages",
+        &[("RegionId", "string")],
+    ),
+    (
+        "ecd",
+        "2020-09-30",
+        "DescribeRegions",
+        &[("RegionId", "string")],
+    ),
+];
+
+fn is_extra(product: &str, version: &str, name: &str) -> bool {
+    EXTRA_ACTIONS
+        .iter()
+        .any(|(p, v, n, _)| *p == product && *v == version && *n == name)
+}
+
 #[test]
 fn table_and_spec_name_the_same_actions() {
     let spec = spec();
@@ -33,65 +117,43 @@ fn table_and_spec_name_the_same_actions() {
             )
         })
         .collect();
-    // The spec covers the four Wuying products; resourcemanager (resource groups) is served as
-    // well but is not in the spec, so its rows are the only ones allowed beyond it.
+    // The spec covers the four Wuying products; the extra actions are the only rows allowed
+    // beyond it, and none of them may shadow an action of the spec.
     let from_table: BTreeSet<(String, String)> = ACTIONS
         .iter()
-        .filter(|a| a.product != "resourcemanager")
+        .filter(|a| !is_extra(a.product, a.version, a.name))
         .map(|a| (a.version.to_string(), a.name.to_string()))
         .collect();
     assert_eq!(from_spec.len(), 46);
     assert_eq!(from_spec, from_table);
-    let extra: BTreeSet<&str> = ACTIONS
-        .iter()
-        .filter(|a| a.product == "resourcemanager")
-        .map(|a| {
-            assert_eq!(a.version, "2020-03-31", "{}", a.name);
-            assert!(a.served.is_some(), "{} has a row but no handler", a.name);
-            a.name
-        })
-        .collect();
-    assert_eq!(
-        extra,
-        BTreeSet::from([
-            "CreateResourceGroup",
-            "DeleteResourceGroup",
-            "GetResourceGroup",
-            "ListResourceGroups",
-            "MoveResources"
-        ])
-    );
+    for (product, version, name, _) in EXTRA_ACTIONS {
+        assert!(
+            !from_spec.contains(&(version.to_string(), name.to_string())),
+            "{name} is in the spec"
+        );
+        let rows: Vec<_> = ACTIONS
+            .iter()
+            .filter(|a| a.product == *product && a.version == *version && a.name == *name)
+            .collect();
+        assert_eq!(rows.len(), 1, "{product} {version} {name}: one row");
+        assert!(
+            rows.iter().all(|r| r.served.is_some()),
+            "{name} has a row but no handler"
+        );
+    }
 }
 
-/// resourcemanager's required parameters (from its SDK, as api/spec.json does not cover it).
-#[test]
-fn resource_group_actions_require_their_parameters() {
-    /// Action, the parameters given, the one left out.
-    type Case = (
-        &'static str,
-        &'static [(&'static str, &'static str)],
-        &'static str,
-    );
-    let cases: [Case; 6] = [
-        ("CreateResourceGroup", &[("DisplayName", "x")], "Name"),
-        ("CreateResourceGroup", &[("Name", "x")], "DisplayName"),
-        ("GetResourceGroup", &[], "ResourceGroupId"),
-        ("DeleteResourceGroup", &[], "ResourceGroupId"),
-        (
-            "MoveResources",
-            &[("Resources.1.ResourceId", "x")],
-            "ResourceGroupId",
-        ),
-        ("MoveResources", &[("ResourceGroupId", "rg-x")], "Resources"),
-    ];
-    for (name, given, missing) in cases {
-        let served = ACTIONS
-            .iter()
-            .find(|e| e.product == "resourcemanager" && e.name == name)
-            .and_then(|e| e.served)
-            .unwrap_or_else(|| panic!("{name} not served"));
-        let params: FlatParams = given.iter().copied().collect();
-        let error = (served.decode)(&params).err();
+/// Requests that lack one required parameter each (the others given) must be refused with
+/// `MissingParameter` naming it. Returns how many were checked.
+fn assert_required(name: &str, decode: super::Decoder, required: &[(&str, &str)]) -> usize {
+    for (missing, _) in required {
+        let mut params = FlatParams::new();
+        for (other, kind) in required {
+            if other != missing {
+                sample(other, kind, &mut params);
+            }
+        }
+        let error = decode(&params).err();
         assert_eq!(
             error.as_ref().map(|e| e.code.as_ref()),
             Some("MissingParameter"),
@@ -99,15 +161,35 @@ fn resource_group_actions_require_their_parameters() {
         );
         assert!(
             error.is_some_and(|e| e.message.contains(missing)),
-            "{name}: {missing}"
+            "{name}: message must name {missing}"
         );
     }
+    required.len()
+}
+
+#[test]
+fn extra_actions_require_what_their_sdk_models_require() {
+    let mut checked = 0;
+    for (product, version, name, required) in EXTRA_ACTIONS {
+        let served = ACTIONS
+            .iter()
+            .find(|e| e.product == *product && e.version == *version && e.name == *name)
+            .and_then(|e| e.served)
+            .unwrap_or_else(|| panic!("{name} not served"));
+        checked += assert_required(name, served.decode, required);
+        // and the required parameters alone are enough to decode
+        let mut params = FlatParams::new();
+        for (param, kind) in *required {
+            sample(param, kind, &mut params);
+        }
+        assert_eq!((served.decode)(&params).err(), None, "{name}");
+    }
+    assert_eq!(checked, 13);
 }
 
 /// A plausible wire value for a parameter of the spec's type.
-fn sample(param: &Value, params: &mut FlatParams) {
-    let name = param["name"].as_str().unwrap_or("");
-    match param["type"].as_str().unwrap_or("") {
+fn sample(name: &str, kind: &str, params: &mut FlatParams) {
+    match kind {
         "integer" | "long" => params.insert(name, "1"),
         "boolean" => params.insert(name, "true"),
         "array<string>" => params.insert(format!("{name}.1"), "x"),
@@ -140,26 +222,16 @@ fn served_actions_require_what_the_spec_requires() {
                     .collect()
             })
             .unwrap_or_default();
-        for missing in &required {
-            let mut params = FlatParams::new();
-            for other in &required {
-                if other["name"] != missing["name"] {
-                    sample(other, &mut params);
-                }
-            }
-            let error = (served.decode)(&params).err();
-            let missing_name = missing["name"].as_str().unwrap_or("");
-            assert_eq!(
-                error.as_ref().map(|e| e.code.as_ref()),
-                Some("MissingParameter"),
-                "{name} accepted a request without {missing_name}"
-            );
-            assert!(
-                error.is_some_and(|e| e.message.contains(missing_name)),
-                "{name}: message must name {missing_name}"
-            );
-            checked += 1;
-        }
+        let required: Vec<(&str, &str)> = required
+            .iter()
+            .map(|p| {
+                (
+                    p["name"].as_str().unwrap_or(""),
+                    p["type"].as_str().unwrap_or(""),
+                )
+            })
+            .collect();
+        checked += assert_required(name, served.decode, &required);
     }
     assert!(checked > 0);
 }
