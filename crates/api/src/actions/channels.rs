@@ -9,17 +9,20 @@
 //! - 400 `InvalidAgentProvider.Mismatch` / `InvalidAgentPlatform.Mismatch`: a runtime runs
 //!   another agent product / platform than the one named.
 //!
-//! Settings are masked (see `domain::channels::mask_config`) on every way out; errors never
-//! quote them.
+//! Settings are masked (see `domain::channels::mask_config`: only the fields each connector is
+//! known to take as non-secret are shown) on every way out; errors never quote them. A client
+//! may send the settings back as it read them: a mask keeps the value stored at its place.
 
 use std::collections::HashSet;
 
-use domain::channels::{ChannelCode, ConfigMode, mask_config, validate_config};
+use domain::channels::{
+    ChannelCode, ConfigMode, holds_mask, mask_config, restore_masked, validate_config,
+};
 use domain::runtime::DesktopStatus;
 use pop::ApiError;
 use serde::{Deserialize, Serialize};
 use store::Secret;
-use store::channels::{ChannelStatus, ChannelWrite};
+use store::channels::{ChannelStatus, ChannelWrite, RuntimeSettings};
 use store::runtimes::Runtime;
 
 use super::Action;
@@ -95,6 +98,45 @@ async fn target_runtimes(
     Ok(out)
 }
 
+/// The settings each runtime of the batch gets. Masks sent back keep what that runtime has
+/// stored at their place (see `domain::channels::restore_masked`); a mask with nothing behind it
+/// on any runtime refuses the whole batch.
+async fn settings_per_runtime(
+    ctx: &Ctx,
+    code: ChannelCode,
+    config: serde_json::Map<String, serde_json::Value>,
+    ids: &[String],
+) -> Result<Vec<RuntimeSettings>, ApiError> {
+    let settings =
+        |runtime_id: &str, config: serde_json::Map<String, serde_json::Value>| RuntimeSettings {
+            runtime_id: runtime_id.to_string(),
+            config: Secret::new(serde_json::Value::Object(config).to_string()),
+        };
+    if !holds_mask(code, &config) {
+        return Ok(ids.iter().map(|id| settings(id, config.clone())).collect());
+    }
+    let stored = ctx
+        .state
+        .store
+        .channel_settings(&ctx.tenant_id, ids, code.as_str())
+        .await
+        .map_err(internal)?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        let kept = match stored.get(id).map(|s| serde_json::from_str(s.expose())) {
+            None => None,
+            Some(Ok(serde_json::Value::Object(map))) => Some(map),
+            // Never log the text: it holds the secrets.
+            Some(_) => return Err(internal("stored channel settings are not a JSON object")),
+        };
+        let restored = restore_masked(code, config.clone(), kept.as_ref()).map_err(|e| {
+            ApiError::invalid_parameter(&e.parameter, format!("{} (runtime {id})", e.reason))
+        })?;
+        out.push(settings(id, restored));
+    }
+    Ok(out)
+}
+
 // ---------------------------------------------------------------------------------------------
 // ConfigRuntimeChannel
 
@@ -156,11 +198,11 @@ impl Action for ConfigRuntimeChannel {
         )
         .await?;
         let ids: Vec<String> = runtimes.into_iter().map(|r| r.id).collect();
+        let settings = settings_per_runtime(ctx, code, config, &ids).await?;
         let write = ChannelWrite {
             code: code.as_str().to_string(),
             name,
             config_mode: mode.as_str().to_string(),
-            config: Secret::new(serde_json::Value::Object(config).to_string()),
             status: if code.configured_by_qr_code() {
                 ChannelStatus::Configuring
             } else {
@@ -169,7 +211,7 @@ impl Action for ConfigRuntimeChannel {
         };
         ctx.state
             .store
-            .configure_channel(&ctx.tenant_id, &ids, &write, ctx.now_ms)
+            .configure_channel(&ctx.tenant_id, &write, &settings, ctx.now_ms)
             .await
             .map_err(internal)?;
         Ok(Empty {})
@@ -280,10 +322,6 @@ impl Action for GetRuntimeChannel {
                 .code
                 .parse()
                 .map_err(|_| internal(format!("stored channel code {:?}", channel.code)))?;
-            let mode: ConfigMode = channel
-                .config_mode
-                .parse()
-                .map_err(|_| internal(format!("stored config mode {:?}", channel.config_mode)))?;
             let config = match serde_json::from_str(channel.config.expose()) {
                 Ok(serde_json::Value::Object(map)) => map,
                 // Never log the text: it holds the secrets.
@@ -292,7 +330,7 @@ impl Action for GetRuntimeChannel {
             let configuring = channel.status == ChannelStatus::Configuring;
             data.push(ChannelView {
                 code: channel.code,
-                config: mask_config(code, mode, &config).to_string(),
+                config: mask_config(code, &config).to_string(),
                 config_mode: channel.config_mode,
                 status: channel.status.as_str(),
                 qr_code_status: configuring.then_some("Configuring"),
