@@ -231,6 +231,17 @@ def test_validation(tenant):
     expect_error(lambda: config(tenant, [], "dingtalk-connector", good), "MissingParameter", 400, names="RuntimeIds")
     expect_error(lambda: config(tenant, ids, "dingtalk-connector", good, provider=None), "MissingParameter", 400,
                  names="AgentProvider")
+    # issue 11 (validation gaps): the enum-like parameters take only their documented values
+    expect_error(lambda: config(tenant, ids, "dingtalk-connector", good, provider="Nope"), "InvalidParameter", 400,
+                 names="AgentProvider")
+    expect_error(lambda: config(tenant, ids, "dingtalk-connector", good, platform="MOBILE"), "InvalidParameter", 400,
+                 names="AgentPlatform")
+    expect_error(lambda: tenant.appstream.config_runtime_channel(a().ConfigRuntimeChannelRequest(
+        agent_provider="OpenClaw", code="feishu", config="{}", runtime_ids=ids, runtime_type="Nope")),
+        "InvalidParameter", 400, names="RuntimeType")
+    expect_error(lambda: tenant.appstream.get_runtime_channel(a().GetRuntimeChannelRequest(
+        agent_provider="OpenClaw", runtime_id=ids[0], runtime_type="Nope")), "InvalidParameter", 400,
+        names="RuntimeType")
     expect_error(lambda: tenant.appstream.config_runtime_channel(a().ConfigRuntimeChannelRequest(
         agent_provider="OpenClaw", code="feishu", runtime_ids=ids, runtime_type="CloudDesktop")),
         "MissingParameter", 400, names="Config")

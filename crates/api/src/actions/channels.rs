@@ -26,7 +26,10 @@ use store::channels::{ChannelStatus, ChannelWrite, RuntimeSettings};
 use store::runtimes::Runtime;
 
 use super::Action;
-use super::common::{Empty, required, runtime_not_found};
+use super::common::{
+    Empty, check_agent_provider, check_optional_platform, check_runtime_type, required,
+    runtime_not_found,
+};
 use crate::Ctx;
 use crate::errors::internal;
 
@@ -168,8 +171,10 @@ impl Action for ConfigRuntimeChannel {
     type Response = Empty;
 
     async fn handle(self, ctx: &Ctx) -> Result<Empty, ApiError> {
-        let provider = required("AgentProvider", &self.agent_provider)?;
-        required("RuntimeType", &self.runtime_type)?;
+        let provider = self.agent_provider.as_str();
+        check_agent_provider("AgentProvider", provider)?;
+        check_optional_platform(self.agent_platform.as_deref())?;
+        check_runtime_type(&self.runtime_type)?;
         let code = parse_code(&self.code)?;
         let mode = match self.config_mode.as_deref().filter(|m| !m.is_empty()) {
             None => ConfigMode::Simple,
@@ -237,8 +242,10 @@ impl Action for RemoveRuntimeChannel {
     /// Removing a channel a runtime does not have is not an error: the runtime ends up
     /// without it either way.
     async fn handle(self, ctx: &Ctx) -> Result<Empty, ApiError> {
-        let provider = required("AgentProvider", &self.agent_provider)?;
-        required("RuntimeType", &self.runtime_type)?;
+        let provider = self.agent_provider.as_str();
+        check_agent_provider("AgentProvider", provider)?;
+        check_optional_platform(self.agent_platform.as_deref())?;
+        check_runtime_type(&self.runtime_type)?;
         let code = parse_code(&self.code)?;
         let runtimes = target_runtimes(
             ctx,
@@ -297,8 +304,10 @@ impl Action for GetRuntimeChannel {
     type Response = GetRuntimeChannelResponse;
 
     async fn handle(self, ctx: &Ctx) -> Result<GetRuntimeChannelResponse, ApiError> {
-        let provider = required("AgentProvider", &self.agent_provider)?;
-        required("RuntimeType", &self.runtime_type)?;
+        let provider = self.agent_provider.as_str();
+        check_agent_provider("AgentProvider", provider)?;
+        check_optional_platform(self.agent_platform.as_deref())?;
+        check_runtime_type(&self.runtime_type)?;
         required("RuntimeId", &self.runtime_id)?;
         let ids = [self.runtime_id.clone()];
         target_runtimes(

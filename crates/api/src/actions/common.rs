@@ -1,6 +1,8 @@
 //! Pieces every action area shares: paging, optional-parameter cleaning, the empty response,
-//! and the not-found errors of ids that several areas take.
+//! the value sets of parameters several areas take (`AgentProvider`, `AgentPlatform`,
+//! `BizType`, `RuntimeType`), and the not-found errors of ids that several areas take.
 
+use domain::models::{self, ModelError};
 use domain::paging::{Page, PageError};
 use pop::ApiError;
 use serde::Serialize;
@@ -51,6 +53,51 @@ pub(crate) fn check_runtime_type(value: &str) -> Result<(), ApiError> {
             "must be CloudDesktop",
         )),
     }
+}
+
+fn model_error(error: ModelError) -> ApiError {
+    match error {
+        ModelError::Missing(param) => ApiError::missing_parameter(&param),
+        ModelError::Invalid { param, reason } => ApiError::invalid_parameter(&param, reason),
+    }
+}
+
+/// `AgentProvider`: one of the agent products the SDK documents (empty: missing).
+pub(crate) fn check_agent_provider(param: &str, value: &str) -> Result<(), ApiError> {
+    models::validate_agent_provider(param, value).map_err(model_error)
+}
+
+/// `AgentPlatform`: one of the platform families the SDK documents (empty: missing).
+pub(crate) fn check_agent_platform(param: &str, value: &str) -> Result<(), ApiError> {
+    models::validate_agent_platform(param, value).map_err(model_error)
+}
+
+/// An optional `AgentPlatform`, the empty string meaning "not given".
+pub(crate) fn check_optional_platform(value: Option<&str>) -> Result<(), ApiError> {
+    match value.filter(|v| !v.is_empty()) {
+        Some(platform) => check_agent_platform("AgentPlatform", platform),
+        None => Ok(()),
+    }
+}
+
+/// Each item of a list filter, named by its wire path (`AgentProviderList.2`); empty items
+/// mean nothing, as [`non_empty_list`] drops them.
+pub(crate) fn check_each(
+    param: &str,
+    values: Option<&[String]>,
+    check: fn(&str, &str) -> Result<(), ApiError>,
+) -> Result<(), ApiError> {
+    values
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+        .filter(|(_, value)| !value.is_empty())
+        .try_for_each(|(i, value)| check(&format!("{param}.{}", i + 1), value))
+}
+
+/// `BizType`: a positive 32-bit business-line code.
+pub(crate) fn check_biz_type(value: i64) -> Result<(), ApiError> {
+    models::validate_biz_type(value).map_err(model_error)
 }
 
 pub(crate) fn model_template_not_found(id: &str) -> ApiError {

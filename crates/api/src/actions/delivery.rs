@@ -8,8 +8,9 @@
 //! - whole call: 404 `InvalidModelTemplateId.NotFound`, `EntityNotExists.ResourceGroup`,
 //!   `InvalidRuntimeId.NotFound`; 400 `InvalidAgentProvider.Mismatch`;
 //! - per runtime: `Runtime.NotFound` (404), `Runtime.AgentProviderMismatch` (400),
-//!   `Runtime.ModelTemplateNotAssigned` (400); per resource group: `EntityNotExists.ResourceGroup`,
-//!   `ModelTemplate.NotBound`.
+//!   `Runtime.ModelTemplateNotAssigned` (400); per resource group: `EntityNotExists.ResourceGroup`
+//!   (404), `ModelTemplate.NotBound` (400). Every item of either list has the same shape:
+//!   `Success`, `Code` ("200" on success), `HttpStatusCode`, and `Message` when it failed.
 
 use std::collections::{HashMap, HashSet};
 
@@ -22,8 +23,9 @@ use store::runtimes::{Runtime, RuntimeFilter};
 
 use super::Action;
 use super::common::{
-    Empty, check_runtime_type, model_template_not_found, non_empty_list, page, required,
-    resource_group_not_found, runtime_not_found,
+    Empty, check_agent_provider, check_optional_platform, check_runtime_type,
+    model_template_not_found, non_empty_list, page, required, resource_group_not_found,
+    runtime_not_found,
 };
 use super::models::{CreditMultiplierView, InferenceMetadataView, llm_view};
 use crate::Ctx;
@@ -269,15 +271,38 @@ impl Action for ConfigResourceGroupModelTemplate {
     }
 }
 
+/// The outcome for one resource group of a batch, shaped as [`RuntimeResult`]: every item
+/// carries `Code` ("200" on success) and `HttpStatusCode`, `Message` only when it failed.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ResourceGroupResult {
     pub resource_group_id: String,
     pub success: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
+    pub code: String,
+    pub http_status_code: u16,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+}
+
+impl ResourceGroupResult {
+    fn of(resource_group_id: String, failure: Option<ApiError>) -> ResourceGroupResult {
+        match failure {
+            None => ResourceGroupResult {
+                resource_group_id,
+                success: true,
+                code: "200".into(),
+                http_status_code: 200,
+                message: None,
+            },
+            Some(error) => ResourceGroupResult {
+                resource_group_id,
+                success: false,
+                code: error.code.to_string(),
+                http_status_code: error.status,
+                message: Some(error.message),
+            },
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -330,12 +355,7 @@ impl Action for RemoveResourceGroupModelTemplate {
                     ),
                 ))
             };
-            data.push(ResourceGroupResult {
-                resource_group_id: id,
-                success: failure.is_none(),
-                code: failure.as_ref().map(|e| e.code.to_string()),
-                message: failure.map(|e| e.message),
-            });
+            data.push(ResourceGroupResult::of(id, failure));
         }
         Ok(ResourceGroupResults {
             total_count: data.len(),
@@ -464,7 +484,8 @@ impl Action for GetRuntimeModelConfig {
     async fn handle(self, ctx: &Ctx) -> Result<GetRuntimeModelConfigResponse, ApiError> {
         check_runtime_type(&self.runtime_type)?;
         required("RuntimeId", &self.runtime_id)?;
-        required("AgentProvider", &self.agent_provider)?;
+        check_agent_provider("AgentProvider", &self.agent_provider)?;
+        check_optional_platform(self.agent_platform.as_deref())?;
         let store = &ctx.state.store;
         let filter = RuntimeFilter {
             tenant_id: ctx.tenant_id.clone(),

@@ -31,7 +31,10 @@ use store::models::{
 };
 
 use super::Action;
-use super::common::{Empty, model_template_not_found, non_empty, non_empty_list, page, required};
+use super::common::{
+    Empty, check_agent_platform, check_agent_provider, check_biz_type, check_each,
+    check_optional_platform, model_template_not_found, non_empty, non_empty_list, page, required,
+};
 use crate::Ctx;
 use crate::errors::internal;
 
@@ -117,25 +120,6 @@ fn check_len(name: &str, value: Option<&str>, max: usize) -> Result<(), ApiError
     }
 }
 
-/// A platform or product name of the open sets (`ENTERPRISE`, `OpenClaw`, …): 1-64 of
-/// `A-Za-z0-9_-`.
-fn check_token(name: &str, value: &str) -> Result<(), ApiError> {
-    if value.is_empty() {
-        return Err(ApiError::missing_parameter(name));
-    }
-    if value.len() > 64
-        || !value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    {
-        return Err(ApiError::invalid_parameter(
-            name,
-            "1-64 letters, digits, '_' or '-'",
-        ));
-    }
-    Ok(())
-}
-
 fn check_id_list(name: &str, ids: &Option<Vec<String>>) -> Result<(), ApiError> {
     match ids {
         Some(ids) if ids.len() > MAX_IDS => Err(ApiError::invalid_parameter(
@@ -201,9 +185,10 @@ impl Action for CreateModelTemplate {
             self.description.as_deref(),
             MAX_DESCRIPTION_LEN,
         )?;
-        check_token("AgentProvider", &self.agent_provider)?;
+        check_agent_provider("AgentProvider", &self.agent_provider)?;
+        check_biz_type(self.biz_type)?;
         let platform = non_empty(self.agent_platform).unwrap_or_else(|| "ENTERPRISE".into());
-        check_token("AgentPlatform", &platform)?;
+        check_agent_platform("AgentPlatform", &platform)?;
         let ref_scope =
             models::ref_scope(&platform, self.ref_scope.as_deref()).map_err(model_error)?;
         let group = ModelTemplate {
@@ -387,6 +372,21 @@ impl Action for ListModelTemplates {
 
     async fn handle(self, ctx: &Ctx) -> Result<ListModelTemplatesResponse, ApiError> {
         let page = page(self.page_number, self.page_size, 20)?;
+        check_biz_type(self.biz_type)?;
+        check_optional_platform(self.agent_platform.as_deref())?;
+        check_each(
+            "AgentPlatformList",
+            self.agent_platform_list.as_deref(),
+            check_agent_platform,
+        )?;
+        if let Some(provider) = self.agent_provider.as_deref().filter(|p| !p.is_empty()) {
+            check_agent_provider("AgentProvider", provider)?;
+        }
+        check_each(
+            "AgentProviderList",
+            self.agent_provider_list.as_deref(),
+            check_agent_provider,
+        )?;
         let platforms = match (
             non_empty(self.agent_platform),
             non_empty_list(self.agent_platform_list),
@@ -478,7 +478,9 @@ impl Action for CreateModelProviderTemplate {
 
     async fn handle(self, ctx: &Ctx) -> Result<CreateModelProviderTemplateResponse, ApiError> {
         let group_id = required("ModelTemplateId", &self.model_template_id)?;
-        check_token("AgentProvider", &self.agent_provider)?;
+        check_agent_provider("AgentProvider", &self.agent_provider)?;
+        check_biz_type(self.biz_type)?;
+        check_optional_platform(self.agent_platform.as_deref())?;
         models::validate_provider_name(&self.provider_name).map_err(model_error)?;
         let kind = match non_empty(self.provider_type) {
             Some(text) => ProviderType::parse(&text).ok_or_else(|| {
@@ -763,7 +765,9 @@ impl Action for ListModelProviderTemplates {
     type Response = ListModelProviderTemplatesResponse;
 
     async fn handle(self, ctx: &Ctx) -> Result<ListModelProviderTemplatesResponse, ApiError> {
-        check_token("AgentProvider", &self.agent_provider)?;
+        check_agent_provider("AgentProvider", &self.agent_provider)?;
+        check_biz_type(self.biz_type)?;
+        check_optional_platform(self.agent_platform.as_deref())?;
         let page = page(self.page_number, self.page_size, 20)?;
         let ids = non_empty_list(self.provider_template_ids);
         check_id_list("ProviderTemplateIds", &ids)?;
@@ -797,10 +801,8 @@ impl Action for ListModelProviderTemplates {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ListModelProviderEndpoints {
-    #[allow(dead_code)]
     pub agent_platform: Option<String>,
     pub agent_provider: Option<String>,
-    #[allow(dead_code)]
     pub biz_type: Option<i64>,
     pub provider_name: Option<String>,
 }
@@ -835,7 +837,14 @@ impl Action for ListModelProviderEndpoints {
     type Response = ListModelProviderEndpointsResponse;
 
     async fn handle(self, _ctx: &Ctx) -> Result<ListModelProviderEndpointsResponse, ApiError> {
+        check_optional_platform(self.agent_platform.as_deref())?;
+        if let Some(biz_type) = self.biz_type {
+            check_biz_type(biz_type)?;
+        }
         let agent = non_empty(self.agent_provider);
+        if let Some(agent) = &agent {
+            check_agent_provider("AgentProvider", agent)?;
+        }
         let wanted = non_empty(self.provider_name);
         let data = providers::CATALOGUE
             .iter()
@@ -1167,6 +1176,9 @@ impl Action for ListLlmTemplates {
         let page = page(self.page_number, self.page_size, 20)?;
         let ids = non_empty_list(self.llm_template_ids);
         check_id_list("LlmTemplateIds", &ids)?;
+        if let Some(biz_type) = self.biz_type {
+            check_biz_type(biz_type)?;
+        }
         if self.smart_model == Some(true) {
             if self.biz_type.is_none() {
                 return Err(ApiError::missing_parameter("BizType"));

@@ -40,6 +40,30 @@ fn incorrect_status(id: &str, status: DesktopStatus) -> ApiError {
     )
 }
 
+/// The desktop's own status allows the operation, but another one is still under way on it;
+/// the message says which, so the caller knows what to wait for.
+fn operation_in_progress(id: &str, runtime: &Runtime, under_way: Operation) -> ApiError {
+    let what = match under_way {
+        Operation::Create => format!(
+            "its agent is still being deployed (agent {})",
+            runtime.agent_status
+        ),
+        Operation::Start => "it is still starting".to_string(),
+        Operation::Stop => "it is still stopping".to_string(),
+        Operation::Reboot => "it is still rebooting".to_string(),
+        Operation::Delete => "it is being deleted".to_string(),
+    };
+    ApiError::new(
+        400,
+        "IncorrectDesktopStatus",
+        format!(
+            "The current status of the desktop does not support this operation: {id} is {}, \
+             but {what}; try again when that is done.",
+            runtime.desktop_status
+        ),
+    )
+}
+
 /// Desktop times as the cloud prints them: UTC to the minute.
 fn cloud_time(ms: i64) -> String {
     DateTime::<Utc>::from_timestamp_millis(ms)
@@ -360,10 +384,13 @@ async fn operate(
             .get(id.as_str())
             .filter(|r| r.region_id == region_id)
             .ok_or_else(|| desktop_not_found(id))?;
-        if !operation.allowed_from(runtime.desktop_status)
-            || (runtime.progress.is_some() && !operation.interrupts())
-        {
+        if !operation.allowed_from(runtime.desktop_status) {
             return Err(incorrect_status(id, runtime.desktop_status));
+        }
+        // Only deleting interrupts an operation under way (e.g. a new desktop that is Running
+        // while its agent is still being deployed).
+        if let Some(under_way) = runtime.progress.filter(|_| !operation.interrupts()) {
+            return Err(operation_in_progress(id, runtime, under_way.operation));
         }
     }
     let (progress, next_step_at) = ctx.state.driver.begin(operation, ctx.now_ms);
