@@ -23,9 +23,12 @@ pub const API_PROTOCOLS: &[&str] = &[
     "github-copilot",
 ];
 const MAX_NAME_LEN: usize = 64;
-const MAX_URL_LEN: usize = 2048;
-const MAX_KEY_LEN: usize = 4096;
-const MAX_LLM_CODE_LEN: usize = 128;
+/// Longest `baseUrl`, in bytes.
+pub const MAX_URL_LEN: usize = 2048;
+/// Longest API key, in bytes.
+pub const MAX_KEY_LEN: usize = 4096;
+/// Longest `LlmCode`, in bytes.
+pub const MAX_LLM_CODE_LEN: usize = 128;
 
 /// A validation failure, naming the parameter (path below the request's top level) it concerns.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

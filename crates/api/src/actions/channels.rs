@@ -27,14 +27,15 @@ use store::runtimes::Runtime;
 
 use super::Action;
 use super::common::{
-    Empty, check_agent_provider, check_optional_platform, check_runtime_type, required,
+    Empty, check_agent_provider, check_optional_platform, check_runtime_type, non_empty, required,
     runtime_not_found,
 };
+use super::limits::{ConfigJson, Id, Ids, Name, Token, strings};
 use crate::Ctx;
 use crate::errors::internal;
 
+/// Runtimes one channel call configures: amc's cap, the SDK documents none.
 const MAX_RUNTIMES: usize = 100;
-const MAX_NAME_LEN: usize = 64;
 
 fn parse_code(code: &str) -> Result<ChannelCode, ApiError> {
     required("Code", code)?;
@@ -55,12 +56,6 @@ async fn target_runtimes(
 ) -> Result<Vec<Runtime>, ApiError> {
     if ids.is_empty() || ids.iter().any(String::is_empty) {
         return Err(ApiError::missing_parameter(ids_parameter));
-    }
-    if ids.len() > MAX_RUNTIMES {
-        return Err(ApiError::invalid_parameter(
-            ids_parameter,
-            format!("at most {MAX_RUNTIMES} runtimes"),
-        ));
     }
     let mut seen = HashSet::new();
     let unique: Vec<String> = ids.iter().filter(|id| seen.insert(*id)).cloned().collect();
@@ -146,14 +141,14 @@ async fn settings_per_runtime(
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ConfigRuntimeChannel {
-    pub agent_platform: Option<String>,
-    pub agent_provider: String,
-    pub code: String,
-    pub config: String,
-    pub config_mode: Option<String>,
-    pub name: Option<String>,
-    pub runtime_ids: Vec<String>,
-    pub runtime_type: String,
+    pub agent_platform: Option<Token>,
+    pub agent_provider: Token,
+    pub code: Token,
+    pub config: ConfigJson,
+    pub config_mode: Option<Token>,
+    pub name: Option<Name>,
+    pub runtime_ids: Ids<MAX_RUNTIMES>,
+    pub runtime_type: Token,
 }
 
 /// Hand-written so that the settings (which may hold secrets) never reach a log via `Debug`.
@@ -184,19 +179,10 @@ impl Action for ConfigRuntimeChannel {
         };
         let config = validate_config(code, mode, &self.config)
             .map_err(|e| ApiError::invalid_parameter(&e.parameter, e.reason))?;
-        let name = self
-            .name
-            .filter(|n| !n.is_empty())
-            .unwrap_or_else(|| code.as_str().to_string());
-        if name.chars().count() > MAX_NAME_LEN {
-            return Err(ApiError::invalid_parameter(
-                "Name",
-                format!("at most {MAX_NAME_LEN} characters"),
-            ));
-        }
+        let name = non_empty(self.name).unwrap_or_else(|| code.as_str().to_string());
         let runtimes = target_runtimes(
             ctx,
-            &self.runtime_ids,
+            &strings(self.runtime_ids),
             "RuntimeIds",
             provider,
             self.agent_platform.as_deref().filter(|p| !p.is_empty()),
@@ -229,11 +215,11 @@ impl Action for ConfigRuntimeChannel {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct RemoveRuntimeChannel {
-    pub agent_platform: Option<String>,
-    pub agent_provider: String,
-    pub code: String,
-    pub runtime_ids: Vec<String>,
-    pub runtime_type: String,
+    pub agent_platform: Option<Token>,
+    pub agent_provider: Token,
+    pub code: Token,
+    pub runtime_ids: Ids<MAX_RUNTIMES>,
+    pub runtime_type: Token,
 }
 
 impl Action for RemoveRuntimeChannel {
@@ -249,7 +235,7 @@ impl Action for RemoveRuntimeChannel {
         let code = parse_code(&self.code)?;
         let runtimes = target_runtimes(
             ctx,
-            &self.runtime_ids,
+            &strings(self.runtime_ids),
             "RuntimeIds",
             provider,
             self.agent_platform.as_deref().filter(|p| !p.is_empty()),
@@ -271,11 +257,11 @@ impl Action for RemoveRuntimeChannel {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct GetRuntimeChannel {
-    pub agent_platform: Option<String>,
-    pub agent_provider: String,
+    pub agent_platform: Option<Token>,
+    pub agent_provider: Token,
     pub include_risk_info: Option<bool>,
-    pub runtime_id: String,
-    pub runtime_type: String,
+    pub runtime_id: Id,
+    pub runtime_type: Token,
 }
 
 #[derive(Debug, Serialize)]
@@ -309,7 +295,7 @@ impl Action for GetRuntimeChannel {
         check_optional_platform(self.agent_platform.as_deref())?;
         check_runtime_type(&self.runtime_type)?;
         required("RuntimeId", &self.runtime_id)?;
-        let ids = [self.runtime_id.clone()];
+        let ids = [self.runtime_id.to_string()];
         target_runtimes(
             ctx,
             &ids,

@@ -24,14 +24,21 @@ pub(crate) fn page(
 }
 
 /// An optional string parameter, with the empty string meaning "not given".
-pub(crate) fn non_empty(value: Option<String>) -> Option<String> {
-    value.filter(|v| !v.is_empty())
+pub(crate) fn non_empty<T: Into<String>>(value: Option<T>) -> Option<String> {
+    value.map(Into::into).filter(|v| !v.is_empty())
 }
 
 /// An optional list parameter without its empty entries, with the empty list meaning "not given".
-pub(crate) fn non_empty_list(values: Option<Vec<String>>) -> Option<Vec<String>> {
+pub(crate) fn non_empty_list<T: Into<String>, L: IntoIterator<Item = T>>(
+    values: Option<L>,
+) -> Option<Vec<String>> {
     values
-        .map(|v| v.into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>())
+        .map(|v| {
+            v.into_iter()
+                .map(Into::into)
+                .filter(|s: &String| !s.is_empty())
+                .collect::<Vec<_>>()
+        })
         .filter(|v| !v.is_empty())
 }
 
@@ -82,9 +89,9 @@ pub(crate) fn check_optional_platform(value: Option<&str>) -> Result<(), ApiErro
 
 /// Each item of a list filter, named by its wire path (`AgentProviderList.2`); empty items
 /// mean nothing, as [`non_empty_list`] drops them.
-pub(crate) fn check_each(
+pub(crate) fn check_each<T: std::ops::Deref<Target = str>>(
     param: &str,
-    values: Option<&[String]>,
+    values: Option<&[T]>,
     check: fn(&str, &str) -> Result<(), ApiError>,
 ) -> Result<(), ApiError> {
     values

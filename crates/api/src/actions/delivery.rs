@@ -27,13 +27,13 @@ use super::common::{
     model_template_not_found, non_empty_list, page, required, resource_group_not_found,
     runtime_not_found,
 };
+use super::limits::{Id, Ids, MAX_IDS, Token};
 use super::models::{CreditMultiplierView, InferenceMetadataView, llm_view};
 use crate::Ctx;
 use crate::errors::internal;
 
 /// Runtimes one `ConfigRuntimeModelTemplate` may name (a whole department at once).
 const MAX_RUNTIMES: usize = 1000;
-const MAX_GROUPS: usize = 100;
 
 async fn load_template(ctx: &Ctx, id: &str) -> Result<ModelTemplate, ApiError> {
     required("ModelTemplateId", id)?;
@@ -45,22 +45,17 @@ async fn load_template(ctx: &Ctx, id: &str) -> Result<ModelTemplate, ApiError> {
         .ok_or_else(|| model_template_not_found(id))
 }
 
-/// The requested ids without repeats, in request order, within the batch bound.
-fn unique_ids(name: &str, ids: &[String], max: usize) -> Result<Vec<String>, ApiError> {
+/// The requested ids without repeats, in request order (their number is bounded while
+/// decoding).
+fn unique_ids(name: &str, ids: &[Id]) -> Result<Vec<String>, ApiError> {
     let mut seen = HashSet::new();
     let unique: Vec<String> = ids
         .iter()
         .filter(|id| !id.is_empty() && seen.insert(id.as_str()))
-        .cloned()
+        .map(|id| id.to_string())
         .collect();
     if unique.is_empty() {
         return Err(ApiError::missing_parameter(name));
-    }
-    if unique.len() > max {
-        return Err(ApiError::invalid_parameter(
-            name,
-            format!("at most {max} ids"),
-        ));
     }
     Ok(unique)
 }
@@ -153,9 +148,9 @@ async fn judge_runtimes(
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ConfigRuntimeModelTemplate {
-    pub model_template_id: String,
-    pub runtime_ids: Vec<String>,
-    pub runtime_type: String,
+    pub model_template_id: Id,
+    pub runtime_ids: Ids<MAX_RUNTIMES>,
+    pub runtime_type: Token,
 }
 
 impl Action for ConfigRuntimeModelTemplate {
@@ -163,7 +158,7 @@ impl Action for ConfigRuntimeModelTemplate {
 
     async fn handle(self, ctx: &Ctx) -> Result<RuntimeResults, ApiError> {
         check_runtime_type(&self.runtime_type)?;
-        let ids = unique_ids("RuntimeIds", &self.runtime_ids, MAX_RUNTIMES)?;
+        let ids = unique_ids("RuntimeIds", &self.runtime_ids)?;
         let template = load_template(ctx, &self.model_template_id).await?;
         let (accepted, results) = judge_runtimes(ctx, &ids, |runtime| {
             if runtime.agent_provider == template.agent_provider {
@@ -195,9 +190,9 @@ impl Action for ConfigRuntimeModelTemplate {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct RemoveRuntimeModelTemplate {
-    pub model_template_id: String,
-    pub runtime_ids: Vec<String>,
-    pub runtime_type: String,
+    pub model_template_id: Id,
+    pub runtime_ids: Ids<MAX_RUNTIMES>,
+    pub runtime_type: Token,
 }
 
 impl Action for RemoveRuntimeModelTemplate {
@@ -206,7 +201,7 @@ impl Action for RemoveRuntimeModelTemplate {
     async fn handle(self, ctx: &Ctx) -> Result<RuntimeResults, ApiError> {
         check_runtime_type(&self.runtime_type)?;
         required("ModelTemplateId", &self.model_template_id)?;
-        let ids = unique_ids("RuntimeIds", &self.runtime_ids, MAX_RUNTIMES)?;
+        let ids = unique_ids("RuntimeIds", &self.runtime_ids)?;
         let template_id = self.model_template_id.as_str();
         let (accepted, results) = judge_runtimes(ctx, &ids, |runtime| {
             if runtime.model_template_id.as_deref() == Some(template_id) {
@@ -241,8 +236,8 @@ impl Action for RemoveRuntimeModelTemplate {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ConfigResourceGroupModelTemplate {
-    pub model_template_id: String,
-    pub resource_group_id: String,
+    pub model_template_id: Id,
+    pub resource_group_id: Id,
 }
 
 impl Action for ConfigResourceGroupModelTemplate {
@@ -315,8 +310,8 @@ pub struct ResourceGroupResults {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct RemoveResourceGroupModelTemplate {
-    pub model_template_id: String,
-    pub resource_group_ids: Vec<String>,
+    pub model_template_id: Id,
+    pub resource_group_ids: Ids<MAX_IDS>,
 }
 
 impl Action for RemoveResourceGroupModelTemplate {
@@ -324,7 +319,7 @@ impl Action for RemoveResourceGroupModelTemplate {
 
     async fn handle(self, ctx: &Ctx) -> Result<ResourceGroupResults, ApiError> {
         required("ModelTemplateId", &self.model_template_id)?;
-        let ids = unique_ids("ResourceGroupIds", &self.resource_group_ids, MAX_GROUPS)?;
+        let ids = unique_ids("ResourceGroupIds", &self.resource_group_ids)?;
         let store = &ctx.state.store;
         let known = store
             .resource_group_names(&ctx.tenant_id, &ids)
@@ -367,10 +362,10 @@ impl Action for RemoveResourceGroupModelTemplate {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ListModelTemplateResourceGroup {
-    pub model_template_id: String,
+    pub model_template_id: Id,
     pub page_number: Option<i64>,
     pub page_size: Option<i64>,
-    pub resource_group_ids: Option<Vec<String>>,
+    pub resource_group_ids: Option<Ids<MAX_IDS>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -425,11 +420,11 @@ impl Action for ListModelTemplateResourceGroup {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct GetRuntimeModelConfig {
-    pub agent_platform: Option<String>,
-    pub agent_provider: String,
+    pub agent_platform: Option<Token>,
+    pub agent_provider: Token,
     pub include_risk_info: Option<bool>,
-    pub runtime_id: String,
-    pub runtime_type: String,
+    pub runtime_id: Id,
+    pub runtime_type: Token,
 }
 
 #[derive(Debug, Serialize)]
@@ -489,7 +484,7 @@ impl Action for GetRuntimeModelConfig {
         let store = &ctx.state.store;
         let filter = RuntimeFilter {
             tenant_id: ctx.tenant_id.clone(),
-            ids: Some(vec![self.runtime_id.clone()]),
+            ids: Some(vec![self.runtime_id.to_string()]),
             ..RuntimeFilter::default()
         };
         let runtime = store
@@ -499,7 +494,7 @@ impl Action for GetRuntimeModelConfig {
             .into_iter()
             .next()
             .ok_or_else(|| runtime_not_found(&self.runtime_id))?;
-        if runtime.agent_provider != self.agent_provider {
+        if runtime.agent_provider != self.agent_provider.as_str() {
             return Err(ApiError::new(
                 400,
                 "InvalidAgentProvider.Mismatch",

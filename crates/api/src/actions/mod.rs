@@ -4,6 +4,7 @@
 pub mod channels;
 mod common;
 pub mod delivery;
+pub mod limits;
 pub mod models;
 pub mod resource_groups;
 pub mod runtimes;

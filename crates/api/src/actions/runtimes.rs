@@ -13,14 +13,13 @@ use serde_json::Value;
 use store::runtimes::{Runtime, RuntimeFilter, RuntimeListing, StepGuard};
 
 use super::Action;
-use super::common::{Empty, non_empty, non_empty_list, page};
+use super::common::{Empty, check_biz_type, non_empty, non_empty_list, page};
+use super::limits::{Id, Ids, MAX_IDS, Name, Tags, Token, Tokens, UserId, UserIds, strings};
 use crate::Ctx;
 use crate::errors::internal;
+use pop::List;
 
 const MAX_AMOUNT: i64 = 100;
-const MAX_IDS_PER_CALL: usize = 100;
-const MAX_TAGS: usize = 20;
-const MAX_NAME_LEN: usize = 64;
 
 fn desktop_not_found(id: &str) -> ApiError {
     ApiError::new(
@@ -72,11 +71,11 @@ fn cloud_time(ms: i64) -> String {
         .to_string()
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+/// A tag as responses show it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "PascalCase")]
 pub struct Tag {
     pub key: String,
-    #[serde(default)]
     pub value: Option<String>,
 }
 
@@ -86,8 +85,8 @@ pub struct Tag {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct DesktopAttachment {
-    pub image_id: Option<String>,
-    pub desktop_type: Option<String>,
+    pub image_id: Option<Id>,
+    pub desktop_type: Option<Token>,
     pub system_disk_size: Option<i64>,
     pub data_disk_size: Option<i64>,
 }
@@ -95,21 +94,24 @@ pub struct DesktopAttachment {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct CreateDesktops {
-    pub region_id: String,
-    pub bundle_id: Option<String>,
+    pub region_id: Token,
+    pub bundle_id: Option<Id>,
     pub desktop_attachment: Option<DesktopAttachment>,
-    pub desktop_name: Option<String>,
+    pub desktop_name: Option<Name>,
     pub desktop_name_suffix: Option<bool>,
     pub amount: Option<i64>,
-    pub office_site_id: Option<String>,
-    pub charge_type: Option<String>,
-    pub end_user_id: Option<Vec<String>>,
-    pub user_assign_mode: Option<String>,
+    pub office_site_id: Option<Id>,
+    pub charge_type: Option<Token>,
+    /// Documented: 1 to 100 users.
+    pub end_user_id: Option<List<UserId, 100>>,
+    pub user_assign_mode: Option<Token>,
     pub purchase_options: Option<Value>,
-    pub tag: Option<Vec<Tag>>,
-    pub resource_group_id: Option<String>,
-    pub hostname: Option<String>,
-    pub policy_group_id: Option<String>,
+    pub tag: Option<Tags>,
+    pub resource_group_id: Option<Id>,
+    /// Documented as 2 to 15 characters once expanded; the `name[begin,bits]suffix` pattern is
+    /// longer.
+    pub hostname: Option<Name>,
+    pub policy_group_id: Option<Id>,
 }
 
 #[derive(Debug, Serialize)]
@@ -159,37 +161,27 @@ impl CreateDesktops {
         }
     }
 
+    /// The tags, each key once (lengths and count are checked while decoding).
     fn validate_tags(&self) -> Result<Vec<(String, String)>, ApiError> {
-        let tags = self.tag.clone().unwrap_or_default();
-        if tags.len() > MAX_TAGS {
-            return Err(ApiError::invalid_parameter(
-                "Tag",
-                format!("at most {MAX_TAGS} tags"),
-            ));
-        }
+        let tags = self.tag.clone().map(Tags::into_vec).unwrap_or_default();
         let mut seen = HashSet::new();
         let mut out = Vec::with_capacity(tags.len());
         for (i, tag) in tags.into_iter().enumerate() {
-            if tag.key.is_empty() || tag.key.len() > 128 || !seen.insert(tag.key.clone()) {
+            let (key, value) = tag.into_pair();
+            if !seen.insert(key.clone()) {
                 return Err(ApiError::invalid_parameter(
                     &format!("Tag.{}.Key", i + 1),
-                    "must be unique, 1-128 characters",
+                    "must be unique",
                 ));
             }
-            out.push((tag.key, tag.value.unwrap_or_default()));
+            out.push((key, value.unwrap_or_default()));
         }
         Ok(out)
     }
 
     /// Authorised users of each of the `amount` desktops, following `UserAssignMode`.
     fn users_per_desktop(&self, amount: i64) -> Result<Vec<Vec<String>>, ApiError> {
-        let users = self.end_user_id.clone().unwrap_or_default();
-        if users.len() > 100 || users.iter().any(|u| u.is_empty() || u.len() > 64) {
-            return Err(ApiError::invalid_parameter(
-                "EndUserId",
-                "1-100 user ids of 1-64 characters",
-            ));
-        }
+        let users = self.end_user_id.clone().map(strings).unwrap_or_default();
         match self.user_assign_mode.as_deref() {
             None | Some("") | Some("ALL") => Ok(vec![users; amount as usize]),
             Some("PER_USER") => {
@@ -221,16 +213,6 @@ impl Action for CreateDesktops {
             return Err(ApiError::invalid_parameter(
                 "Amount",
                 format!("must be between 1 and {MAX_AMOUNT}"),
-            ));
-        }
-        if self
-            .desktop_name
-            .as_ref()
-            .is_some_and(|n| n.chars().count() > MAX_NAME_LEN)
-        {
-            return Err(ApiError::invalid_parameter(
-                "DesktopName",
-                format!("at most {MAX_NAME_LEN} characters"),
             ));
         }
         let template = self.template(ctx)?;
@@ -289,7 +271,7 @@ impl Action for CreateDesktops {
                 id,
                 tenant_id: ctx.tenant_id.clone(),
                 name,
-                region_id: self.region_id.clone(),
+                region_id: self.region_id.to_string(),
                 office_site_id: non_empty(self.office_site_id.clone()),
                 bundle_id: non_empty(self.bundle_id.clone()),
                 image_id: self
@@ -360,12 +342,6 @@ async fn operate(
     if desktop_ids.is_empty() {
         return Err(ApiError::missing_parameter("DesktopId"));
     }
-    if desktop_ids.len() > MAX_IDS_PER_CALL {
-        return Err(ApiError::invalid_parameter(
-            "DesktopId",
-            format!("at most {MAX_IDS_PER_CALL} ids"),
-        ));
-    }
     let unique: Vec<String> = desktop_ids
         .iter()
         .cloned()
@@ -425,8 +401,9 @@ macro_rules! batch_operation {
         #[derive(Debug, Deserialize)]
         #[serde(rename_all = "PascalCase")]
         pub struct $name {
-            pub region_id: String,
-            pub desktop_id: Vec<String>,
+            pub region_id: Token,
+            /// Documented: 1 to 100 ids.
+            pub desktop_id: Ids<MAX_IDS>,
             $(#[allow(dead_code)] pub $extra: $ty,)*
         }
 
@@ -434,7 +411,8 @@ macro_rules! batch_operation {
             type Response = Empty;
 
             async fn handle(self, ctx: &Ctx) -> Result<Empty, ApiError> {
-                operate(ctx, &self.region_id, &self.desktop_id, $operation).await?;
+                let ids = strings(self.desktop_id);
+                operate(ctx, &self.region_id, &ids, $operation).await?;
                 Ok(Empty {})
             }
         }
@@ -442,7 +420,7 @@ macro_rules! batch_operation {
 }
 
 batch_operation!(StartDesktops, Operation::Start, {});
-batch_operation!(StopDesktops, Operation::Stop, { stopped_mode: Option<String> });
+batch_operation!(StopDesktops, Operation::Stop, { stopped_mode: Option<Token> });
 batch_operation!(RebootDesktops, Operation::Reboot, {});
 batch_operation!(DeleteDesktops, Operation::Delete, {});
 
@@ -452,23 +430,26 @@ batch_operation!(DeleteDesktops, Operation::Delete, {});
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct DescribeDesktops {
-    pub region_id: String,
-    pub desktop_id: Option<Vec<String>>,
-    pub desktop_name: Option<String>,
-    pub desktop_status: Option<String>,
-    pub desktop_status_list: Option<Vec<String>>,
-    pub end_user_id: Option<Vec<String>>,
-    pub excluded_end_user_id: Option<Vec<String>>,
-    pub office_site_id: Option<String>,
-    pub resource_group_id: Option<String>,
-    pub image_id: Option<Vec<String>>,
-    pub os_types: Option<Vec<String>>,
-    pub charge_type: Option<String>,
-    pub desktop_type: Option<String>,
-    pub tag: Option<Vec<Tag>>,
+    pub region_id: Token,
+    /// Documented: 1 to 100 ids.
+    pub desktop_id: Option<Ids<MAX_IDS>>,
+    pub desktop_name: Option<Name>,
+    pub desktop_status: Option<Token>,
+    pub desktop_status_list: Option<Tokens>,
+    /// Documented: 1 to 100 users.
+    pub end_user_id: Option<List<UserId, 100>>,
+    pub excluded_end_user_id: Option<List<UserId, 100>>,
+    pub office_site_id: Option<Id>,
+    pub resource_group_id: Option<Id>,
+    pub image_id: Option<Ids<MAX_IDS>>,
+    pub os_types: Option<Tokens>,
+    pub charge_type: Option<Token>,
+    pub desktop_type: Option<Token>,
+    /// Each tag must be present (with that value when one is given).
+    pub tag: Option<Tags>,
     pub fill_resource_group: Option<bool>,
     pub max_results: Option<i64>,
-    pub next_token: Option<String>,
+    pub next_token: Option<Token>,
     pub page_number: Option<i64>,
     pub page_size: Option<i64>,
 }
@@ -676,7 +657,11 @@ impl Action for DescribeDesktops {
         if self.region_id.is_empty() {
             return Err(ApiError::missing_parameter("RegionId"));
         }
-        let mut statuses = self.desktop_status_list.clone().filter(|l| !l.is_empty());
+        let mut statuses = self
+            .desktop_status_list
+            .clone()
+            .map(strings)
+            .filter(|l| !l.is_empty());
         if let Some(status) = non_empty(self.desktop_status.clone()) {
             statuses = Some(vec![status]);
         }
@@ -684,19 +669,13 @@ impl Action for DescribeDesktops {
             .map(|s| parse_status_list("DesktopStatus", s))
             .transpose()?;
         let ids = non_empty_list(self.desktop_id.clone());
-        if ids.as_ref().is_some_and(|i| i.len() > MAX_IDS_PER_CALL) {
-            return Err(ApiError::invalid_parameter(
-                "DesktopId",
-                format!("at most {MAX_IDS_PER_CALL} ids"),
-            ));
-        }
         let include_deleted = ids.is_some()
             || statuses
                 .as_ref()
                 .is_some_and(|s| s.iter().any(|s| s == "Deleted"));
         let filter = RuntimeFilter {
             tenant_id: ctx.tenant_id.clone(),
-            region_id: Some(self.region_id.clone()),
+            region_id: Some(self.region_id.to_string()),
             ids,
             names: non_empty(self.desktop_name.clone()).map(|n| vec![n]),
             desktop_statuses: statuses,
@@ -717,10 +696,8 @@ impl Action for DescribeDesktops {
             tags: self
                 .tag
                 .clone()
-                .unwrap_or_default()
-                .into_iter()
-                .map(|t| (t.key, t.value))
-                .collect(),
+                .map(|tags| tags.into_iter().map(|t| t.into_pair()).collect())
+                .unwrap_or_default(),
             ..RuntimeFilter::default()
         };
         let token_paging =
@@ -775,33 +752,33 @@ impl Action for DescribeDesktops {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ListDesktopAgentRuntime {
-    pub agent_provider: Option<String>,
-    pub agent_provider_list: Option<Vec<String>>,
-    pub agent_platform: Option<String>,
-    pub agent_platform_list: Option<Vec<String>>,
-    pub agent_im_online_status: Option<String>,
-    pub agent_instance_statuses: Option<Vec<String>>,
-    pub agent_instance_versions: Option<Vec<String>>,
-    pub agent_template_ids: Option<Vec<String>>,
-    pub auth_users: Option<Vec<String>>,
-    pub biz_region_id: Option<String>,
+    pub agent_provider: Option<Token>,
+    pub agent_provider_list: Option<Tokens>,
+    pub agent_platform: Option<Token>,
+    pub agent_platform_list: Option<Tokens>,
+    pub agent_im_online_status: Option<Token>,
+    pub agent_instance_statuses: Option<Tokens>,
+    pub agent_instance_versions: Option<Tokens>,
+    pub agent_template_ids: Option<Ids<MAX_IDS>>,
+    pub auth_users: Option<UserIds>,
+    pub biz_region_id: Option<Token>,
     pub biz_type: Option<i64>,
     pub channel_configure: Option<bool>,
-    pub deployment_source: Option<String>,
-    pub desktop_ids: Option<Vec<String>>,
-    pub desktop_names: Option<Vec<String>>,
-    pub desktop_statuses: Option<Vec<String>>,
+    pub deployment_source: Option<Token>,
+    pub desktop_ids: Option<Ids<MAX_IDS>>,
+    pub desktop_names: Option<List<Name, MAX_IDS>>,
+    pub desktop_statuses: Option<Tokens>,
     pub has_auth_user: Option<bool>,
     pub has_risk: Option<bool>,
     pub include_risk_info: Option<bool>,
-    pub management_status: Option<String>,
+    pub management_status: Option<Token>,
     pub model_configure: Option<bool>,
-    pub model_template_id: Option<String>,
-    pub office_site_id: Option<String>,
+    pub model_template_id: Option<Id>,
+    pub office_site_id: Option<Id>,
     pub page_number: Option<i64>,
     pub page_size: Option<i64>,
-    pub resource_group_id: Option<String>,
-    pub resource_ids: Option<Vec<String>>,
+    pub resource_group_id: Option<Id>,
+    pub resource_ids: Option<Ids<MAX_IDS>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -950,6 +927,9 @@ fn agent_runtime_view(runtime: RuntimeListing, include_risk: bool) -> AgentRunti
 
 impl ListDesktopAgentRuntime {
     fn filter(&self, tenant_id: &str) -> Result<RuntimeFilter, ApiError> {
+        if let Some(biz_type) = self.biz_type {
+            check_biz_type(biz_type)?;
+        }
         let providers = match (
             non_empty(self.agent_provider.clone()),
             non_empty_list(self.agent_provider_list.clone()),
