@@ -415,6 +415,39 @@ mod tests {
         assert_eq!(generation(&store, &tenant, "ecd-1").await?, Some(3));
         assert_eq!(generation(&store, &tenant, "ecd-2").await?, Some(2));
         assert!(store.runtime_channels(&tenant, "ecd-1").await?.is_empty());
+        // one batch, each runtime with its own settings
+        let own = |id: &str, config: &str| RuntimeSettings {
+            runtime_id: id.into(),
+            config: Secret::new(config),
+        };
+        store
+            .configure_channel(
+                &tenant,
+                &write("feishu", ChannelStatus::Configured),
+                &[
+                    own("ecd-1", r#"{"appSecret":"one"}"#),
+                    own("ecd-2", r#"{"appSecret":"two"}"#),
+                ],
+                11,
+            )
+            .await?;
+        let mut stored: Vec<(String, String)> = store
+            .channel_settings(&tenant, &["ecd-1".into(), "ecd-2".into()], "feishu")
+            .await?
+            .into_iter()
+            .map(|(id, c)| (id, c.expose().to_string()))
+            .collect();
+        stored.sort();
+        assert_eq!(
+            stored,
+            [
+                ("ecd-1".to_string(), r#"{"appSecret":"one"}"#.to_string()),
+                ("ecd-2".to_string(), r#"{"appSecret":"two"}"#.to_string())
+            ]
+        );
+        store
+            .remove_channel(&tenant, &["ecd-1".into(), "ecd-2".into()], "feishu", 11)
+            .await?;
         Ok(())
     }
 }
