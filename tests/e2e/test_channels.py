@@ -109,6 +109,64 @@ def test_custom_mode_masks_secret_looking_fields(tenant):
                    "accounts": {"main": {"clientId": "d2", "clientSecret": MASK, "token": MASK}}}
 
 
+def test_issue_11_custom_settings_show_only_fields_known_to_be_safe(tenant):
+    """Issue 11 (masking by key name): feishu's encryptKey, secrets under unexpected keys and
+    inside arrays came back in clear."""
+    (rid,) = tenant.create(image=IMG_UBUNTU, amount=1, name="ch-allow")
+    cfg = {"enabled": True, "appId": "cli_1", "domain": "lark", "connectionMode": "webhook", "historyLimit": 20,
+           "encryptKey": "enc-1", "verificationToken": "vt-1", "notes": "the password is hunter2", "port": 8443,
+           "allowFrom": ["ou_1"], "hooks": [{"url": "https://x.example/?sig=abc"}, "loose-secret"],
+           "accounts": {"main": {"appId": "cli_2", "appSecret": "as-2", "encryptKey": "enc-2"}}}
+    config(tenant, [rid], "feishu", cfg, mode="Custom")
+    got = json.loads(get(tenant, rid)["feishu"]["Config"])
+    assert got == {"enabled": True, "appId": "cli_1", "domain": "lark", "connectionMode": "webhook",
+                   "historyLimit": 20, "encryptKey": MASK, "verificationToken": MASK, "notes": MASK, "port": MASK,
+                   "allowFrom": ["ou_1"], "hooks": [{"url": MASK}, MASK],
+                   "accounts": {"main": {"appId": "cli_2", "appSecret": MASK, "encryptKey": MASK}}}, got
+    for secret in ("enc-1", "vt-1", "hunter2", "8443", "sig=abc", "loose-secret", "as-2", "enc-2"):
+        assert secret not in json.dumps(got)
+    # the same field names another connector does not take are masked there
+    config(tenant, [rid], "qqbot", {"appId": "10203", "clientSecret": "cs", "domain": "lark",
+                                    "streaming": {"mode": "partial", "key": "k"}}, mode="Custom")
+    got = json.loads(get(tenant, rid)["qqbot"]["Config"])
+    assert got == {"appId": "10203", "clientSecret": MASK, "domain": MASK, "streaming": {"mode": "partial", "key": MASK}}
+
+
+def test_issue_11_masked_settings_sent_back_keep_the_stored_secrets(tenant):
+    """A client reads the settings (masked), changes what it means to and sends them back."""
+    ids = tenant.create(image=IMG_UBUNTU, amount=2, name="ch-keep")
+    planted = f"PLANTED-{uuid.uuid4().hex}"
+    first = {"enabled": True, "appId": "cli_1", "appSecret": planted, "encryptKey": "e-" + planted,
+             "accounts": {"main": {"appSecret": "m-" + planted}}}
+    config(tenant, [ids[0]], "feishu", first, mode="Custom")
+    config(tenant, [ids[1]], "feishu", {"appId": "cli_9", "appSecret": "other-secret"})
+    shown = json.loads(get(tenant, ids[0])["feishu"]["Config"])
+    assert shown["appSecret"] == MASK and shown["encryptKey"] == MASK, shown
+    shown["domain"] = "lark"
+    config(tenant, [ids[0]], "feishu", shown, mode="Custom")
+    again = json.loads(get(tenant, ids[0])["feishu"]["Config"])
+    assert again == {**shown, "domain": "lark"}, again
+    # Sending the masks back once more is still accepted: the secrets are still there, not the mask.
+    config(tenant, [ids[0]], "feishu", again, mode="Custom")
+    # Switching to Simple mode keeps the Custom secret at the same place.
+    config(tenant, [ids[0]], "feishu", {"appId": "cli_1", "appSecret": MASK})
+    assert json.loads(get(tenant, ids[0])["feishu"]["Config"]) == {"appId": "cli_1", "appSecret": MASK}
+    # A mask where nothing is stored is refused, naming the field and the runtime; the batch applies whole.
+    expect_error(lambda: config(tenant, [ids[0]], "feishu", {"appId": "cli_1", "appSecret": MASK,
+                                                            "encryptKey": MASK}, mode="Custom"),
+                 "InvalidParameter", 400, names="Config.encryptKey")
+    (fresh,) = tenant.create(image=IMG_UBUNTU, amount=1, name="ch-keep-new")
+    exc = expect_error(lambda: config(tenant, [ids[1], fresh], "feishu", {"appId": "cli_9", "appSecret": MASK}),
+                       "InvalidParameter", 400, names="Config.appSecret")
+    assert fresh in str(exc)
+    assert get(tenant, fresh) == {}
+    # Each runtime of a batch keeps its own secret; none of them ever comes back.
+    config(tenant, ids, "feishu", {"appId": "cli_same", "appSecret": MASK})
+    for rid in ids:
+        assert json.loads(get(tenant, rid)["feishu"]["Config"]) == {"appId": "cli_same", "appSecret": MASK}
+    assert planted not in tenant.server.log_text() and "other-secret" not in tenant.server.log_text()
+
+
 def test_wechat_waits_for_the_qr_code(tenant):
     ids = tenant.create(image=IMG_UBUNTU, amount=1, name="ch-wx")
     config(tenant, ids, "wechat", "{}")
@@ -173,6 +231,17 @@ def test_validation(tenant):
     expect_error(lambda: config(tenant, [], "dingtalk-connector", good), "MissingParameter", 400, names="RuntimeIds")
     expect_error(lambda: config(tenant, ids, "dingtalk-connector", good, provider=None), "MissingParameter", 400,
                  names="AgentProvider")
+    # issue 11 (validation gaps): the enum-like parameters take only their documented values
+    expect_error(lambda: config(tenant, ids, "dingtalk-connector", good, provider="Nope"), "InvalidParameter", 400,
+                 names="AgentProvider")
+    expect_error(lambda: config(tenant, ids, "dingtalk-connector", good, platform="MOBILE"), "InvalidParameter", 400,
+                 names="AgentPlatform")
+    expect_error(lambda: tenant.appstream.config_runtime_channel(a().ConfigRuntimeChannelRequest(
+        agent_provider="OpenClaw", code="feishu", config="{}", runtime_ids=ids, runtime_type="Nope")),
+        "InvalidParameter", 400, names="RuntimeType")
+    expect_error(lambda: tenant.appstream.get_runtime_channel(a().GetRuntimeChannelRequest(
+        agent_provider="OpenClaw", runtime_id=ids[0], runtime_type="Nope")), "InvalidParameter", 400,
+        names="RuntimeType")
     expect_error(lambda: tenant.appstream.config_runtime_channel(a().ConfigRuntimeChannelRequest(
         agent_provider="OpenClaw", code="feishu", runtime_ids=ids, runtime_type="CloudDesktop")),
         "MissingParameter", 400, names="Config")

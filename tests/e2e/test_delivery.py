@@ -351,7 +351,8 @@ def test_remove_resource_group_model_template(tenant):
     body = unbind(tenant, mt, [rg1, MISSING_RG, rg3])
     data = body["Data"]
     assert [d["ResourceGroupId"] for d in data] == [rg1, MISSING_RG, rg3] and body["TotalCount"] == 3, body
-    assert data[0]["Success"] is True, data
+    # Issue 11 (validation gaps): success items lacked the Code every other item carries.
+    assert data[0]["Success"] is True and data[0]["Code"] == "200" and "Message" not in data[0], data
     assert data[1]["Success"] is False and data[1]["Code"] == "EntityNotExists.ResourceGroup", data
     assert data[2]["Success"] is False and data[2]["Code"] == "ModelTemplate.NotBound", data
     assert data[1].get("Message") and data[2].get("Message"), data
@@ -367,6 +368,17 @@ def test_remove_resource_group_model_template(tenant):
     item = unbind(tenant, MISSING_MT, [rg2])["Data"][0]
     assert item["Success"] is False and item["Code"] == "ModelTemplate.NotBound", item
     assert bound_groups(tenant, mt) == {rg2}
+
+    # ... and the HttpStatusCode of the runtime results, which only raw clients see (the SDK's model
+    # of these items has no such field)
+    bind(tenant, other, rg1)
+    resp = raw_v3(tenant.server, "RemoveResourceGroupModelTemplate", V_APPSTREAM,
+                  {"ModelTemplateId": other, "ResourceGroupIds": [rg1, MISSING_RG, rg2]}, key=tenant.key)
+    items = expect_ok(resp)["Data"]
+    assert [(i["Success"], i["Code"], i["HttpStatusCode"]) for i in items] == [
+        (True, "200", 200), (False, "EntityNotExists.ResourceGroup", 404), (False, "ModelTemplate.NotBound", 400)
+    ], items
+    assert bound_groups(tenant, other) == {rg3}
 
 
 def test_list_model_template_resource_group(tenant):
@@ -490,6 +502,11 @@ def test_get_runtime_model_config(tenant):
     assert hermes_cfg.get("ModelTemplateId") is None, hermes_cfg
     expect_error(lambda: tenant.appstream.get_runtime_model_config(a().GetRuntimeModelConfigRequest(
         agent_provider="OpenClaw", runtime_type="CloudDesktop")), "MissingParameter", 400, names="RuntimeId")
+    # issue 11 (validation gaps): values outside the documented sets are refused as such
+    expect_error(lambda: model_config(tenant, rid, provider="Nope"), "InvalidParameter", 400, names="AgentProvider")
+    expect_error(lambda: tenant.appstream.get_runtime_model_config(a().GetRuntimeModelConfigRequest(
+        agent_provider="OpenClaw", agent_platform="MOBILE", runtime_id=rid, runtime_type="CloudDesktop")),
+        "InvalidParameter", 400, names="AgentPlatform")
 
 
 # --------------------------------------------------------------------------------------------------

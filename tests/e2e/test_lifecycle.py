@@ -61,6 +61,25 @@ def test_provisioning_with_step_delay(server_factory):
     assert api.status(ids[1]) == "Running"
 
 
+def test_issue_11_stopping_while_the_agent_deploys_says_what_blocks_it(server_factory):
+    """Issue 11 (validation gaps): StopDesktops on a new desktop that is Running while its agent is
+    still being deployed was refused with "... is Running", which is the state that allows it."""
+    srv = server_factory(delay_ms=1500)
+    api = srv.api()
+    (rid,) = api.create(image=IMG_UBUNTU, amount=1, name="deploying")
+    wait_until(lambda: api.status(rid) == "Running", SETTLE_S, interval=0.05, what="desktop Running")
+    assert _instance_status(api, rid) in ("Deploying", "Deployed"), _instance_status(api, rid)
+    for call in (api.stop, api.reboot):
+        exc = expect_error(lambda call=call: call([rid]), "IncorrectDesktopStatus", 400, names="being deployed")
+        assert rid in str(exc) and "Running" in str(exc), exc
+    # once the agent runs, the same call goes through; deleting never waits
+    wait_until(lambda: _instance_status(api, rid) == "Running", SETTLE_S, what="agent Running")
+    api.stop([rid])
+    (other,) = api.create(image=IMG_UBUNTU, amount=1, name="deploying-2")
+    wait_until(lambda: api.status(other) == "Running", SETTLE_S, interval=0.05, what="desktop Running")
+    api.delete([other])
+
+
 def test_hermes_provisioning_with_step_delay(server_factory):
     srv = server_factory(delay_ms=STEP_MS)
     api = srv.api()

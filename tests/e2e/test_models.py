@@ -265,6 +265,42 @@ def test_group_validation(mdl):
 # provider templates
 
 
+def test_issue_11_enum_and_numeric_parameters_take_only_documented_values(mdl):
+    """Issue 11 (validation gaps): CreateModelTemplate accepted AgentProvider=Nope and BizType=-1."""
+    a = _m()
+    expect_error(lambda: mdl.create_group(provider="Nope"), "InvalidParameter", 400, names="AgentProvider")
+    for bad in (-1, 0, 2**31):
+        expect_error(lambda bad=bad: mdl.create_group(biz_type=bad), "InvalidParameter", 400, names="BizType")
+    expect_error(lambda: mdl.create_group(agent_platform="MOBILE"), "InvalidParameter", 400, names="AgentPlatform")
+    expect_error(lambda: mdl.create_group(agent_platform="enterprise"), "InvalidParameter", 400,
+                 names="AgentPlatform")
+    assert mdl.groups() == []
+    for provider in ("OpenClaw", "HermesAgent", "AgenticComputer", "Common"):
+        mdl.create_group(name=f"for {provider}", provider=provider, biz_type=2**31 - 1)
+
+    expect_error(lambda: mdl.groups(biz_type=-1), "InvalidParameter", 400, names="BizType")
+    expect_error(lambda: mdl.groups(agent_provider="Nope"), "InvalidParameter", 400, names="AgentProvider")
+    expect_error(lambda: mdl.groups(agent_provider_list=["OpenClaw", "Nope"]), "InvalidParameter", 400,
+                 names="AgentProviderList.2")
+    expect_error(lambda: mdl.groups(agent_platform_list=["COMMON", "MOBILE"]), "InvalidParameter", 400,
+                 names="AgentPlatformList.2")
+
+    mt = mdl.create_group(name="providers")
+    expect_error(lambda: mdl.create_provider(mt, "moonshot", {"apiKey": "k"}, biz_type=-1), "InvalidParameter", 400,
+                 names="BizType")
+    expect_error(lambda: mdl.create_provider(mt, "moonshot", {"apiKey": "k"}, provider="Nope"), "InvalidParameter",
+                 400, names="AgentProvider")
+    expect_error(lambda: mdl.create_provider(mt, "moonshot", {"apiKey": "k"}, agent_platform="MOBILE"),
+                 "InvalidParameter", 400, names="AgentPlatform")
+    expect_error(lambda: mdl.providers(provider="Nope"), "InvalidParameter", 400, names="AgentProvider")
+    expect_error(lambda: mdl.providers(biz_type=0), "InvalidParameter", 400, names="BizType")
+    expect_error(lambda: mdl.endpoints(agent_provider="Nope"), "InvalidParameter", 400, names="AgentProvider")
+    expect_error(lambda: mdl.endpoints(biz_type=-5), "InvalidParameter", 400, names="BizType")
+    expect_error(lambda: mdl.endpoints(agent_platform="MOBILE"), "InvalidParameter", 400, names="AgentPlatform")
+    expect_error(lambda: mdl.models(biz_type=-1), "InvalidParameter", 400, names="BizType")
+    assert mdl.providers() == []
+
+
 def test_provider_types(mdl):
     mt = mdl.create_group()
     managed = mdl.create_provider(mt, "deepseek", {"apiKey": "sk-managed-000011112222"}, provider_type="Managed",

@@ -9,8 +9,6 @@ use std::str::FromStr;
 
 use serde_json::{Map, Value};
 
-/// The longest `Config` accepted, in bytes of its JSON text.
-pub const MAX_CONFIG_BYTES: usize = 16 * 1024;
 /// The longest single Simple-mode value.
 const MAX_VALUE_LEN: usize = 512;
 /// What a secret reads as on every read path.
@@ -142,17 +140,12 @@ fn config_error(parameter: impl Into<String>, reason: impl Into<String>) -> Conf
 }
 
 /// Parses and validates `Config` for `code` in `mode`; returns the settings as a JSON object.
+/// The text's length is bounded where it is decoded.
 pub fn validate_config(
     code: ChannelCode,
     mode: ConfigMode,
     text: &str,
 ) -> Result<Map<String, Value>, ConfigError> {
-    if text.len() > MAX_CONFIG_BYTES {
-        return Err(config_error(
-            "Config",
-            format!("at most {MAX_CONFIG_BYTES} bytes"),
-        ));
-    }
     let text = if text.trim().is_empty() { "{}" } else { text };
     let object = match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(object)) => object,
@@ -209,58 +202,226 @@ pub fn validate_config(
     Ok(object)
 }
 
-/// Whether a settings key names a credential. Simple fields say so themselves; in Custom
-/// settings (free-form) any key that smells of a credential is treated as one, erring on the
-/// side of hiding.
-fn is_secret_key(key: &str) -> bool {
-    let key = key.to_ascii_lowercase();
-    [
-        "secret",
-        "token",
-        "password",
-        "passwd",
-        "apikey",
-        "api_key",
-        "aeskey",
-        "privatekey",
-        "credential",
-    ]
-    .iter()
-    .any(|word| key.contains(word))
+/// Settings every connector takes that steer behaviour and hold no credential (the OpenClaw
+/// channel pattern: `enabled`, DM and group policies, allow-lists, `accounts`, ...).
+const SHOWN_EVERYWHERE: &[&str] = &[
+    "enabled",
+    "name",
+    "defaultAccount",
+    "dmPolicy",
+    "allowFrom",
+    "groupPolicy",
+    "groupAllowFrom",
+    "requireMention",
+    "systemPrompt",
+];
+/// `@dingtalk-real-ai/dingtalk-connector`: `clientId` is the AppKey (Simple mode's `appKey`).
+const DINGTALK_SHOWN: &[&str] = &["appKey", "clientId", "groupReplyMode", "enableMediaUpload"];
+/// `@openclaw/feishu`; `appSecret`, `encryptKey` and `verificationToken` are its credentials.
+const FEISHU_SHOWN: &[&str] = &[
+    "appId",
+    "domain",
+    "connectionMode",
+    "webhookPath",
+    "groupSenderAllowFrom",
+    "renderMode",
+    "streaming",
+    "typingIndicator",
+    "resolveSenderNames",
+    "replyInThread",
+    "groupSessionScope",
+    "topicSessionMode",
+    "reactionNotifications",
+    "historyLimit",
+    "dmHistoryLimit",
+    "textChunkLimit",
+    "chunkMode",
+    "mediaMaxMb",
+];
+/// `@openclaw/qqbot`; `clientSecret` (or the file holding it) is its credential.
+const QQBOT_SHOWN: &[&str] = &["appId", "streaming.mode", "markdownSupport", "upgradeMode"];
+/// `@wecom/wecom-openclaw-plugin` (AI bot `botId`/`secret`, or an app's `corpId`/`agentId`
+/// with its `secret`, `token` and `encodingAESKey`).
+const WECOM_SHOWN: &[&str] = &["botId", "corpId", "agentId", "webhookPath"];
+
+impl ChannelCode {
+    /// The settings shown in clear on every read path, as paths from the settings' root
+    /// (`streaming.mode`). Everything else is masked: a field not known to be safe may be a
+    /// credential under a name amc does not know. The list is the same in Simple and Custom mode,
+    /// so that switching modes never shows a value that was masked.
+    fn shown_fields(self) -> &'static [&'static str] {
+        match self {
+            ChannelCode::DingTalk => DINGTALK_SHOWN,
+            ChannelCode::Feishu => FEISHU_SHOWN,
+            ChannelCode::QqBot => QQBOT_SHOWN,
+            ChannelCode::WeCom => WECOM_SHOWN,
+            ChannelCode::WeChat => &[],
+        }
+    }
+
+    /// Whether the value at `path` (object keys from the settings' root; array items take their
+    /// array's path) is shown in clear. An account (`accounts.<id>.…`) takes the root's fields.
+    fn shows(self, path: &[&str]) -> bool {
+        let path = match path {
+            ["accounts", _account, rest @ ..] if !rest.is_empty() => rest,
+            other => other,
+        };
+        let matches = |field: &&str| {
+            let mut parts = field.split('.');
+            path.iter().all(|segment| parts.next() == Some(*segment)) && parts.next().is_none()
+        };
+        SHOWN_EVERYWHERE.iter().any(matches) || self.shown_fields().iter().any(matches)
+    }
 }
 
-/// The settings with every credential replaced by [`MASK`], recursively.
-pub fn mask_config(code: ChannelCode, mode: ConfigMode, config: &Map<String, Value>) -> Value {
-    fn walk(value: &Value, secret: bool) -> Value {
+/// Whether a value may hold a secret: booleans and nulls carry none.
+fn maskable(value: &Value) -> bool {
+    matches!(value, Value::String(_) | Value::Number(_))
+}
+
+/// The settings with every string and number the channel does not show in clear replaced by
+/// [`MASK`], recursively through objects and arrays. Keys (account and group ids) stay.
+pub fn mask_config(code: ChannelCode, config: &Map<String, Value>) -> Value {
+    fn walk<'a>(code: ChannelCode, path: &mut Vec<&'a str>, value: &'a Value) -> Value {
         match value {
             Value::Object(map) => Value::Object(
                 map.iter()
-                    .map(|(k, v)| (k.clone(), walk(v, secret || is_secret_key(k))))
+                    .map(|(key, child)| {
+                        path.push(key);
+                        let masked = walk(code, path, child);
+                        path.pop();
+                        (key.clone(), masked)
+                    })
                     .collect(),
             ),
-            Value::Array(items) => Value::Array(items.iter().map(|v| walk(v, secret)).collect()),
-            Value::String(_) | Value::Number(_) if secret => Value::String(MASK.into()),
+            Value::Array(items) => {
+                Value::Array(items.iter().map(|item| walk(code, path, item)).collect())
+            }
+            scalar if maskable(scalar) && !code.shows(path) => Value::String(MASK.into()),
             other => other.clone(),
         }
     }
-    let simple_secrets: Vec<&str> = match mode {
-        ConfigMode::Simple => code
-            .simple_fields()
-            .iter()
-            .filter(|f| f.secret)
-            .map(|f| f.name)
-            .collect(),
-        ConfigMode::Custom => Vec::new(),
-    };
+    let mut path = Vec::new();
     Value::Object(
         config
             .iter()
-            .map(|(k, v)| {
-                let secret = simple_secrets.contains(&k.as_str()) || is_secret_key(k);
-                (k.clone(), walk(v, secret))
+            .map(|(key, child)| {
+                path.push(key.as_str());
+                let masked = walk(code, &mut path, child);
+                path.pop();
+                (key.clone(), masked)
             })
             .collect(),
     )
+}
+
+/// Whether `config` sends [`MASK`] back where a secret would be masked, i.e. asks to keep a
+/// stored value (see [`restore_masked`]).
+pub fn holds_mask(code: ChannelCode, config: &Map<String, Value>) -> bool {
+    fn walk<'a>(code: ChannelCode, path: &mut Vec<&'a str>, value: &'a Value) -> bool {
+        match value {
+            Value::Object(map) => map.iter().any(|(key, child)| {
+                path.push(key);
+                let found = walk(code, path, child);
+                path.pop();
+                found
+            }),
+            Value::Array(items) => items.iter().any(|item| walk(code, path, item)),
+            Value::String(text) => text == MASK && !code.shows(path),
+            _ => false,
+        }
+    }
+    config
+        .iter()
+        .any(|(key, child)| walk(code, &mut vec![key.as_str()], child))
+}
+
+/// Puts the stored values back where `config` holds [`MASK`] at a masked position: a client that
+/// read the settings (masked), changed what it meant to and sent them back keeps the secrets it
+/// never saw, as an update of a provider template that sends back the masked API key does.
+/// The stored value is taken from the same place (same keys, same array positions), so a secret
+/// can never move to where it would be shown.
+///
+/// `stored` is what the runtime has for this channel (`None`: nothing). A mask with no stored
+/// string or number at its place is refused, naming the field (`Config.accounts.main.appSecret`,
+/// array items by 1-based position); a mask where the value is shown in clear is just text.
+pub fn restore_masked(
+    code: ChannelCode,
+    config: Map<String, Value>,
+    stored: Option<&Map<String, Value>>,
+) -> Result<Map<String, Value>, ConfigError> {
+    /// Where the walk is: object keys for the policy ([`ChannelCode::shows`]), and keys and
+    /// 1-based array positions for naming a field in an error.
+    struct Place {
+        keys: Vec<String>,
+        wire: Vec<String>,
+    }
+
+    fn entries(
+        code: ChannelCode,
+        place: &mut Place,
+        map: Map<String, Value>,
+        stored: Option<&Map<String, Value>>,
+    ) -> Result<Map<String, Value>, ConfigError> {
+        let mut out = Map::with_capacity(map.len());
+        for (key, child) in map {
+            let stored_child = stored.and_then(|s| s.get(&key));
+            place.keys.push(key.clone());
+            place.wire.push(key.clone());
+            let restored = value(code, place, child, stored_child);
+            place.keys.pop();
+            place.wire.pop();
+            out.insert(key, restored?);
+        }
+        Ok(out)
+    }
+
+    fn value(
+        code: ChannelCode,
+        place: &mut Place,
+        given: Value,
+        stored: Option<&Value>,
+    ) -> Result<Value, ConfigError> {
+        match given {
+            Value::Object(map) => {
+                entries(code, place, map, stored.and_then(Value::as_object)).map(Value::Object)
+            }
+            Value::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for (index, item) in items.into_iter().enumerate() {
+                    let stored_item = stored.and_then(|s| s.get(index));
+                    place.wire.push((index + 1).to_string());
+                    let restored = value(code, place, item, stored_item);
+                    place.wire.pop();
+                    out.push(restored?);
+                }
+                Ok(Value::Array(out))
+            }
+            Value::String(text) if text == MASK => {
+                let keys: Vec<&str> = place.keys.iter().map(String::as_str).collect();
+                if code.shows(&keys) {
+                    return Ok(Value::String(text));
+                }
+                match stored {
+                    Some(kept) if maskable(kept) => Ok(kept.clone()),
+                    _ => Err(config_error(
+                        format!("Config.{}", place.wire.join(".")),
+                        format!(
+                            "is the mask {MASK}, which keeps a stored value, but none is stored \
+                             there; send the value itself"
+                        ),
+                    )),
+                }
+            }
+            other => Ok(other),
+        }
+    }
+
+    let mut place = Place {
+        keys: Vec::new(),
+        wire: Vec::new(),
+    };
+    entries(code, &mut place, config, stored)
 }
 
 /// The agent products a channel is delivered to, as the mapping needs to tell them apart.
@@ -477,12 +638,6 @@ mod tests {
             "Config",
         );
         check_err(ChannelCode::DingTalk, ConfigMode::Custom, "[1,2]", "Config");
-        check_err(
-            ChannelCode::DingTalk,
-            ConfigMode::Custom,
-            &format!("{{\"a\":\"{}\"}}", "x".repeat(MAX_CONFIG_BYTES)),
-            "Config",
-        );
         assert!(validate_config(ChannelCode::WeChat, ConfigMode::Simple, "{}").is_ok());
         assert!(validate_config(ChannelCode::WeChat, ConfigMode::Simple, "").is_ok());
         assert!(
@@ -509,40 +664,156 @@ mod tests {
         assert!(!err.contains("s3cr3t"), "{err}");
     }
 
+    fn settings(text: &str) -> Map<String, Value> {
+        match serde_json::from_str(text) {
+            Ok(Value::Object(map)) => map,
+            _ => Map::new(),
+        }
+    }
+
     #[test]
-    fn masking_hides_simple_secrets_and_secret_looking_custom_keys() {
-        let simple = validate_config(
-            ChannelCode::DingTalk,
-            ConfigMode::Simple,
-            r#"{"appKey":"ding123","appSecret":"topsecret"}"#,
-        )
-        .unwrap_or_default();
+    fn masking_hides_simple_secrets() {
+        let simple = settings(r#"{"appKey":"ding123","appSecret":"topsecret"}"#);
         assert_eq!(
-            mask_config(ChannelCode::DingTalk, ConfigMode::Simple, &simple),
+            mask_config(ChannelCode::DingTalk, &simple),
             json!({"appKey": "ding123", "appSecret": MASK})
         );
-        let wecom = validate_config(
-            ChannelCode::WeCom,
-            ConfigMode::Simple,
-            r#"{"botId":"b","secret":"x"}"#,
-        )
-        .unwrap_or_default();
+        let wecom = settings(r#"{"botId":"b","secret":"x"}"#);
         assert_eq!(
-            mask_config(ChannelCode::WeCom, ConfigMode::Simple, &wecom),
+            mask_config(ChannelCode::WeCom, &wecom),
             json!({"botId": "b", "secret": MASK})
         );
-        let custom = validate_config(
-            ChannelCode::Feishu,
-            ConfigMode::Custom,
-            r#"{"enabled":true,"appId":"cli_1","accounts":{"main":{"appSecret":"a","verificationToken":"b"}},"encryptKey":"n","list":[{"password":"p"}]}"#,
-        )
-        .unwrap_or_default();
-        let masked = mask_config(ChannelCode::Feishu, ConfigMode::Custom, &custom);
+    }
+
+    // Issue 11 (masking by key name): feishu's `encryptKey`, secrets under unexpected keys and
+    // inside arrays came back in clear. Only the fields each connector is known to take as
+    // non-secret are shown; everything else is masked, recursively.
+    #[test]
+    fn masking_shows_only_fields_known_to_be_safe() {
+        let custom = settings(
+            r#"{"enabled":true,"appId":"cli_1","domain":"lark","historyLimit":20,
+                "accounts":{"main":{"appId":"cli_2","appSecret":"a","verificationToken":"b",
+                                    "encryptKey":"e","dmPolicy":"open"}},
+                "encryptKey":"n","notes":"my password is hunter2","port":8443,
+                "allowFrom":["ou_1","ou_2"],"list":[{"password":"p"},"loose"],
+                "tools":{"doc":true,"scope":"s"},"extra":null}"#,
+        );
         assert_eq!(
-            masked,
-            json!({"enabled": true, "appId": "cli_1",
-                   "accounts": {"main": {"appSecret": MASK, "verificationToken": MASK}},
-                   "encryptKey": "n", "list": [{"password": MASK}]})
+            mask_config(ChannelCode::Feishu, &custom),
+            json!({"enabled": true, "appId": "cli_1", "domain": "lark", "historyLimit": 20,
+                   "accounts": {"main": {"appId": "cli_2", "appSecret": MASK,
+                                         "verificationToken": MASK, "encryptKey": MASK,
+                                         "dmPolicy": "open"}},
+                   "encryptKey": MASK, "notes": MASK, "port": MASK,
+                   "allowFrom": ["ou_1", "ou_2"], "list": [{"password": MASK}, MASK],
+                   "tools": {"doc": true, "scope": MASK}, "extra": null})
+        );
+        // What one connector shows, another masks: the list is per channel.
+        let qq = settings(
+            r#"{"appId":"1","clientSecret":"c","clientSecretFile":"/run/s",
+                              "streaming":{"mode":"partial","token":"t"},
+                              "stt":{"provider":"p","apiKey":"k"},"domain":"lark"}"#,
+        );
+        assert_eq!(
+            mask_config(ChannelCode::QqBot, &qq),
+            json!({"appId": "1", "clientSecret": MASK, "clientSecretFile": MASK,
+                   "streaming": {"mode": "partial", "token": MASK},
+                   "stt": {"provider": MASK, "apiKey": MASK}, "domain": MASK})
+        );
+        let ding = settings(
+            r#"{"clientId":"d","clientSecret":{"source":"env","id":"X"},
+                                "groupReplyMode":"markdown","gatewayToken":"g"}"#,
+        );
+        assert_eq!(
+            mask_config(ChannelCode::DingTalk, &ding),
+            json!({"clientId": "d", "clientSecret": {"source": MASK, "id": MASK},
+                   "groupReplyMode": "markdown", "gatewayToken": MASK})
+        );
+        let wecom = settings(
+            r#"{"corpId":"ww1","agentId":1000002,"secret":"s","token":"t",
+                                 "encodingAESKey":"k"}"#,
+        );
+        assert_eq!(
+            mask_config(ChannelCode::WeCom, &wecom),
+            json!({"corpId": "ww1", "agentId": 1000002, "secret": MASK, "token": MASK,
+                   "encodingAESKey": MASK})
+        );
+        let wechat = settings(r#"{"enabled":true,"accountId":"wx","token":"t"}"#);
+        assert_eq!(
+            mask_config(ChannelCode::WeChat, &wechat),
+            json!({"enabled": true, "accountId": MASK, "token": MASK})
+        );
+    }
+
+    #[test]
+    fn masks_sent_back_keep_the_stored_values() {
+        let stored = settings(
+            r#"{"appId":"cli_1","appSecret":"s1","encryptKey":"e1","port":8443,
+                "accounts":{"main":{"appSecret":"s2"}},"keys":["k1","k2"]}"#,
+        );
+        let masked = mask_config(ChannelCode::Feishu, &stored);
+        let Value::Object(mut sent) = masked else {
+            panic!("masked settings are an object")
+        };
+        assert!(holds_mask(ChannelCode::Feishu, &sent));
+        // the client changes a field it can see and sends the rest back as it read it
+        sent.insert("domain".into(), json!("lark"));
+        let restored = restore_masked(ChannelCode::Feishu, sent, Some(&stored));
+        let mut expected = stored.clone();
+        expected.insert("domain".into(), json!("lark"));
+        assert_eq!(restored, Ok(expected));
+
+        // a new value replaces the stored one; a mask at a shown field is plain text
+        let sent = settings(r#"{"appId":"******","appSecret":"new","encryptKey":"******"}"#);
+        assert!(holds_mask(ChannelCode::Feishu, &sent));
+        assert_eq!(
+            restore_masked(ChannelCode::Feishu, sent, Some(&stored)).map(Value::Object),
+            Ok(json!({"appId": MASK, "appSecret": "new", "encryptKey": "e1"}))
+        );
+        assert!(!holds_mask(
+            ChannelCode::Feishu,
+            &settings(r#"{"appId":"******","appSecret":"x"}"#)
+        ));
+
+        // a mask with nothing stored at its place is refused, naming the field
+        for (sent, field) in [
+            (
+                r#"{"verificationToken":"******"}"#,
+                "Config.verificationToken",
+            ),
+            (
+                r#"{"accounts":{"other":{"appSecret":"******"}}}"#,
+                "Config.accounts.other.appSecret",
+            ),
+            (r#"{"keys":["k1","******","******"]}"#, "Config.keys.3"),
+            (r#"{"accounts":"******"}"#, "Config.accounts"),
+        ] {
+            let err = restore_masked(ChannelCode::Feishu, settings(sent), Some(&stored)).err();
+            assert_eq!(err.map(|e| e.parameter), Some(field.to_string()), "{sent}");
+        }
+        let err = restore_masked(
+            ChannelCode::Feishu,
+            settings(r#"{"appSecret":"******"}"#),
+            None,
+        )
+        .err();
+        assert!(err.is_some_and(|e| e.parameter == "Config.appSecret" && !e.reason.contains("s1")));
+    }
+
+    #[test]
+    fn a_secret_never_moves_to_a_shown_field() {
+        // The same list in both modes: a Custom `appKey` (shown) cannot pick up a masked value.
+        let stored = settings(r#"{"clientId":"d","clientSecret":"cs","appKey":"visible"}"#);
+        let sent = settings(r#"{"appKey":"******","appSecret":"******"}"#);
+        let err = restore_masked(ChannelCode::DingTalk, sent, Some(&stored)).err();
+        assert_eq!(
+            err.map(|e| e.parameter),
+            Some("Config.appSecret".to_string())
+        );
+        let sent = settings(r#"{"appKey":"******","clientSecret":"******"}"#);
+        assert_eq!(
+            restore_masked(ChannelCode::DingTalk, sent, Some(&stored)).map(Value::Object),
+            Ok(json!({"appKey": MASK, "clientSecret": "cs"}))
         );
     }
 
@@ -656,8 +927,11 @@ mod tests {
             let mode = if custom { ConfigMode::Custom } else { ConfigMode::Simple };
             for code in ChannelCode::ALL {
                 if let Ok(config) = validate_config(code, mode, &text) {
-                    let masked = mask_config(code, mode, &config);
+                    let masked = mask_config(code, &config);
                     prop_assert!(masked.is_object());
+                    if let Value::Object(sent) = masked {
+                        prop_assert!(restore_masked(code, sent, Some(&config)).is_ok());
+                    }
                 }
             }
         }

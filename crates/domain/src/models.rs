@@ -23,9 +23,12 @@ pub const API_PROTOCOLS: &[&str] = &[
     "github-copilot",
 ];
 const MAX_NAME_LEN: usize = 64;
-const MAX_URL_LEN: usize = 2048;
-const MAX_KEY_LEN: usize = 4096;
-const MAX_LLM_CODE_LEN: usize = 128;
+/// Longest `baseUrl`, in bytes.
+pub const MAX_URL_LEN: usize = 2048;
+/// Longest API key, in bytes.
+pub const MAX_KEY_LEN: usize = 4096;
+/// Longest `LlmCode`, in bytes.
+pub const MAX_LLM_CODE_LEN: usize = 128;
 
 /// A validation failure, naming the parameter (path below the request's top level) it concerns.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -49,6 +52,53 @@ impl ModelError {
         match self {
             ModelError::Missing(param) | ModelError::Invalid { param, .. } => param,
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// What a model group is for
+
+/// Agent products (`AgentProvider`) the SDK documents: OpenClaw (also JVS Claw computers),
+/// Hermes Agent, AgenticComputer and Common (shared groups). Compared exactly, as the cloud
+/// compares them.
+pub const AGENT_PROVIDERS: &[&str] = &["OpenClaw", "HermesAgent", "AgenticComputer", "Common"];
+/// Agent platform families (`AgentPlatform`) the SDK documents.
+pub const AGENT_PLATFORMS: &[&str] = &["ENTERPRISE", "ENTERPRISE_JVS", "COMMON"];
+
+fn one_of(param: &str, value: &str, known: &[&str]) -> Result<(), ModelError> {
+    if value.is_empty() {
+        return Err(ModelError::Missing(param.to_string()));
+    }
+    if known.contains(&value) {
+        Ok(())
+    } else {
+        Err(ModelError::invalid(
+            param,
+            format!("must be one of {}", known.join(", ")),
+        ))
+    }
+}
+
+/// An `AgentProvider` (or an item of `AgentProviderList`, named by `param`).
+pub fn validate_agent_provider(param: &str, value: &str) -> Result<(), ModelError> {
+    one_of(param, value, AGENT_PROVIDERS)
+}
+
+/// An `AgentPlatform` (or an item of `AgentPlatformList`, named by `param`).
+pub fn validate_agent_platform(param: &str, value: &str) -> Result<(), ModelError> {
+    one_of(param, value, AGENT_PLATFORMS)
+}
+
+/// `BizType`: a business-line code, which the SDKs carry as a 32-bit integer; the codes in use
+/// are positive.
+pub fn validate_biz_type(value: i64) -> Result<(), ModelError> {
+    if (1..=i64::from(i32::MAX)).contains(&value) {
+        Ok(())
+    } else {
+        Err(ModelError::invalid(
+            "BizType",
+            format!("must be between 1 and {}", i32::MAX),
+        ))
     }
 }
 
@@ -755,6 +805,37 @@ mod tests {
         );
         assert_eq!(ProviderType::infer("moonshot"), Some(ProviderType::Managed));
         assert_eq!(ProviderType::infer("nobody"), None);
+    }
+
+    // Issue 11 (validation gaps): CreateModelTemplate took AgentProvider=Nope and BizType=-1.
+    #[test]
+    fn agent_products_platforms_and_business_lines_are_the_documented_ones() {
+        for provider in ["OpenClaw", "HermesAgent", "AgenticComputer", "Common"] {
+            assert_eq!(validate_agent_provider("AgentProvider", provider), Ok(()));
+        }
+        for bad in ["Nope", "openclaw", "OpenClaw ", "COMMON"] {
+            assert_eq!(
+                validate_agent_provider("AgentProviderList.2", bad)
+                    .map_err(|e| e.param().to_string()),
+                Err("AgentProviderList.2".to_string()),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            validate_agent_provider("AgentProvider", ""),
+            Err(ModelError::Missing("AgentProvider".into()))
+        );
+        for platform in ["ENTERPRISE", "ENTERPRISE_JVS", "COMMON"] {
+            assert_eq!(validate_agent_platform("AgentPlatform", platform), Ok(()));
+        }
+        assert!(validate_agent_platform("AgentPlatform", "enterprise").is_err());
+        assert!(validate_agent_platform("AgentPlatform", "MOBILE").is_err());
+        for ok in [1, 2, 987_654, i64::from(i32::MAX)] {
+            assert_eq!(validate_biz_type(ok), Ok(()), "{ok}");
+        }
+        for bad in [0, -1, i64::from(i32::MAX) + 1, i64::MIN] {
+            assert!(validate_biz_type(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -76,8 +76,15 @@ impl<const MIN: usize, const MAX: usize> Serialize for Text<MIN, MAX> {
 }
 
 /// A list of at most `MAX` items.
-#[derive(Clone, PartialEq, Eq, Default)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct List<T, const MAX: usize>(Vec<T>);
+
+/// Empty, whatever the items (a derive would ask `T: Default`).
+impl<T, const MAX: usize> Default for List<T, MAX> {
+    fn default() -> Self {
+        List(Vec::new())
+    }
+}
 
 impl<T, const MAX: usize> List<T, MAX> {
     pub fn into_vec(self) -> Vec<T> {

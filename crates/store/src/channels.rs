@@ -1,6 +1,8 @@
 //! IM channels configured on runtimes. Their settings are encrypted here on the way in and
 //! handed back only as [`Secret`]s; the per-runtime summaries used by listings carry no settings.
 
+use std::collections::HashMap;
+
 use sqlx::Row;
 
 use crate::query::Sql;
@@ -37,9 +39,16 @@ pub struct ChannelWrite {
     pub code: String,
     pub name: String,
     pub config_mode: String,
+    pub status: ChannelStatus,
+}
+
+/// The settings one runtime of a batch gets: the same request may keep each runtime's own
+/// stored secrets, so they can differ.
+#[derive(Debug, Clone)]
+pub struct RuntimeSettings {
+    pub runtime_id: String,
     /// The settings JSON, in clear; encrypted before it is stored.
     pub config: Secret,
-    pub status: ChannelStatus,
 }
 
 /// A channel as stored on one runtime, settings decrypted.
@@ -56,20 +65,21 @@ pub struct RuntimeChannel {
 }
 
 impl Store {
-    /// Sets channel `channel.code` on every runtime of `runtime_ids` (replacing what was there)
-    /// and bumps their desired-state generation, in one transaction.
+    /// Sets channel `channel.code` on every runtime of `settings`, each with its own settings
+    /// (replacing what was there), and bumps their desired-state generation, in one transaction.
     pub async fn configure_channel(
         &self,
         tenant_id: &str,
-        runtime_ids: &[String],
         channel: &ChannelWrite,
+        settings: &[RuntimeSettings],
         now: i64,
     ) -> Result<(), StoreError> {
-        if runtime_ids.is_empty() {
+        if settings.is_empty() {
             return Ok(());
         }
+        let runtime_ids: Vec<String> = settings.iter().map(|s| s.runtime_id.clone()).collect();
         let mut tx = self.write().await?;
-        for runtime_id in runtime_ids {
+        for RuntimeSettings { runtime_id, config } in settings {
             sqlx::query(
                 "INSERT INTO runtime_channels \
                  (runtime_id, tenant_id, code, name, config_mode, config_enc, status, created_at, updated_at) \
@@ -83,7 +93,7 @@ impl Store {
             .bind(&channel.code)
             .bind(&channel.name)
             .bind(&channel.config_mode)
-            .bind(self.cipher.encrypt(channel.config.expose()))
+            .bind(self.cipher.encrypt(config.expose()))
             .bind(channel.status.as_str())
             .bind(now)
             .execute(&mut *tx.tx)
@@ -96,11 +106,39 @@ impl Store {
             crate::query::Value::Int(now),
             crate::query::Value::Text(tenant_id.to_string()),
         ]);
-        bump.in_list("id", runtime_ids);
+        bump.in_list("id", &runtime_ids);
         bump.query()?.execute(&mut *tx.tx).await?;
         tx.commit().await?;
         self.runtime_counts.invalidate(tenant_id);
         Ok(())
+    }
+
+    /// The stored settings of channel `code` on those of `runtime_ids` that have it, decrypted,
+    /// by runtime id.
+    pub async fn channel_settings(
+        &self,
+        tenant_id: &str,
+        runtime_ids: &[String],
+        code: &str,
+    ) -> Result<HashMap<String, Secret>, StoreError> {
+        let mut sql = Sql::new(
+            "SELECT runtime_id, config_enc FROM runtime_channels WHERE tenant_id = $1 AND code = $2 AND",
+        );
+        sql.preset(&[
+            crate::query::Value::Text(tenant_id.to_string()),
+            crate::query::Value::Text(code.to_string()),
+        ]);
+        sql.in_list("runtime_id", runtime_ids);
+        let rows = sql.query()?.fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|row| {
+                let config_enc: String = row.try_get("config_enc")?;
+                Ok((
+                    row.try_get("runtime_id")?,
+                    self.cipher.decrypt(&config_enc)?,
+                ))
+            })
+            .collect()
     }
 
     /// Removes channel `code` from the runtimes that have it, bumping their generation, in one
@@ -206,14 +244,23 @@ mod tests {
     use crate::runtimes::RuntimeFilter;
     use crate::test_support::{add_tenant, runtime, test_store};
 
-    fn write(code: &str, status: ChannelStatus, config: &str) -> ChannelWrite {
+    fn write(code: &str, status: ChannelStatus) -> ChannelWrite {
         ChannelWrite {
             code: code.into(),
             name: code.into(),
             config_mode: "Simple".into(),
-            config: Secret::new(config),
             status,
         }
+    }
+
+    fn each(runtime_ids: &[&str], config: &str) -> Vec<RuntimeSettings> {
+        runtime_ids
+            .iter()
+            .map(|id| RuntimeSettings {
+                runtime_id: (*id).into(),
+                config: Secret::new(config),
+            })
+            .collect()
     }
 
     /// The channel codes a runtime's listing shows: (configured, QR login in progress).
@@ -253,8 +300,8 @@ mod tests {
         store
             .configure_channel(
                 &tenant,
-                &["ecd-1".into()],
-                &write("wechat", ChannelStatus::Configuring, "{}"),
+                &write("wechat", ChannelStatus::Configuring),
+                &each(&["ecd-1"], "{}"),
                 10,
             )
             .await?;
@@ -312,8 +359,8 @@ mod tests {
         store
             .configure_channel(
                 &tenant,
-                &["ecd-1".into(), "ecd-2".into()],
-                &write("dingtalk-connector", ChannelStatus::Configured, secret),
+                &write("dingtalk-connector", ChannelStatus::Configured),
+                &each(&["ecd-1", "ecd-2"], secret),
                 10,
             )
             .await?;
@@ -332,6 +379,26 @@ mod tests {
             [secret]
         );
         assert!(!format!("{channels:?}").contains("planted-secret"));
+        let stored = store
+            .channel_settings(
+                &tenant,
+                &["ecd-2".into(), "ecd-3".into()],
+                "dingtalk-connector",
+            )
+            .await?;
+        assert_eq!(
+            stored
+                .iter()
+                .map(|(id, c)| (id.as_str(), c.expose()))
+                .collect::<Vec<_>>(),
+            [("ecd-2", secret)]
+        );
+        assert!(
+            store
+                .channel_settings(&tenant, &["ecd-2".into()], "feishu")
+                .await?
+                .is_empty()
+        );
         // removing bumps only the runtimes that had it
         assert_eq!(
             store
@@ -348,6 +415,39 @@ mod tests {
         assert_eq!(generation(&store, &tenant, "ecd-1").await?, Some(3));
         assert_eq!(generation(&store, &tenant, "ecd-2").await?, Some(2));
         assert!(store.runtime_channels(&tenant, "ecd-1").await?.is_empty());
+        // one batch, each runtime with its own settings
+        let own = |id: &str, config: &str| RuntimeSettings {
+            runtime_id: id.into(),
+            config: Secret::new(config),
+        };
+        store
+            .configure_channel(
+                &tenant,
+                &write("feishu", ChannelStatus::Configured),
+                &[
+                    own("ecd-1", r#"{"appSecret":"one"}"#),
+                    own("ecd-2", r#"{"appSecret":"two"}"#),
+                ],
+                11,
+            )
+            .await?;
+        let mut stored: Vec<(String, String)> = store
+            .channel_settings(&tenant, &["ecd-1".into(), "ecd-2".into()], "feishu")
+            .await?
+            .into_iter()
+            .map(|(id, c)| (id, c.expose().to_string()))
+            .collect();
+        stored.sort();
+        assert_eq!(
+            stored,
+            [
+                ("ecd-1".to_string(), r#"{"appSecret":"one"}"#.to_string()),
+                ("ecd-2".to_string(), r#"{"appSecret":"two"}"#.to_string())
+            ]
+        );
+        store
+            .remove_channel(&tenant, &["ecd-1".into(), "ecd-2".into()], "feishu", 11)
+            .await?;
         Ok(())
     }
 }

@@ -1,6 +1,8 @@
 //! A small SQL builder for the dynamic filters of list actions: numbered `$N` placeholders, which
 //! both engines accept, and values bound in order.
 
+use std::collections::BTreeMap;
+
 use sqlx::any::AnyArguments;
 use sqlx::{Any, Arguments};
 
@@ -65,6 +67,63 @@ impl Sql {
             self.bind_text(value.clone());
         }
         self.push(")")
+    }
+
+    /// ` AND {id} IN (…)`: the rows whose tags (in `table`, keyed by `owner`, one row per
+    /// owner and key) include every `(key, value)` of `tags`, a `None` value matching any value.
+    /// One grouped scan of the tenant's matching tags, however many tags are asked for: with a
+    /// correlated subquery per tag, 20 tags over 3,000 runtimes took PostgreSQL about a second
+    /// per listing (see docs/compatibility.md). A key asked for with two different values
+    /// matches nothing.
+    pub(crate) fn has_tags(
+        &mut self,
+        id: &str,
+        table: &str,
+        owner: &str,
+        tenant_id: &str,
+        tags: &[(String, Option<String>)],
+    ) -> &mut Self {
+        let mut wanted: BTreeMap<&str, Option<&str>> = BTreeMap::new();
+        for (key, value) in tags {
+            let value = value.as_deref();
+            match wanted.get(key.as_str()).copied() {
+                None | Some(None) => {
+                    wanted.insert(key, value);
+                }
+                Some(Some(known)) if value.is_some_and(|v| v != known) => {
+                    return self.push(" AND 1 = 0");
+                }
+                Some(Some(_)) => {}
+            }
+        }
+        if wanted.is_empty() {
+            return self;
+        }
+        self.push(" AND ")
+            .push(id)
+            .push(" IN (SELECT t.")
+            .push(owner)
+            .push(" FROM ")
+            .push(table)
+            .push(" t WHERE t.tenant_id = ")
+            .bind_text(tenant_id)
+            .push(" AND (");
+        for (i, (key, value)) in wanted.iter().enumerate() {
+            if i > 0 {
+                self.push(" OR ");
+            }
+            self.push("(t.tag_key = ").bind_text(*key);
+            if let Some(value) = value {
+                self.push(" AND t.tag_value = ").bind_text(*value);
+            }
+            self.push(")");
+        }
+        // The primary key (owner, key) makes the count one per matched key.
+        self.push(") GROUP BY t.")
+            .push(owner)
+            .push(" HAVING COUNT(*) = ")
+            .bind_int(wanted.len() as i64)
+            .push(")")
     }
 
     /// ` ORDER BY {order} LIMIT $a OFFSET $b`: one page of a listing.

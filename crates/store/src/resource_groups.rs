@@ -92,16 +92,13 @@ fn push_filter(sql: &mut Sql, filter: &ResourceGroupFilter) {
     if let Some(status) = &filter.status {
         sql.push(" AND g.status = ").bind_text(status.clone());
     }
-    for (key, value) in &filter.tags {
-        sql.push(
-            " AND EXISTS (SELECT 1 FROM resource_group_tags t WHERE t.resource_group_id = g.id AND t.tag_key = ",
-        )
-        .bind_text(key.clone());
-        if let Some(value) = value {
-            sql.push(" AND t.tag_value = ").bind_text(value.clone());
-        }
-        sql.push(")");
-    }
+    sql.has_tags(
+        "g.id",
+        "resource_group_tags",
+        "resource_group_id",
+        &filter.tenant_id,
+        &filter.tags,
+    );
 }
 
 impl Store {

@@ -432,16 +432,13 @@ fn push_filter(sql: &mut Sql, filter: &RuntimeFilter) {
             ),
         None => sql,
     };
-    for (key, value) in &filter.tags {
-        sql.push(
-            " AND EXISTS (SELECT 1 FROM runtime_tags t WHERE t.runtime_id = r.id AND t.tag_key = ",
-        )
-        .bind_text(key.clone());
-        if let Some(value) = value {
-            sql.push(" AND t.tag_value = ").bind_text(value.clone());
-        }
-        sql.push(")");
-    }
+    sql.has_tags(
+        "r.id",
+        "runtime_tags",
+        "runtime_id",
+        &filter.tenant_id,
+        &filter.tags,
+    );
 }
 
 /// Writes new runtimes (with their users and tags) inside `tx`.

@@ -124,24 +124,34 @@ async fn story(url: &str) -> Result<(), StoreError> {
 
     // Runtimes: filters, counts, pages, tenant scoping.
     let (a, b) = ("1000000000000001", "1000000000000002");
+    let tagged = |mut runtime: Runtime, team: &str| {
+        runtime.tags.push(("team".into(), team.into()));
+        runtime
+    };
     store
         .insert_runtimes(&[
-            runtime(
-                a,
-                "ecd-a1",
-                "OpenClaw",
-                DesktopStatus::Running,
-                &["alice"],
-                10,
+            tagged(
+                runtime(
+                    a,
+                    "ecd-a1",
+                    "OpenClaw",
+                    DesktopStatus::Running,
+                    &["alice"],
+                    10,
+                ),
+                "a",
             ),
             runtime(a, "ecd-a2", "OpenClaw", DesktopStatus::Stopped, &[], 20),
-            runtime(
-                a,
-                "jvs-a3",
-                "HermesAgent",
-                DesktopStatus::Running,
-                &["bob", "alice"],
-                30,
+            tagged(
+                runtime(
+                    a,
+                    "jvs-a3",
+                    "HermesAgent",
+                    DesktopStatus::Running,
+                    &["bob", "alice"],
+                    30,
+                ),
+                "b",
             ),
             runtime(
                 b,
@@ -190,11 +200,47 @@ async fn story(url: &str) -> Result<(), StoreError> {
         ids(store.list_runtimes(&unassigned, 0, 10).await?),
         ["ecd-a2"]
     );
-    let tagged = filter(RuntimeFilter {
-        tags: vec![("env".into(), Some("dev".into()))],
+    // Tags: each asked-for tag must be there (with the value, when one is given).
+    let with_tags = |tags: &[(&str, Option<&str>)]| {
+        filter(RuntimeFilter {
+            tags: tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.map(str::to_string)))
+                .collect(),
+            ..RuntimeFilter::default()
+        })
+    };
+    for (tags, expected) in [
+        (&[("env", Some("dev"))][..], &[][..]),
+        (&[("env", Some("prod"))], &["jvs-a3", "ecd-a2", "ecd-a1"]),
+        (&[("env", None), ("team", None)], &["jvs-a3", "ecd-a1"]),
+        (&[("env", Some("prod")), ("team", Some("a"))], &["ecd-a1"]),
+        (&[("team", Some("a")), ("team", Some("a"))], &["ecd-a1"]),
+        (&[("team", None), ("team", Some("b"))], &["jvs-a3"]),
+        (&[("team", Some("a")), ("team", Some("b"))], &[]),
+        (&[("team", Some("a")), ("nope", None)], &[]),
+    ] {
+        let f = with_tags(tags);
+        assert_eq!(
+            ids(store.list_runtimes(&f, 0, 10).await?),
+            expected,
+            "{tags:?}"
+        );
+        assert_eq!(
+            store.count_runtimes(&f).await?,
+            expected.len() as i64,
+            "{tags:?}"
+        );
+    }
+    let twenty: Vec<(String, Option<String>)> = (0..19)
+        .map(|i| (format!("k{i}"), None))
+        .chain([("team".to_string(), Some("a".to_string()))])
+        .collect();
+    let f = filter(RuntimeFilter {
+        tags: twenty,
         ..RuntimeFilter::default()
     });
-    assert_eq!(store.count_runtimes(&tagged).await?, 0);
+    assert_eq!(store.count_runtimes(&f).await?, 0);
     assert!(
         store
             .runtimes_by_ids(a, &["ecd-b1".into()])

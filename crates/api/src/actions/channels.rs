@@ -9,26 +9,33 @@
 //! - 400 `InvalidAgentProvider.Mismatch` / `InvalidAgentPlatform.Mismatch`: a runtime runs
 //!   another agent product / platform than the one named.
 //!
-//! Settings are masked (see `domain::channels::mask_config`) on every way out; errors never
-//! quote them.
+//! Settings are masked (see `domain::channels::mask_config`: only the fields each connector is
+//! known to take as non-secret are shown) on every way out; errors never quote them. A client
+//! may send the settings back as it read them: a mask keeps the value stored at its place.
 
 use std::collections::HashSet;
 
-use domain::channels::{ChannelCode, ConfigMode, mask_config, validate_config};
+use domain::channels::{
+    ChannelCode, ConfigMode, holds_mask, mask_config, restore_masked, validate_config,
+};
 use domain::runtime::DesktopStatus;
 use pop::ApiError;
 use serde::{Deserialize, Serialize};
 use store::Secret;
-use store::channels::{ChannelStatus, ChannelWrite};
+use store::channels::{ChannelStatus, ChannelWrite, RuntimeSettings};
 use store::runtimes::Runtime;
 
 use super::Action;
-use super::common::{Empty, required, runtime_not_found};
+use super::common::{
+    Empty, check_agent_provider, check_optional_platform, check_runtime_type, non_empty, required,
+    runtime_not_found,
+};
+use super::limits::{ConfigJson, Id, Ids, Name, Token, strings};
 use crate::Ctx;
 use crate::errors::internal;
 
+/// Runtimes one channel call configures: amc's cap, the SDK documents none.
 const MAX_RUNTIMES: usize = 100;
-const MAX_NAME_LEN: usize = 64;
 
 fn parse_code(code: &str) -> Result<ChannelCode, ApiError> {
     required("Code", code)?;
@@ -49,12 +56,6 @@ async fn target_runtimes(
 ) -> Result<Vec<Runtime>, ApiError> {
     if ids.is_empty() || ids.iter().any(String::is_empty) {
         return Err(ApiError::missing_parameter(ids_parameter));
-    }
-    if ids.len() > MAX_RUNTIMES {
-        return Err(ApiError::invalid_parameter(
-            ids_parameter,
-            format!("at most {MAX_RUNTIMES} runtimes"),
-        ));
     }
     let mut seen = HashSet::new();
     let unique: Vec<String> = ids.iter().filter(|id| seen.insert(*id)).cloned().collect();
@@ -95,20 +96,59 @@ async fn target_runtimes(
     Ok(out)
 }
 
+/// The settings each runtime of the batch gets. Masks sent back keep what that runtime has
+/// stored at their place (see `domain::channels::restore_masked`); a mask with nothing behind it
+/// on any runtime refuses the whole batch.
+async fn settings_per_runtime(
+    ctx: &Ctx,
+    code: ChannelCode,
+    config: serde_json::Map<String, serde_json::Value>,
+    ids: &[String],
+) -> Result<Vec<RuntimeSettings>, ApiError> {
+    let settings =
+        |runtime_id: &str, config: serde_json::Map<String, serde_json::Value>| RuntimeSettings {
+            runtime_id: runtime_id.to_string(),
+            config: Secret::new(serde_json::Value::Object(config).to_string()),
+        };
+    if !holds_mask(code, &config) {
+        return Ok(ids.iter().map(|id| settings(id, config.clone())).collect());
+    }
+    let stored = ctx
+        .state
+        .store
+        .channel_settings(&ctx.tenant_id, ids, code.as_str())
+        .await
+        .map_err(internal)?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        let kept = match stored.get(id).map(|s| serde_json::from_str(s.expose())) {
+            None => None,
+            Some(Ok(serde_json::Value::Object(map))) => Some(map),
+            // Never log the text: it holds the secrets.
+            Some(_) => return Err(internal("stored channel settings are not a JSON object")),
+        };
+        let restored = restore_masked(code, config.clone(), kept.as_ref()).map_err(|e| {
+            ApiError::invalid_parameter(&e.parameter, format!("{} (runtime {id})", e.reason))
+        })?;
+        out.push(settings(id, restored));
+    }
+    Ok(out)
+}
+
 // ---------------------------------------------------------------------------------------------
 // ConfigRuntimeChannel
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ConfigRuntimeChannel {
-    pub agent_platform: Option<String>,
-    pub agent_provider: String,
-    pub code: String,
-    pub config: String,
-    pub config_mode: Option<String>,
-    pub name: Option<String>,
-    pub runtime_ids: Vec<String>,
-    pub runtime_type: String,
+    pub agent_platform: Option<Token>,
+    pub agent_provider: Token,
+    pub code: Token,
+    pub config: ConfigJson,
+    pub config_mode: Option<Token>,
+    pub name: Option<Name>,
+    pub runtime_ids: Ids<MAX_RUNTIMES>,
+    pub runtime_type: Token,
 }
 
 /// Hand-written so that the settings (which may hold secrets) never reach a log via `Debug`.
@@ -126,8 +166,10 @@ impl Action for ConfigRuntimeChannel {
     type Response = Empty;
 
     async fn handle(self, ctx: &Ctx) -> Result<Empty, ApiError> {
-        let provider = required("AgentProvider", &self.agent_provider)?;
-        required("RuntimeType", &self.runtime_type)?;
+        let provider = self.agent_provider.as_str();
+        check_agent_provider("AgentProvider", provider)?;
+        check_optional_platform(self.agent_platform.as_deref())?;
+        check_runtime_type(&self.runtime_type)?;
         let code = parse_code(&self.code)?;
         let mode = match self.config_mode.as_deref().filter(|m| !m.is_empty()) {
             None => ConfigMode::Simple,
@@ -137,30 +179,21 @@ impl Action for ConfigRuntimeChannel {
         };
         let config = validate_config(code, mode, &self.config)
             .map_err(|e| ApiError::invalid_parameter(&e.parameter, e.reason))?;
-        let name = self
-            .name
-            .filter(|n| !n.is_empty())
-            .unwrap_or_else(|| code.as_str().to_string());
-        if name.chars().count() > MAX_NAME_LEN {
-            return Err(ApiError::invalid_parameter(
-                "Name",
-                format!("at most {MAX_NAME_LEN} characters"),
-            ));
-        }
+        let name = non_empty(self.name).unwrap_or_else(|| code.as_str().to_string());
         let runtimes = target_runtimes(
             ctx,
-            &self.runtime_ids,
+            &strings(self.runtime_ids),
             "RuntimeIds",
             provider,
             self.agent_platform.as_deref().filter(|p| !p.is_empty()),
         )
         .await?;
         let ids: Vec<String> = runtimes.into_iter().map(|r| r.id).collect();
+        let settings = settings_per_runtime(ctx, code, config, &ids).await?;
         let write = ChannelWrite {
             code: code.as_str().to_string(),
             name,
             config_mode: mode.as_str().to_string(),
-            config: Secret::new(serde_json::Value::Object(config).to_string()),
             status: if code.configured_by_qr_code() {
                 ChannelStatus::Configuring
             } else {
@@ -169,7 +202,7 @@ impl Action for ConfigRuntimeChannel {
         };
         ctx.state
             .store
-            .configure_channel(&ctx.tenant_id, &ids, &write, ctx.now_ms)
+            .configure_channel(&ctx.tenant_id, &write, &settings, ctx.now_ms)
             .await
             .map_err(internal)?;
         Ok(Empty {})
@@ -182,11 +215,11 @@ impl Action for ConfigRuntimeChannel {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct RemoveRuntimeChannel {
-    pub agent_platform: Option<String>,
-    pub agent_provider: String,
-    pub code: String,
-    pub runtime_ids: Vec<String>,
-    pub runtime_type: String,
+    pub agent_platform: Option<Token>,
+    pub agent_provider: Token,
+    pub code: Token,
+    pub runtime_ids: Ids<MAX_RUNTIMES>,
+    pub runtime_type: Token,
 }
 
 impl Action for RemoveRuntimeChannel {
@@ -195,12 +228,14 @@ impl Action for RemoveRuntimeChannel {
     /// Removing a channel a runtime does not have is not an error: the runtime ends up
     /// without it either way.
     async fn handle(self, ctx: &Ctx) -> Result<Empty, ApiError> {
-        let provider = required("AgentProvider", &self.agent_provider)?;
-        required("RuntimeType", &self.runtime_type)?;
+        let provider = self.agent_provider.as_str();
+        check_agent_provider("AgentProvider", provider)?;
+        check_optional_platform(self.agent_platform.as_deref())?;
+        check_runtime_type(&self.runtime_type)?;
         let code = parse_code(&self.code)?;
         let runtimes = target_runtimes(
             ctx,
-            &self.runtime_ids,
+            &strings(self.runtime_ids),
             "RuntimeIds",
             provider,
             self.agent_platform.as_deref().filter(|p| !p.is_empty()),
@@ -222,11 +257,11 @@ impl Action for RemoveRuntimeChannel {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct GetRuntimeChannel {
-    pub agent_platform: Option<String>,
-    pub agent_provider: String,
+    pub agent_platform: Option<Token>,
+    pub agent_provider: Token,
     pub include_risk_info: Option<bool>,
-    pub runtime_id: String,
-    pub runtime_type: String,
+    pub runtime_id: Id,
+    pub runtime_type: Token,
 }
 
 #[derive(Debug, Serialize)]
@@ -255,10 +290,12 @@ impl Action for GetRuntimeChannel {
     type Response = GetRuntimeChannelResponse;
 
     async fn handle(self, ctx: &Ctx) -> Result<GetRuntimeChannelResponse, ApiError> {
-        let provider = required("AgentProvider", &self.agent_provider)?;
-        required("RuntimeType", &self.runtime_type)?;
+        let provider = self.agent_provider.as_str();
+        check_agent_provider("AgentProvider", provider)?;
+        check_optional_platform(self.agent_platform.as_deref())?;
+        check_runtime_type(&self.runtime_type)?;
         required("RuntimeId", &self.runtime_id)?;
-        let ids = [self.runtime_id.clone()];
+        let ids = [self.runtime_id.to_string()];
         target_runtimes(
             ctx,
             &ids,
@@ -280,10 +317,6 @@ impl Action for GetRuntimeChannel {
                 .code
                 .parse()
                 .map_err(|_| internal(format!("stored channel code {:?}", channel.code)))?;
-            let mode: ConfigMode = channel
-                .config_mode
-                .parse()
-                .map_err(|_| internal(format!("stored config mode {:?}", channel.config_mode)))?;
             let config = match serde_json::from_str(channel.config.expose()) {
                 Ok(serde_json::Value::Object(map)) => map,
                 // Never log the text: it holds the secrets.
@@ -292,7 +325,7 @@ impl Action for GetRuntimeChannel {
             let configuring = channel.status == ChannelStatus::Configuring;
             data.push(ChannelView {
                 code: channel.code,
-                config: mask_config(code, mode, &config).to_string(),
+                config: mask_config(code, &config).to_string(),
                 config_mode: channel.config_mode,
                 status: channel.status.as_str(),
                 qr_code_status: configuring.then_some("Configuring"),

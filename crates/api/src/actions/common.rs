@@ -1,6 +1,9 @@
 //! Pieces every action area shares: paging (page numbers and `NextToken`s), optional-parameter
-//! cleaning and bounds, the empty response, and the not-found errors of ids that several areas take.
+//! cleaning and bounds, the empty response, the value sets of parameters several areas take
+//! (`AgentProvider`, `AgentPlatform`, `BizType`, `RuntimeType`), and the not-found errors of ids
+//! that several areas take.
 
+use domain::models::{self, ModelError};
 use domain::paging::{Page, PageError};
 use pop::ApiError;
 use serde::Serialize;
@@ -93,14 +96,21 @@ pub(crate) fn list_at_most(
 }
 
 /// An optional string parameter, with the empty string meaning "not given".
-pub(crate) fn non_empty(value: Option<String>) -> Option<String> {
-    value.filter(|v| !v.is_empty())
+pub(crate) fn non_empty<T: Into<String>>(value: Option<T>) -> Option<String> {
+    value.map(Into::into).filter(|v| !v.is_empty())
 }
 
 /// An optional list parameter without its empty entries, with the empty list meaning "not given".
-pub(crate) fn non_empty_list(values: Option<Vec<String>>) -> Option<Vec<String>> {
+pub(crate) fn non_empty_list<T: Into<String>, L: IntoIterator<Item = T>>(
+    values: Option<L>,
+) -> Option<Vec<String>> {
     values
-        .map(|v| v.into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>())
+        .map(|v| {
+            v.into_iter()
+                .map(Into::into)
+                .filter(|s: &String| !s.is_empty())
+                .collect::<Vec<_>>()
+        })
         .filter(|v| !v.is_empty())
 }
 
@@ -122,6 +132,51 @@ pub(crate) fn check_runtime_type(value: &str) -> Result<(), ApiError> {
             "must be CloudDesktop",
         )),
     }
+}
+
+fn model_error(error: ModelError) -> ApiError {
+    match error {
+        ModelError::Missing(param) => ApiError::missing_parameter(&param),
+        ModelError::Invalid { param, reason } => ApiError::invalid_parameter(&param, reason),
+    }
+}
+
+/// `AgentProvider`: one of the agent products the SDK documents (empty: missing).
+pub(crate) fn check_agent_provider(param: &str, value: &str) -> Result<(), ApiError> {
+    models::validate_agent_provider(param, value).map_err(model_error)
+}
+
+/// `AgentPlatform`: one of the platform families the SDK documents (empty: missing).
+pub(crate) fn check_agent_platform(param: &str, value: &str) -> Result<(), ApiError> {
+    models::validate_agent_platform(param, value).map_err(model_error)
+}
+
+/// An optional `AgentPlatform`, the empty string meaning "not given".
+pub(crate) fn check_optional_platform(value: Option<&str>) -> Result<(), ApiError> {
+    match value.filter(|v| !v.is_empty()) {
+        Some(platform) => check_agent_platform("AgentPlatform", platform),
+        None => Ok(()),
+    }
+}
+
+/// Each item of a list filter, named by its wire path (`AgentProviderList.2`); empty items
+/// mean nothing, as [`non_empty_list`] drops them.
+pub(crate) fn check_each<T: std::ops::Deref<Target = str>>(
+    param: &str,
+    values: Option<&[T]>,
+    check: fn(&str, &str) -> Result<(), ApiError>,
+) -> Result<(), ApiError> {
+    values
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+        .filter(|(_, value)| !value.is_empty())
+        .try_for_each(|(i, value)| check(&format!("{param}.{}", i + 1), value))
+}
+
+/// `BizType`: a positive 32-bit business-line code.
+pub(crate) fn check_biz_type(value: i64) -> Result<(), ApiError> {
+    models::validate_biz_type(value).map_err(model_error)
 }
 
 pub(crate) fn model_template_not_found(id: &str) -> ApiError {

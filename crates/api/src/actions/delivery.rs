@@ -8,8 +8,9 @@
 //! - whole call: 404 `InvalidModelTemplateId.NotFound`, `EntityNotExists.ResourceGroup`,
 //!   `InvalidRuntimeId.NotFound`; 400 `InvalidAgentProvider.Mismatch`;
 //! - per runtime: `Runtime.NotFound` (404), `Runtime.AgentProviderMismatch` (400),
-//!   `Runtime.ModelTemplateNotAssigned` (400); per resource group: `EntityNotExists.ResourceGroup`,
-//!   `ModelTemplate.NotBound`.
+//!   `Runtime.ModelTemplateNotAssigned` (400); per resource group: `EntityNotExists.ResourceGroup`
+//!   (404), `ModelTemplate.NotBound` (400). Every item of either list has the same shape:
+//!   `Success`, `Code` ("200" on success), `HttpStatusCode`, and `Message` when it failed.
 
 use std::collections::{HashMap, HashSet};
 
@@ -22,16 +23,17 @@ use store::runtimes::{Runtime, RuntimeFilter};
 
 use super::Action;
 use super::common::{
-    Empty, check_runtime_type, model_template_not_found, non_empty_list, page, required,
-    resource_group_not_found, runtime_not_found,
+    Empty, check_agent_provider, check_optional_platform, check_runtime_type,
+    model_template_not_found, non_empty_list, page, required, resource_group_not_found,
+    runtime_not_found,
 };
+use super::limits::{Id, Ids, MAX_IDS, Token};
 use super::models::{CreditMultiplierView, InferenceMetadataView, llm_view};
 use crate::Ctx;
 use crate::errors::internal;
 
 /// Runtimes one `ConfigRuntimeModelTemplate` may name (a whole department at once).
 const MAX_RUNTIMES: usize = 1000;
-const MAX_GROUPS: usize = 100;
 
 async fn load_template(ctx: &Ctx, id: &str) -> Result<ModelTemplate, ApiError> {
     required("ModelTemplateId", id)?;
@@ -43,22 +45,17 @@ async fn load_template(ctx: &Ctx, id: &str) -> Result<ModelTemplate, ApiError> {
         .ok_or_else(|| model_template_not_found(id))
 }
 
-/// The requested ids without repeats, in request order, within the batch bound.
-fn unique_ids(name: &str, ids: &[String], max: usize) -> Result<Vec<String>, ApiError> {
+/// The requested ids without repeats, in request order (their number is bounded while
+/// decoding).
+fn unique_ids(name: &str, ids: &[Id]) -> Result<Vec<String>, ApiError> {
     let mut seen = HashSet::new();
     let unique: Vec<String> = ids
         .iter()
         .filter(|id| !id.is_empty() && seen.insert(id.as_str()))
-        .cloned()
+        .map(|id| id.to_string())
         .collect();
     if unique.is_empty() {
         return Err(ApiError::missing_parameter(name));
-    }
-    if unique.len() > max {
-        return Err(ApiError::invalid_parameter(
-            name,
-            format!("at most {max} ids"),
-        ));
     }
     Ok(unique)
 }
@@ -151,9 +148,9 @@ async fn judge_runtimes(
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ConfigRuntimeModelTemplate {
-    pub model_template_id: String,
-    pub runtime_ids: Vec<String>,
-    pub runtime_type: String,
+    pub model_template_id: Id,
+    pub runtime_ids: Ids<MAX_RUNTIMES>,
+    pub runtime_type: Token,
 }
 
 impl Action for ConfigRuntimeModelTemplate {
@@ -161,7 +158,7 @@ impl Action for ConfigRuntimeModelTemplate {
 
     async fn handle(self, ctx: &Ctx) -> Result<RuntimeResults, ApiError> {
         check_runtime_type(&self.runtime_type)?;
-        let ids = unique_ids("RuntimeIds", &self.runtime_ids, MAX_RUNTIMES)?;
+        let ids = unique_ids("RuntimeIds", &self.runtime_ids)?;
         let template = load_template(ctx, &self.model_template_id).await?;
         let (accepted, results) = judge_runtimes(ctx, &ids, |runtime| {
             if runtime.agent_provider == template.agent_provider {
@@ -193,9 +190,9 @@ impl Action for ConfigRuntimeModelTemplate {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct RemoveRuntimeModelTemplate {
-    pub model_template_id: String,
-    pub runtime_ids: Vec<String>,
-    pub runtime_type: String,
+    pub model_template_id: Id,
+    pub runtime_ids: Ids<MAX_RUNTIMES>,
+    pub runtime_type: Token,
 }
 
 impl Action for RemoveRuntimeModelTemplate {
@@ -204,7 +201,7 @@ impl Action for RemoveRuntimeModelTemplate {
     async fn handle(self, ctx: &Ctx) -> Result<RuntimeResults, ApiError> {
         check_runtime_type(&self.runtime_type)?;
         required("ModelTemplateId", &self.model_template_id)?;
-        let ids = unique_ids("RuntimeIds", &self.runtime_ids, MAX_RUNTIMES)?;
+        let ids = unique_ids("RuntimeIds", &self.runtime_ids)?;
         let template_id = self.model_template_id.as_str();
         let (accepted, results) = judge_runtimes(ctx, &ids, |runtime| {
             if runtime.model_template_id.as_deref() == Some(template_id) {
@@ -239,8 +236,8 @@ impl Action for RemoveRuntimeModelTemplate {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ConfigResourceGroupModelTemplate {
-    pub model_template_id: String,
-    pub resource_group_id: String,
+    pub model_template_id: Id,
+    pub resource_group_id: Id,
 }
 
 impl Action for ConfigResourceGroupModelTemplate {
@@ -269,15 +266,38 @@ impl Action for ConfigResourceGroupModelTemplate {
     }
 }
 
+/// The outcome for one resource group of a batch, shaped as [`RuntimeResult`]: every item
+/// carries `Code` ("200" on success) and `HttpStatusCode`, `Message` only when it failed.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ResourceGroupResult {
     pub resource_group_id: String,
     pub success: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
+    pub code: String,
+    pub http_status_code: u16,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+}
+
+impl ResourceGroupResult {
+    fn of(resource_group_id: String, failure: Option<ApiError>) -> ResourceGroupResult {
+        match failure {
+            None => ResourceGroupResult {
+                resource_group_id,
+                success: true,
+                code: "200".into(),
+                http_status_code: 200,
+                message: None,
+            },
+            Some(error) => ResourceGroupResult {
+                resource_group_id,
+                success: false,
+                code: error.code.to_string(),
+                http_status_code: error.status,
+                message: Some(error.message),
+            },
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -290,8 +310,8 @@ pub struct ResourceGroupResults {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct RemoveResourceGroupModelTemplate {
-    pub model_template_id: String,
-    pub resource_group_ids: Vec<String>,
+    pub model_template_id: Id,
+    pub resource_group_ids: Ids<MAX_IDS>,
 }
 
 impl Action for RemoveResourceGroupModelTemplate {
@@ -299,7 +319,7 @@ impl Action for RemoveResourceGroupModelTemplate {
 
     async fn handle(self, ctx: &Ctx) -> Result<ResourceGroupResults, ApiError> {
         required("ModelTemplateId", &self.model_template_id)?;
-        let ids = unique_ids("ResourceGroupIds", &self.resource_group_ids, MAX_GROUPS)?;
+        let ids = unique_ids("ResourceGroupIds", &self.resource_group_ids)?;
         let store = &ctx.state.store;
         let known = store
             .resource_group_names(&ctx.tenant_id, &ids)
@@ -330,12 +350,7 @@ impl Action for RemoveResourceGroupModelTemplate {
                     ),
                 ))
             };
-            data.push(ResourceGroupResult {
-                resource_group_id: id,
-                success: failure.is_none(),
-                code: failure.as_ref().map(|e| e.code.to_string()),
-                message: failure.map(|e| e.message),
-            });
+            data.push(ResourceGroupResult::of(id, failure));
         }
         Ok(ResourceGroupResults {
             total_count: data.len(),
@@ -347,10 +362,10 @@ impl Action for RemoveResourceGroupModelTemplate {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ListModelTemplateResourceGroup {
-    pub model_template_id: String,
+    pub model_template_id: Id,
     pub page_number: Option<i64>,
     pub page_size: Option<i64>,
-    pub resource_group_ids: Option<Vec<String>>,
+    pub resource_group_ids: Option<Ids<MAX_IDS>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -405,11 +420,11 @@ impl Action for ListModelTemplateResourceGroup {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct GetRuntimeModelConfig {
-    pub agent_platform: Option<String>,
-    pub agent_provider: String,
+    pub agent_platform: Option<Token>,
+    pub agent_provider: Token,
     pub include_risk_info: Option<bool>,
-    pub runtime_id: String,
-    pub runtime_type: String,
+    pub runtime_id: Id,
+    pub runtime_type: Token,
 }
 
 #[derive(Debug, Serialize)]
@@ -464,11 +479,12 @@ impl Action for GetRuntimeModelConfig {
     async fn handle(self, ctx: &Ctx) -> Result<GetRuntimeModelConfigResponse, ApiError> {
         check_runtime_type(&self.runtime_type)?;
         required("RuntimeId", &self.runtime_id)?;
-        required("AgentProvider", &self.agent_provider)?;
+        check_agent_provider("AgentProvider", &self.agent_provider)?;
+        check_optional_platform(self.agent_platform.as_deref())?;
         let store = &ctx.state.store;
         let filter = RuntimeFilter {
             tenant_id: ctx.tenant_id.clone(),
-            ids: Some(vec![self.runtime_id.clone()]),
+            ids: Some(vec![self.runtime_id.to_string()]),
             ..RuntimeFilter::default()
         };
         let runtime = store
@@ -478,7 +494,7 @@ impl Action for GetRuntimeModelConfig {
             .into_iter()
             .next()
             .ok_or_else(|| runtime_not_found(&self.runtime_id))?;
-        if runtime.agent_provider != self.agent_provider {
+        if runtime.agent_provider != self.agent_provider.as_str() {
             return Err(ApiError::new(
                 400,
                 "InvalidAgentProvider.Mismatch",

@@ -5,6 +5,7 @@ pub mod catalogue;
 pub mod channels;
 mod common;
 pub mod delivery;
+pub mod limits;
 pub mod models;
 pub mod office_sites;
 pub mod resource_groups;

@@ -20,7 +20,7 @@ use std::collections::HashSet;
 use domain::ids;
 use domain::models::{self, GroupConfig, LlmFacts, ModelError, ProviderConfigInput, ProviderType};
 use domain::providers;
-use pop::ApiError;
+use pop::{ApiError, List, Text};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use store::Secret;
@@ -31,15 +31,18 @@ use store::models::{
 };
 
 use super::Action;
-use super::common::{Empty, model_template_not_found, non_empty, non_empty_list, page, required};
+use super::common::{
+    Empty, check_agent_platform, check_agent_provider, check_biz_type, check_each,
+    check_optional_platform, model_template_not_found, non_empty, non_empty_list, page, required,
+};
+use super::limits::{
+    ConfigJson, Description, Filter, Id, Ids, LlmName, MAX_IDS, Name, Token, Tokens,
+};
 use crate::Ctx;
 use crate::errors::internal;
 
-const MAX_NAME_LEN: usize = 128;
-const MAX_DESCRIPTION_LEN: usize = 1024;
-const MAX_CONFIG_LEN: usize = 64 * 1024;
+/// Models one `BatchCreateLlmTemplates` adds: amc's cap, the SDK documents none.
 const MAX_BATCH: usize = 100;
-const MAX_IDS: usize = 100;
 
 fn provider_not_found(id: &str) -> ApiError {
     ApiError::new(
@@ -107,45 +110,6 @@ fn change_error(error: ModelChangeError) -> ApiError {
     }
 }
 
-fn check_len(name: &str, value: Option<&str>, max: usize) -> Result<(), ApiError> {
-    match value {
-        Some(v) if v.chars().count() > max => Err(ApiError::invalid_parameter(
-            name,
-            format!("at most {max} characters"),
-        )),
-        _ => Ok(()),
-    }
-}
-
-/// A platform or product name of the open sets (`ENTERPRISE`, `OpenClaw`, …): 1-64 of
-/// `A-Za-z0-9_-`.
-fn check_token(name: &str, value: &str) -> Result<(), ApiError> {
-    if value.is_empty() {
-        return Err(ApiError::missing_parameter(name));
-    }
-    if value.len() > 64
-        || !value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    {
-        return Err(ApiError::invalid_parameter(
-            name,
-            "1-64 letters, digits, '_' or '-'",
-        ));
-    }
-    Ok(())
-}
-
-fn check_id_list(name: &str, ids: &Option<Vec<String>>) -> Result<(), ApiError> {
-    match ids {
-        Some(ids) if ids.len() > MAX_IDS => Err(ApiError::invalid_parameter(
-            name,
-            format!("at most {MAX_IDS} ids"),
-        )),
-        _ => Ok(()),
-    }
-}
-
 async fn load_group(ctx: &Ctx, id: &str) -> Result<ModelTemplate, ApiError> {
     ctx.state
         .store
@@ -170,12 +134,12 @@ async fn load_provider(ctx: &Ctx, id: &str) -> Result<ProviderTemplate, ApiError
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct CreateModelTemplate {
-    pub agent_platform: Option<String>,
-    pub agent_provider: String,
+    pub agent_platform: Option<Token>,
+    pub agent_provider: Token,
     pub biz_type: i64,
-    pub description: Option<String>,
-    pub name: String,
-    pub ref_scope: Option<String>,
+    pub description: Option<Description>,
+    pub name: Name,
+    pub ref_scope: Option<Token>,
 }
 
 #[derive(Debug, Serialize)]
@@ -195,24 +159,19 @@ impl Action for CreateModelTemplate {
 
     async fn handle(self, ctx: &Ctx) -> Result<CreateModelTemplateResponse, ApiError> {
         let name = required("Name", &self.name)?;
-        check_len("Name", Some(name), MAX_NAME_LEN)?;
-        check_len(
-            "Description",
-            self.description.as_deref(),
-            MAX_DESCRIPTION_LEN,
-        )?;
-        check_token("AgentProvider", &self.agent_provider)?;
+        check_agent_provider("AgentProvider", &self.agent_provider)?;
+        check_biz_type(self.biz_type)?;
         let platform = non_empty(self.agent_platform).unwrap_or_else(|| "ENTERPRISE".into());
-        check_token("AgentPlatform", &platform)?;
+        check_agent_platform("AgentPlatform", &platform)?;
         let ref_scope =
             models::ref_scope(&platform, self.ref_scope.as_deref()).map_err(model_error)?;
         let group = ModelTemplate {
             id: ids::resource_id("mt", &mut rand::rngs::OsRng),
             tenant_id: ctx.tenant_id.clone(),
             name: name.to_string(),
-            description: self.description.unwrap_or_default(),
+            description: self.description.map(Text::into_string).unwrap_or_default(),
             agent_platform: platform,
-            agent_provider: self.agent_provider,
+            agent_provider: self.agent_provider.into_string(),
             biz_type: self.biz_type,
             ref_scope,
             source: "User".into(),
@@ -240,11 +199,11 @@ impl Action for CreateModelTemplate {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct UpdateModelTemplate {
-    pub config: Option<String>,
-    pub description: Option<String>,
-    pub model_template_id: String,
-    pub name: Option<String>,
-    pub ref_scope: Option<String>,
+    pub config: Option<ConfigJson>,
+    pub description: Option<Description>,
+    pub model_template_id: Id,
+    pub name: Option<Name>,
+    pub ref_scope: Option<Token>,
 }
 
 impl Action for UpdateModelTemplate {
@@ -253,13 +212,6 @@ impl Action for UpdateModelTemplate {
     async fn handle(self, ctx: &Ctx) -> Result<Empty, ApiError> {
         let id = required("ModelTemplateId", &self.model_template_id)?;
         let name = non_empty(self.name);
-        check_len("Name", name.as_deref(), MAX_NAME_LEN)?;
-        check_len(
-            "Description",
-            self.description.as_deref(),
-            MAX_DESCRIPTION_LEN,
-        )?;
-        check_len("Config", self.config.as_deref(), MAX_CONFIG_LEN)?;
         let config = non_empty(self.config)
             .map(|text| GroupConfig::parse(&text))
             .transpose()
@@ -279,7 +231,7 @@ impl Action for UpdateModelTemplate {
         };
         let patch = ModelTemplatePatch {
             name,
-            description: self.description,
+            description: self.description.map(Text::into_string),
             ref_scope,
             config,
         };
@@ -298,7 +250,7 @@ impl Action for UpdateModelTemplate {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct DeleteModelTemplate {
-    pub model_template_id: String,
+    pub model_template_id: Id,
 }
 
 impl Action for DeleteModelTemplate {
@@ -321,18 +273,18 @@ impl Action for DeleteModelTemplate {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ListModelTemplates {
-    pub agent_platform: Option<String>,
-    pub agent_platform_list: Option<Vec<String>>,
-    pub agent_provider: Option<String>,
-    pub agent_provider_list: Option<Vec<String>>,
+    pub agent_platform: Option<Token>,
+    pub agent_platform_list: Option<Tokens>,
+    pub agent_provider: Option<Token>,
+    pub agent_provider_list: Option<Tokens>,
     pub biz_type: i64,
     pub has_model: Option<bool>,
-    pub model_template_id_list: Option<Vec<String>>,
-    pub name: Option<String>,
+    pub model_template_id_list: Option<Ids<MAX_IDS>>,
+    pub name: Option<Filter>,
     pub page_number: Option<i64>,
     pub page_size: Option<i64>,
-    pub ref_scope: Option<String>,
-    pub source: Option<String>,
+    pub ref_scope: Option<Token>,
+    pub source: Option<Token>,
 }
 
 #[derive(Debug, Serialize)]
@@ -387,6 +339,21 @@ impl Action for ListModelTemplates {
 
     async fn handle(self, ctx: &Ctx) -> Result<ListModelTemplatesResponse, ApiError> {
         let page = page(self.page_number, self.page_size, 20)?;
+        check_biz_type(self.biz_type)?;
+        check_optional_platform(self.agent_platform.as_deref())?;
+        check_each(
+            "AgentPlatformList",
+            self.agent_platform_list.as_deref(),
+            check_agent_platform,
+        )?;
+        if let Some(provider) = self.agent_provider.as_deref().filter(|p| !p.is_empty()) {
+            check_agent_provider("AgentProvider", provider)?;
+        }
+        check_each(
+            "AgentProviderList",
+            self.agent_provider_list.as_deref(),
+            check_agent_provider,
+        )?;
         let platforms = match (
             non_empty(self.agent_platform),
             non_empty_list(self.agent_platform_list),
@@ -415,7 +382,6 @@ impl Action for ListModelTemplates {
             ));
         }
         let ids = non_empty_list(self.model_template_id_list);
-        check_id_list("ModelTemplateIdList", &ids)?;
         let filter = ModelTemplateFilter {
             tenant_id: ctx.tenant_id.clone(),
             biz_type: Some(self.biz_type),
@@ -449,16 +415,16 @@ impl Action for ListModelTemplates {
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct CreateModelProviderTemplate {
-    pub agent_platform: Option<String>,
-    pub agent_provider: String,
+    pub agent_platform: Option<Token>,
+    pub agent_provider: Token,
     pub biz_type: i64,
-    pub config: String,
-    pub description: Option<String>,
+    pub config: ConfigJson,
+    pub description: Option<Description>,
     pub enable_wuying_proxy: Option<bool>,
-    pub model_template_id: String,
-    pub name: Option<String>,
-    pub provider_name: String,
-    pub provider_type: Option<String>,
+    pub model_template_id: Id,
+    pub name: Option<Name>,
+    pub provider_name: Token,
+    pub provider_type: Option<Token>,
 }
 
 #[derive(Debug, Serialize)]
@@ -478,7 +444,9 @@ impl Action for CreateModelProviderTemplate {
 
     async fn handle(self, ctx: &Ctx) -> Result<CreateModelProviderTemplateResponse, ApiError> {
         let group_id = required("ModelTemplateId", &self.model_template_id)?;
-        check_token("AgentProvider", &self.agent_provider)?;
+        check_agent_provider("AgentProvider", &self.agent_provider)?;
+        check_biz_type(self.biz_type)?;
+        check_optional_platform(self.agent_platform.as_deref())?;
         models::validate_provider_name(&self.provider_name).map_err(model_error)?;
         let kind = match non_empty(self.provider_type) {
             Some(text) => ProviderType::parse(&text).ok_or_else(|| {
@@ -493,13 +461,6 @@ impl Action for CreateModelProviderTemplate {
         };
         models::check_name_for_type(&self.provider_name, kind).map_err(model_error)?;
         let name = non_empty(self.name);
-        check_len("Name", name.as_deref(), MAX_NAME_LEN)?;
-        check_len(
-            "Description",
-            self.description.as_deref(),
-            MAX_DESCRIPTION_LEN,
-        )?;
-        check_len("Config", Some(&self.config), MAX_CONFIG_LEN)?;
         let input = if kind == ProviderType::WuyingCredit && self.config.trim().is_empty() {
             ProviderConfigInput::default()
         } else {
@@ -513,7 +474,7 @@ impl Action for CreateModelProviderTemplate {
                 .map_err(model_error)?;
 
         let group = load_group(ctx, group_id).await?;
-        if group.agent_provider != self.agent_provider {
+        if group.agent_provider != self.agent_provider.as_str() {
             return Err(ApiError::invalid_parameter(
                 "AgentProvider",
                 format!(
@@ -540,10 +501,10 @@ impl Action for CreateModelProviderTemplate {
             id: ids::resource_id("mpt", &mut rand::rngs::OsRng),
             tenant_id: ctx.tenant_id.clone(),
             model_template_id: group.id,
-            name: name.unwrap_or_else(|| self.provider_name.clone()),
-            provider_name: self.provider_name,
+            name: name.unwrap_or_else(|| self.provider_name.to_string()),
+            provider_name: self.provider_name.into_string(),
             provider_type: kind.as_str().into(),
-            description: self.description.unwrap_or_default(),
+            description: self.description.map(Text::into_string).unwrap_or_default(),
             agent_platform: group.agent_platform,
             agent_provider: group.agent_provider,
             biz_type: group.biz_type,
@@ -570,11 +531,44 @@ impl Action for CreateModelProviderTemplate {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct UpdateModelProviderTemplate {
-    pub config: Option<ProviderConfigInput>,
-    pub description: Option<String>,
+    pub config: Option<ProviderConfigPatch>,
+    pub description: Option<Description>,
     pub enable_wuying_proxy: Option<bool>,
-    pub name: Option<String>,
-    pub provider_template_id: String,
+    pub name: Option<Name>,
+    pub provider_template_id: Id,
+}
+
+/// Update's `Config` (`Config.ApiKey`, or one JSON parameter), with the lengths the connection
+/// rules allow; both key spellings, as [`ProviderConfigInput`] takes them. `Debug` redacts the
+/// key.
+#[derive(Default, Deserialize)]
+pub struct ProviderConfigPatch {
+    #[serde(default, alias = "baseUrl", alias = "BaseUrl", alias = "base_url")]
+    pub base_url: Option<Text<0, { models::MAX_URL_LEN }>>,
+    #[serde(default, alias = "apiKey", alias = "ApiKey", alias = "api_key")]
+    pub api_key: Option<Text<0, { models::MAX_KEY_LEN }>>,
+    #[serde(default, alias = "ApiType", alias = "apiType", alias = "Api")]
+    pub api: Option<Token>,
+}
+
+impl std::fmt::Debug for ProviderConfigPatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderConfigPatch")
+            .field("base_url", &self.base_url)
+            .field("api_key", &self.api_key.as_ref().map(|_| "***"))
+            .field("api", &self.api)
+            .finish()
+    }
+}
+
+impl From<ProviderConfigPatch> for ProviderConfigInput {
+    fn from(patch: ProviderConfigPatch) -> ProviderConfigInput {
+        ProviderConfigInput {
+            base_url: patch.base_url.map(Text::into_string),
+            api_key: patch.api_key.map(Text::into_string),
+            api: patch.api.map(Text::into_string),
+        }
+    }
 }
 
 /// Update's Config uses the SDK's PascalCase names; errors name the parameter that way.
@@ -600,16 +594,10 @@ impl Action for UpdateModelProviderTemplate {
     async fn handle(self, ctx: &Ctx) -> Result<Empty, ApiError> {
         let id = required("ProviderTemplateId", &self.provider_template_id)?;
         let name = non_empty(self.name);
-        check_len("Name", name.as_deref(), MAX_NAME_LEN)?;
-        check_len(
-            "Description",
-            self.description.as_deref(),
-            MAX_DESCRIPTION_LEN,
-        )?;
         let mut provider = load_provider(ctx, id).await?;
         let kind = ProviderType::parse(&provider.provider_type)
             .ok_or_else(|| internal(format!("stored provider type of {id} is unknown")))?;
-        let patch = self.config.unwrap_or_default();
+        let patch = ProviderConfigInput::from(self.config.unwrap_or_default());
         let current_key = provider.api_key.as_ref().map(|k| k.expose().to_string());
         // A caller that sends back the masked key it was shown means "keep the key".
         let api_key = match patch.api_key.filter(|k| !k.is_empty()) {
@@ -633,7 +621,7 @@ impl Action for UpdateModelProviderTemplate {
             provider.name = name;
         }
         if let Some(description) = self.description {
-            provider.description = description;
+            provider.description = description.into_string();
         }
         provider.base_url = connection.base_url;
         provider.api = connection.api;
@@ -652,7 +640,7 @@ impl Action for UpdateModelProviderTemplate {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct DeleteModelProviderTemplate {
-    pub provider_template_id: String,
+    pub provider_template_id: Id,
 }
 
 impl Action for DeleteModelProviderTemplate {
@@ -716,7 +704,7 @@ fn provider_view(provider: ProviderTemplate) -> ProviderTemplateView {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct GetModelProviderTemplate {
-    pub provider_template_id: String,
+    pub provider_template_id: Id,
 }
 
 #[derive(Debug, Serialize)]
@@ -740,14 +728,14 @@ impl Action for GetModelProviderTemplate {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ListModelProviderTemplates {
-    pub agent_platform: Option<String>,
-    pub agent_provider: String,
+    pub agent_platform: Option<Token>,
+    pub agent_provider: Token,
     pub biz_type: i64,
-    pub model_template_id: Option<String>,
+    pub model_template_id: Option<Id>,
     pub page_number: Option<i64>,
     pub page_size: Option<i64>,
-    pub provider_name: Option<String>,
-    pub provider_template_ids: Option<Vec<String>>,
+    pub provider_name: Option<Token>,
+    pub provider_template_ids: Option<Ids<MAX_IDS>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -763,13 +751,14 @@ impl Action for ListModelProviderTemplates {
     type Response = ListModelProviderTemplatesResponse;
 
     async fn handle(self, ctx: &Ctx) -> Result<ListModelProviderTemplatesResponse, ApiError> {
-        check_token("AgentProvider", &self.agent_provider)?;
+        check_agent_provider("AgentProvider", &self.agent_provider)?;
+        check_biz_type(self.biz_type)?;
+        check_optional_platform(self.agent_platform.as_deref())?;
         let page = page(self.page_number, self.page_size, 20)?;
         let ids = non_empty_list(self.provider_template_ids);
-        check_id_list("ProviderTemplateIds", &ids)?;
         let filter = ProviderTemplateFilter {
             tenant_id: ctx.tenant_id.clone(),
-            agent_provider: Some(self.agent_provider),
+            agent_provider: Some(self.agent_provider.into_string()),
             agent_platform: non_empty(self.agent_platform),
             biz_type: Some(self.biz_type),
             model_template_id: non_empty(self.model_template_id),
@@ -797,12 +786,10 @@ impl Action for ListModelProviderTemplates {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ListModelProviderEndpoints {
-    #[allow(dead_code)]
-    pub agent_platform: Option<String>,
-    pub agent_provider: Option<String>,
-    #[allow(dead_code)]
+    pub agent_platform: Option<Token>,
+    pub agent_provider: Option<Token>,
     pub biz_type: Option<i64>,
-    pub provider_name: Option<String>,
+    pub provider_name: Option<Token>,
 }
 
 #[derive(Debug, Serialize)]
@@ -835,7 +822,14 @@ impl Action for ListModelProviderEndpoints {
     type Response = ListModelProviderEndpointsResponse;
 
     async fn handle(self, _ctx: &Ctx) -> Result<ListModelProviderEndpointsResponse, ApiError> {
+        check_optional_platform(self.agent_platform.as_deref())?;
+        if let Some(biz_type) = self.biz_type {
+            check_biz_type(biz_type)?;
+        }
         let agent = non_empty(self.agent_provider);
+        if let Some(agent) = &agent {
+            check_agent_provider("AgentProvider", agent)?;
+        }
         let wanted = non_empty(self.provider_name);
         let data = providers::CATALOGUE
             .iter()
@@ -871,19 +865,19 @@ impl Action for ListModelProviderEndpoints {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct LlmTemplateItem {
-    pub config: Option<String>,
-    pub description: Option<String>,
+    pub config: Option<ConfigJson>,
+    pub description: Option<Description>,
     pub is_default_model: Option<bool>,
-    pub llm_code: Option<String>,
-    pub name: Option<String>,
+    pub llm_code: Option<Text<0, { models::MAX_LLM_CODE_LEN }>>,
+    pub name: Option<LlmName>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct BatchCreateLlmTemplates {
-    pub llm_template_items: Option<Vec<LlmTemplateItem>>,
-    pub model_template_id: Option<String>,
-    pub provider_template_id: String,
+    pub llm_template_items: Option<List<LlmTemplateItem, MAX_BATCH>>,
+    pub model_template_id: Option<Id>,
+    pub provider_template_id: Id,
 }
 
 #[derive(Debug, Serialize)]
@@ -920,20 +914,13 @@ fn new_llm(n: usize, item: LlmTemplateItem) -> Result<NewLlmTemplate, ApiError> 
         ModelError::Missing(_) => ApiError::missing_parameter(&param("LlmCode")),
     })?;
     let name = non_empty(item.name).unwrap_or_else(|| code.clone());
-    check_len(&param("Name"), Some(&name), MAX_NAME_LEN)?;
-    check_len(
-        &param("Description"),
-        item.description.as_deref(),
-        MAX_DESCRIPTION_LEN,
-    )?;
     let config = non_empty(item.config).unwrap_or_else(|| "{}".into());
-    check_len(&param("Config"), Some(&config), MAX_CONFIG_LEN)?;
     let facts = LlmFacts::parse(&param("Config"), &config).map_err(model_error)?;
     Ok(NewLlmTemplate {
         id: ids::resource_id("llmt", &mut rand::rngs::OsRng),
         llm_code: code,
         name,
-        description: item.description.unwrap_or_default(),
+        description: item.description.map(Text::into_string).unwrap_or_default(),
         config,
         is_default: item.is_default_model == Some(true),
         prices: facts.prices,
@@ -951,12 +938,6 @@ impl Action for BatchCreateLlmTemplates {
             return Err(ApiError::missing_parameter("LlmTemplateItems"));
         }
         let total_count = items.len() as i64;
-        if items.len() > MAX_BATCH {
-            return Err(ApiError::invalid_parameter(
-                "LlmTemplateItems",
-                format!("at most {MAX_BATCH} items per call"),
-            ));
-        }
         let mut seen = HashSet::new();
         let mut fresh = Vec::with_capacity(items.len());
         let mut skipped = Vec::new();
@@ -1016,7 +997,7 @@ impl Action for BatchCreateLlmTemplates {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct DeleteLlmTemplate {
-    pub llm_template_id: String,
+    pub llm_template_id: Id,
 }
 
 impl Action for DeleteLlmTemplate {
@@ -1037,12 +1018,12 @@ impl Action for DeleteLlmTemplate {
 #[serde(rename_all = "PascalCase")]
 pub struct ListLlmTemplates {
     pub biz_type: Option<i64>,
-    pub llm_code: Option<String>,
-    pub llm_template_ids: Option<Vec<String>>,
-    pub model_template_id: Option<String>,
+    pub llm_code: Option<Filter>,
+    pub llm_template_ids: Option<Ids<MAX_IDS>>,
+    pub model_template_id: Option<Id>,
     pub page_number: Option<i64>,
     pub page_size: Option<i64>,
-    pub provider_template_id: Option<String>,
+    pub provider_template_id: Option<Id>,
     pub smart_model: Option<bool>,
 }
 
@@ -1166,7 +1147,9 @@ impl Action for ListLlmTemplates {
     async fn handle(self, ctx: &Ctx) -> Result<ListLlmTemplatesResponse, ApiError> {
         let page = page(self.page_number, self.page_size, 20)?;
         let ids = non_empty_list(self.llm_template_ids);
-        check_id_list("LlmTemplateIds", &ids)?;
+        if let Some(biz_type) = self.biz_type {
+            check_biz_type(biz_type)?;
+        }
         if self.smart_model == Some(true) {
             if self.biz_type.is_none() {
                 return Err(ApiError::missing_parameter("BizType"));
@@ -1220,10 +1203,10 @@ mod tests {
     #[test]
     fn items_are_validated_with_their_position() {
         let item = |code: Option<&str>, config: Option<&str>| LlmTemplateItem {
-            config: config.map(str::to_string),
+            config: config.and_then(|c| Text::new(c).ok()),
             description: None,
             is_default_model: None,
-            llm_code: code.map(str::to_string),
+            llm_code: code.and_then(|c| Text::new(c).ok()),
             name: None,
         };
         let missing = new_llm(3, item(None, None)).err();

@@ -21,14 +21,15 @@ use store::resource_groups::{GroupDeletion, ResourceGroup, ResourceGroupFilter};
 
 use super::Action;
 use super::common::{non_empty, resource_group_not_found};
-use super::runtimes::Tag;
+use super::limits::{Id, Ids, MAX_IDS, Tags, Token};
 use crate::Ctx;
 use crate::errors::internal;
 
-const MAX_TAGS: usize = 20;
-const MAX_IDS: usize = 100;
 /// The cloud moves at most 10 resources per call.
 const MAX_MOVE: usize = 10;
+/// Names, display names and their filters: documented as at most 50 characters (the domain
+/// rules say which).
+type GroupName = pop::Text<0, 50>;
 const STATUS_OK: &str = "OK";
 const STATUSES: [&str; 3] = ["Creating", "OK", "PendingDelete"];
 
@@ -90,26 +91,21 @@ pub struct GroupResponse {
     pub resource_group: GroupView,
 }
 
-fn validate_tags(tags: Option<Vec<Tag>>) -> Result<Vec<(String, String)>, ApiError> {
-    let tags = tags.unwrap_or_default();
-    if tags.len() > MAX_TAGS {
-        return Err(ApiError::invalid_parameter(
-            "Tag",
-            format!("at most {MAX_TAGS} tags"),
-        ));
-    }
+fn validate_tags(tags: Option<Tags>) -> Result<Vec<(String, String)>, ApiError> {
+    let tags = tags.map(Tags::into_vec).unwrap_or_default();
     let mut out: Vec<(String, String)> = Vec::with_capacity(tags.len());
     for (i, tag) in tags.into_iter().enumerate() {
-        let value = tag.value.unwrap_or_default();
-        validate_tag(&tag.key, &value)
+        let (key, value) = tag.into_pair();
+        let value = value.unwrap_or_default();
+        validate_tag(&key, &value)
             .map_err(|e| ApiError::invalid_parameter(&format!("Tag.{}", i + 1), e))?;
-        if out.iter().any(|(k, _)| *k == tag.key) {
+        if out.iter().any(|(k, _)| *k == key) {
             return Err(ApiError::invalid_parameter(
                 &format!("Tag.{}.Key", i + 1),
                 "tag keys must be unique",
             ));
         }
-        out.push((tag.key, value));
+        out.push((key, value));
     }
     Ok(out)
 }
@@ -120,9 +116,9 @@ fn validate_tags(tags: Option<Vec<Tag>>) -> Result<Vec<(String, String)>, ApiErr
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct CreateResourceGroup {
-    pub name: String,
-    pub display_name: String,
-    pub tag: Option<Vec<Tag>>,
+    pub name: GroupName,
+    pub display_name: GroupName,
+    pub tag: Option<Tags>,
 }
 
 impl Action for CreateResourceGroup {
@@ -142,8 +138,8 @@ impl Action for CreateResourceGroup {
         let group = ResourceGroup {
             id: ids::resource_id("rg", &mut rand::rngs::OsRng),
             tenant_id: ctx.tenant_id.clone(),
-            name: self.name,
-            display_name: self.display_name,
+            name: self.name.into_string(),
+            display_name: self.display_name.into_string(),
             status: STATUS_OK.into(),
             tags,
             created_at: ctx.now_ms,
@@ -176,7 +172,7 @@ impl Action for CreateResourceGroup {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct GetResourceGroup {
-    pub resource_group_id: String,
+    pub resource_group_id: Id,
     pub include_tags: Option<bool>,
 }
 
@@ -208,12 +204,14 @@ impl Action for GetResourceGroup {
 pub struct ListResourceGroups {
     pub page_number: Option<i64>,
     pub page_size: Option<i64>,
-    pub name: Option<String>,
-    pub display_name: Option<String>,
-    pub resource_group_id: Option<String>,
-    pub resource_group_ids: Option<Vec<String>>,
-    pub status: Option<String>,
-    pub tag: Option<Vec<Tag>>,
+    pub name: Option<GroupName>,
+    pub display_name: Option<GroupName>,
+    pub resource_group_id: Option<Id>,
+    /// Documented: up to 100 ids.
+    pub resource_group_ids: Option<Ids<MAX_IDS>>,
+    pub status: Option<Token>,
+    /// Documented: up to 20 tags.
+    pub tag: Option<Tags>,
     pub include_tags: Option<bool>,
 }
 
@@ -240,11 +238,6 @@ impl Action for ListResourceGroups {
             PageError::Number => ApiError::invalid_parameter("PageNumber", e),
             PageError::Size(_) => ApiError::invalid_parameter("PageSize", e),
         })?;
-        for (name, value) in [("Name", &self.name), ("DisplayName", &self.display_name)] {
-            if value.as_ref().is_some_and(|v| v.chars().count() > 50) {
-                return Err(ApiError::invalid_parameter(name, "at most 50 characters"));
-            }
-        }
         let status = non_empty(self.status);
         if let Some(status) = &status
             && !STATUSES.contains(&status.as_str())
@@ -256,26 +249,16 @@ impl Action for ListResourceGroups {
         }
         // ResourceGroupIds wins over ResourceGroupId, as the SDK documents.
         let ids = match (
-            self.resource_group_ids.filter(|l| !l.is_empty()),
+            self.resource_group_ids
+                .map(super::limits::strings)
+                .filter(|l| !l.is_empty()),
             non_empty(self.resource_group_id),
         ) {
             (Some(list), _) => Some(list),
             (None, Some(id)) => Some(vec![id]),
             (None, None) => None,
         };
-        if ids.as_ref().is_some_and(|l| l.len() > MAX_IDS) {
-            return Err(ApiError::invalid_parameter(
-                "ResourceGroupIds",
-                format!("at most {MAX_IDS} ids"),
-            ));
-        }
-        let tags = self.tag.unwrap_or_default();
-        if tags.len() > MAX_TAGS {
-            return Err(ApiError::invalid_parameter(
-                "Tag",
-                format!("at most {MAX_TAGS} tags"),
-            ));
-        }
+        let tags = self.tag.map(Tags::into_vec).unwrap_or_default();
         // Tag filters always return the tags, as the SDK documents.
         let include_tags = self.include_tags == Some(true) || !tags.is_empty();
         let filter = ResourceGroupFilter {
@@ -284,7 +267,7 @@ impl Action for ListResourceGroups {
             name_contains: non_empty(self.name),
             display_name_contains: non_empty(self.display_name),
             status,
-            tags: tags.into_iter().map(|t| (t.key, t.value)).collect(),
+            tags: tags.into_iter().map(|t| t.into_pair()).collect(),
         };
         let store = &ctx.state.store;
         let total_count = store
@@ -319,7 +302,7 @@ impl Action for ListResourceGroups {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct DeleteResourceGroup {
-    pub resource_group_id: String,
+    pub resource_group_id: Id,
 }
 
 impl Action for DeleteResourceGroup {
@@ -361,17 +344,18 @@ impl Action for DeleteResourceGroup {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct MoveResource {
-    pub resource_id: Option<String>,
-    pub region_id: Option<String>,
-    pub service: Option<String>,
-    pub resource_type: Option<String>,
+    pub resource_id: Option<Id>,
+    pub region_id: Option<Token>,
+    pub service: Option<Token>,
+    pub resource_type: Option<Token>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct MoveResources {
-    pub resource_group_id: String,
-    pub resources: Vec<MoveResource>,
+    pub resource_group_id: Id,
+    /// Documented: at most 10 per call.
+    pub resources: pop::List<MoveResource, MAX_MOVE>,
 }
 
 #[derive(Debug, Serialize)]
@@ -415,12 +399,6 @@ impl Action for MoveResources {
         if self.resources.is_empty() {
             return Err(ApiError::missing_parameter("Resources"));
         }
-        if self.resources.len() > MAX_MOVE {
-            return Err(ApiError::invalid_parameter(
-                "Resources",
-                format!("at most {MAX_MOVE} resources per call"),
-            ));
-        }
         for (i, r) in self.resources.iter().enumerate() {
             for (field, value) in [
                 ("ResourceId", &r.resource_id),
@@ -443,7 +421,7 @@ impl Action for MoveResources {
             .map_err(internal)?
             .ok_or_else(|| resource_group_not_found(&group_id))?;
 
-        let text = |v: &Option<String>| v.clone().unwrap_or_default();
+        let text = |v: &Option<pop::Text<0, 64>>| v.as_deref().unwrap_or_default().to_string();
         let wanted: Vec<String> = self
             .resources
             .iter()

@@ -15,17 +15,15 @@ use store::runtimes::{Runtime, RuntimeFilter, RuntimeListing, StepGuard};
 
 use super::Action;
 use super::common::{
-    Empty, at_most, next_token, non_empty, non_empty_list, office_site_not_found, page, token_page,
+    Empty, check_biz_type, next_token, non_empty, non_empty_list, office_site_not_found, page,
+    token_page,
 };
+use super::limits::{Id, Ids, MAX_IDS, Name, Tags, Token, Tokens, UserId, UserIds, strings};
 use crate::Ctx;
 use crate::errors::internal;
+use pop::List;
 
 const MAX_AMOUNT: i64 = 100;
-const MAX_IDS_PER_CALL: usize = 100;
-const MAX_TAGS: usize = 20;
-const MAX_NAME_LEN: usize = 64;
-/// Longest id parameter accepted (office site ids are about 26 characters).
-const MAX_ID_LEN: usize = 64;
 
 fn desktop_not_found(id: &str) -> ApiError {
     ApiError::new(
@@ -45,6 +43,30 @@ fn incorrect_status(id: &str, status: DesktopStatus) -> ApiError {
     )
 }
 
+/// The desktop's own status allows the operation, but another one is still under way on it;
+/// the message says which, so the caller knows what to wait for.
+fn operation_in_progress(id: &str, runtime: &Runtime, under_way: Operation) -> ApiError {
+    let what = match under_way {
+        Operation::Create => format!(
+            "its agent is still being deployed (agent {})",
+            runtime.agent_status
+        ),
+        Operation::Start => "it is still starting".to_string(),
+        Operation::Stop => "it is still stopping".to_string(),
+        Operation::Reboot => "it is still rebooting".to_string(),
+        Operation::Delete => "it is being deleted".to_string(),
+    };
+    ApiError::new(
+        400,
+        "IncorrectDesktopStatus",
+        format!(
+            "The current status of the desktop does not support this operation: {id} is {}, \
+             but {what}; try again when that is done.",
+            runtime.desktop_status
+        ),
+    )
+}
+
 /// Desktop times as the cloud prints them: UTC to the minute.
 fn cloud_time(ms: i64) -> String {
     DateTime::<Utc>::from_timestamp_millis(ms)
@@ -53,11 +75,11 @@ fn cloud_time(ms: i64) -> String {
         .to_string()
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+/// A tag as responses show it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "PascalCase")]
 pub struct Tag {
     pub key: String,
-    #[serde(default)]
     pub value: Option<String>,
 }
 
@@ -67,8 +89,8 @@ pub struct Tag {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct DesktopAttachment {
-    pub image_id: Option<String>,
-    pub desktop_type: Option<String>,
+    pub image_id: Option<Id>,
+    pub desktop_type: Option<Token>,
     pub system_disk_size: Option<i64>,
     pub data_disk_size: Option<i64>,
 }
@@ -76,21 +98,24 @@ pub struct DesktopAttachment {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct CreateDesktops {
-    pub region_id: String,
-    pub bundle_id: Option<String>,
+    pub region_id: Token,
+    pub bundle_id: Option<Id>,
     pub desktop_attachment: Option<DesktopAttachment>,
-    pub desktop_name: Option<String>,
+    pub desktop_name: Option<Name>,
     pub desktop_name_suffix: Option<bool>,
     pub amount: Option<i64>,
-    pub office_site_id: Option<String>,
-    pub charge_type: Option<String>,
-    pub end_user_id: Option<Vec<String>>,
-    pub user_assign_mode: Option<String>,
+    pub office_site_id: Option<Id>,
+    pub charge_type: Option<Token>,
+    /// Documented: 1 to 100 users.
+    pub end_user_id: Option<List<UserId, 100>>,
+    pub user_assign_mode: Option<Token>,
     pub purchase_options: Option<Value>,
-    pub tag: Option<Vec<Tag>>,
-    pub resource_group_id: Option<String>,
-    pub hostname: Option<String>,
-    pub policy_group_id: Option<String>,
+    pub tag: Option<Tags>,
+    pub resource_group_id: Option<Id>,
+    /// Documented as 2 to 15 characters once expanded; the `name[begin,bits]suffix` pattern is
+    /// longer.
+    pub hostname: Option<Name>,
+    pub policy_group_id: Option<Id>,
 }
 
 #[derive(Debug, Serialize)]
@@ -140,37 +165,27 @@ impl CreateDesktops {
         }
     }
 
+    /// The tags, each key once (lengths and count are checked while decoding).
     fn validate_tags(&self) -> Result<Vec<(String, String)>, ApiError> {
-        let tags = self.tag.clone().unwrap_or_default();
-        if tags.len() > MAX_TAGS {
-            return Err(ApiError::invalid_parameter(
-                "Tag",
-                format!("at most {MAX_TAGS} tags"),
-            ));
-        }
+        let tags = self.tag.clone().map(Tags::into_vec).unwrap_or_default();
         let mut seen = HashSet::new();
         let mut out = Vec::with_capacity(tags.len());
         for (i, tag) in tags.into_iter().enumerate() {
-            if tag.key.is_empty() || tag.key.len() > 128 || !seen.insert(tag.key.clone()) {
+            let (key, value) = tag.into_pair();
+            if !seen.insert(key.clone()) {
                 return Err(ApiError::invalid_parameter(
                     &format!("Tag.{}.Key", i + 1),
-                    "must be unique, 1-128 characters",
+                    "must be unique",
                 ));
             }
-            out.push((tag.key, tag.value.unwrap_or_default()));
+            out.push((key, value.unwrap_or_default()));
         }
         Ok(out)
     }
 
     /// Authorised users of each of the `amount` desktops, following `UserAssignMode`.
     fn users_per_desktop(&self, amount: i64) -> Result<Vec<Vec<String>>, ApiError> {
-        let users = self.end_user_id.clone().unwrap_or_default();
-        if users.len() > 100 || users.iter().any(|u| u.is_empty() || u.len() > 64) {
-            return Err(ApiError::invalid_parameter(
-                "EndUserId",
-                "1-100 user ids of 1-64 characters",
-            ));
-        }
+        let users = self.end_user_id.clone().map(strings).unwrap_or_default();
         match self.user_assign_mode.as_deref() {
             None | Some("") | Some("ALL") => Ok(vec![users; amount as usize]),
             Some("PER_USER") => {
@@ -204,20 +219,9 @@ impl Action for CreateDesktops {
                 format!("must be between 1 and {MAX_AMOUNT}"),
             ));
         }
-        if self
-            .desktop_name
-            .as_ref()
-            .is_some_and(|n| n.chars().count() > MAX_NAME_LEN)
-        {
-            return Err(ApiError::invalid_parameter(
-                "DesktopName",
-                format!("at most {MAX_NAME_LEN} characters"),
-            ));
-        }
         let template = self.template(ctx)?;
         let office_site_id = non_empty(self.office_site_id.clone());
         if let Some(site_id) = &office_site_id {
-            at_most("OfficeSiteId", Some(site_id), MAX_ID_LEN)?;
             ctx.state
                 .store
                 .office_site(&ctx.tenant_id, &self.region_id, site_id)
@@ -280,7 +284,7 @@ impl Action for CreateDesktops {
                 id,
                 tenant_id: ctx.tenant_id.clone(),
                 name,
-                region_id: self.region_id.clone(),
+                region_id: self.region_id.to_string(),
                 office_site_id: office_site_id.clone(),
                 bundle_id: non_empty(self.bundle_id.clone()),
                 image_id: self
@@ -366,12 +370,6 @@ async fn operate(
     if desktop_ids.is_empty() {
         return Err(ApiError::missing_parameter("DesktopId"));
     }
-    if desktop_ids.len() > MAX_IDS_PER_CALL {
-        return Err(ApiError::invalid_parameter(
-            "DesktopId",
-            format!("at most {MAX_IDS_PER_CALL} ids"),
-        ));
-    }
     let unique: Vec<String> = desktop_ids
         .iter()
         .cloned()
@@ -390,10 +388,13 @@ async fn operate(
             .get(id.as_str())
             .filter(|r| r.region_id == region_id)
             .ok_or_else(|| desktop_not_found(id))?;
-        if !operation.allowed_from(runtime.desktop_status)
-            || (runtime.progress.is_some() && !operation.interrupts())
-        {
+        if !operation.allowed_from(runtime.desktop_status) {
             return Err(incorrect_status(id, runtime.desktop_status));
+        }
+        // Only deleting interrupts an operation under way (e.g. a new desktop that is Running
+        // while its agent is still being deployed).
+        if let Some(under_way) = runtime.progress.filter(|_| !operation.interrupts()) {
+            return Err(operation_in_progress(id, runtime, under_way.operation));
         }
     }
     let (progress, next_step_at) = ctx.state.driver.begin(operation, ctx.now_ms);
@@ -428,8 +429,9 @@ macro_rules! batch_operation {
         #[derive(Debug, Deserialize)]
         #[serde(rename_all = "PascalCase")]
         pub struct $name {
-            pub region_id: String,
-            pub desktop_id: Vec<String>,
+            pub region_id: Token,
+            /// Documented: 1 to 100 ids.
+            pub desktop_id: Ids<MAX_IDS>,
             $(#[allow(dead_code)] pub $extra: $ty,)*
         }
 
@@ -437,7 +439,8 @@ macro_rules! batch_operation {
             type Response = Empty;
 
             async fn handle(self, ctx: &Ctx) -> Result<Empty, ApiError> {
-                operate(ctx, &self.region_id, &self.desktop_id, $operation).await?;
+                let ids = strings(self.desktop_id);
+                operate(ctx, &self.region_id, &ids, $operation).await?;
                 Ok(Empty {})
             }
         }
@@ -445,7 +448,7 @@ macro_rules! batch_operation {
 }
 
 batch_operation!(StartDesktops, Operation::Start, {});
-batch_operation!(StopDesktops, Operation::Stop, { stopped_mode: Option<String> });
+batch_operation!(StopDesktops, Operation::Stop, { stopped_mode: Option<Token> });
 batch_operation!(RebootDesktops, Operation::Reboot, {});
 batch_operation!(DeleteDesktops, Operation::Delete, {});
 
@@ -455,23 +458,26 @@ batch_operation!(DeleteDesktops, Operation::Delete, {});
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct DescribeDesktops {
-    pub region_id: String,
-    pub desktop_id: Option<Vec<String>>,
-    pub desktop_name: Option<String>,
-    pub desktop_status: Option<String>,
-    pub desktop_status_list: Option<Vec<String>>,
-    pub end_user_id: Option<Vec<String>>,
-    pub excluded_end_user_id: Option<Vec<String>>,
-    pub office_site_id: Option<String>,
-    pub resource_group_id: Option<String>,
-    pub image_id: Option<Vec<String>>,
-    pub os_types: Option<Vec<String>>,
-    pub charge_type: Option<String>,
-    pub desktop_type: Option<String>,
-    pub tag: Option<Vec<Tag>>,
+    pub region_id: Token,
+    /// Documented: 1 to 100 ids.
+    pub desktop_id: Option<Ids<MAX_IDS>>,
+    pub desktop_name: Option<Name>,
+    pub desktop_status: Option<Token>,
+    pub desktop_status_list: Option<Tokens>,
+    /// Documented: 1 to 100 users.
+    pub end_user_id: Option<List<UserId, 100>>,
+    pub excluded_end_user_id: Option<List<UserId, 100>>,
+    pub office_site_id: Option<Id>,
+    pub resource_group_id: Option<Id>,
+    pub image_id: Option<Ids<MAX_IDS>>,
+    pub os_types: Option<Tokens>,
+    pub charge_type: Option<Token>,
+    pub desktop_type: Option<Token>,
+    /// Each tag must be present (with that value when one is given).
+    pub tag: Option<Tags>,
     pub fill_resource_group: Option<bool>,
     pub max_results: Option<i64>,
-    pub next_token: Option<String>,
+    pub next_token: Option<Token>,
     pub page_number: Option<i64>,
     pub page_size: Option<i64>,
 }
@@ -704,7 +710,11 @@ impl Action for DescribeDesktops {
         if self.region_id.is_empty() {
             return Err(ApiError::missing_parameter("RegionId"));
         }
-        let mut statuses = self.desktop_status_list.clone().filter(|l| !l.is_empty());
+        let mut statuses = self
+            .desktop_status_list
+            .clone()
+            .map(strings)
+            .filter(|l| !l.is_empty());
         if let Some(status) = non_empty(self.desktop_status.clone()) {
             statuses = Some(vec![status]);
         }
@@ -712,19 +722,13 @@ impl Action for DescribeDesktops {
             .map(|s| parse_status_list("DesktopStatus", s))
             .transpose()?;
         let ids = non_empty_list(self.desktop_id.clone());
-        if ids.as_ref().is_some_and(|i| i.len() > MAX_IDS_PER_CALL) {
-            return Err(ApiError::invalid_parameter(
-                "DesktopId",
-                format!("at most {MAX_IDS_PER_CALL} ids"),
-            ));
-        }
         let include_deleted = ids.is_some()
             || statuses
                 .as_ref()
                 .is_some_and(|s| s.iter().any(|s| s == "Deleted"));
         let filter = RuntimeFilter {
             tenant_id: ctx.tenant_id.clone(),
-            region_id: Some(self.region_id.clone()),
+            region_id: Some(self.region_id.to_string()),
             ids,
             names: non_empty(self.desktop_name.clone()).map(|n| vec![n]),
             desktop_statuses: statuses,
@@ -745,10 +749,8 @@ impl Action for DescribeDesktops {
             tags: self
                 .tag
                 .clone()
-                .unwrap_or_default()
-                .into_iter()
-                .map(|t| (t.key, t.value))
-                .collect(),
+                .map(|tags| tags.into_iter().map(|t| t.into_pair()).collect())
+                .unwrap_or_default(),
             ..RuntimeFilter::default()
         };
         let token_paging =
@@ -796,33 +798,33 @@ impl Action for DescribeDesktops {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ListDesktopAgentRuntime {
-    pub agent_provider: Option<String>,
-    pub agent_provider_list: Option<Vec<String>>,
-    pub agent_platform: Option<String>,
-    pub agent_platform_list: Option<Vec<String>>,
-    pub agent_im_online_status: Option<String>,
-    pub agent_instance_statuses: Option<Vec<String>>,
-    pub agent_instance_versions: Option<Vec<String>>,
-    pub agent_template_ids: Option<Vec<String>>,
-    pub auth_users: Option<Vec<String>>,
-    pub biz_region_id: Option<String>,
+    pub agent_provider: Option<Token>,
+    pub agent_provider_list: Option<Tokens>,
+    pub agent_platform: Option<Token>,
+    pub agent_platform_list: Option<Tokens>,
+    pub agent_im_online_status: Option<Token>,
+    pub agent_instance_statuses: Option<Tokens>,
+    pub agent_instance_versions: Option<Tokens>,
+    pub agent_template_ids: Option<Ids<MAX_IDS>>,
+    pub auth_users: Option<UserIds>,
+    pub biz_region_id: Option<Token>,
     pub biz_type: Option<i64>,
     pub channel_configure: Option<bool>,
-    pub deployment_source: Option<String>,
-    pub desktop_ids: Option<Vec<String>>,
-    pub desktop_names: Option<Vec<String>>,
-    pub desktop_statuses: Option<Vec<String>>,
+    pub deployment_source: Option<Token>,
+    pub desktop_ids: Option<Ids<MAX_IDS>>,
+    pub desktop_names: Option<List<Name, MAX_IDS>>,
+    pub desktop_statuses: Option<Tokens>,
     pub has_auth_user: Option<bool>,
     pub has_risk: Option<bool>,
     pub include_risk_info: Option<bool>,
-    pub management_status: Option<String>,
+    pub management_status: Option<Token>,
     pub model_configure: Option<bool>,
-    pub model_template_id: Option<String>,
-    pub office_site_id: Option<String>,
+    pub model_template_id: Option<Id>,
+    pub office_site_id: Option<Id>,
     pub page_number: Option<i64>,
     pub page_size: Option<i64>,
-    pub resource_group_id: Option<String>,
-    pub resource_ids: Option<Vec<String>>,
+    pub resource_group_id: Option<Id>,
+    pub resource_ids: Option<Ids<MAX_IDS>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -971,6 +973,9 @@ fn agent_runtime_view(runtime: RuntimeListing, include_risk: bool) -> AgentRunti
 
 impl ListDesktopAgentRuntime {
     fn filter(&self, tenant_id: &str) -> Result<RuntimeFilter, ApiError> {
+        if let Some(biz_type) = self.biz_type {
+            check_biz_type(biz_type)?;
+        }
         let providers = match (
             non_empty(self.agent_provider.clone()),
             non_empty_list(self.agent_provider_list.clone()),
