@@ -80,6 +80,20 @@ pub(crate) fn failure_error(failure: Failure) -> ApiError {
             "The request has failed due to a temporary failure of the server.",
         ),
         Failure::Panic => ApiError::internal(),
+        Failure::Bodiless(code) => match code.as_u16() {
+            404 => ApiError::action_not_found(),
+            405 => ApiError::new(
+                status,
+                "UnsupportedHTTPMethod",
+                "The HTTP method is not supported on this path.",
+            ),
+            _ if code.is_server_error() => ApiError::internal(),
+            _ => ApiError::new(
+                status,
+                "InvalidRequest",
+                "The request cannot be served as sent.",
+            ),
+        },
     }
 }
 

@@ -32,6 +32,10 @@ pub const MAX_PARAMS: usize = crate::params::MAX_PARAMS;
 /// A nonce must be remembered for as long as a request carrying it is accepted: see
 /// [`nonce_kept_until`].
 pub const REPLAY_WINDOW: chrono::TimeDelta = chrono::TimeDelta::minutes(15);
+/// How much of a form body is searched for the `AccessKeyId` of a V2 request whose head does not
+/// name it (`@alicloud/pop-core` sends it first): a server reads no further before the key is
+/// known, so a caller refused on it never has its body buffered.
+pub const BODY_SIGNER_WINDOW: usize = 16 * 1024;
 /// Clock difference between replicas sharing one nonce store that replay protection tolerates:
 /// a replica whose clock is this much behind still finds the nonce recorded by another.
 pub const REPLICA_CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
@@ -309,6 +313,52 @@ impl<'a> Head<'a> {
                 timestamp: *timestamp,
             }),
             HeadKind::V2InQuery { .. } | HeadKind::V2InBody { .. } => None,
+        }
+    }
+
+    /// For a request whose head names no credential (V2 with its common parameters in a form
+    /// body): the `AccessKeyId`, from the query or else from the complete `name=value` pairs at the
+    /// start of the body. `body_start` is what has arrived of the body, `complete` whether that is
+    /// all of it. `Ok(None)`: not there yet, read on.
+    ///
+    /// Errors: `MissingParameter` (`AccessKeyId`) when the whole body has arrived, or it is no form,
+    /// without one; `IncompleteSignature` when the first [`BODY_SIGNER_WINDOW`] bytes do not name it.
+    pub fn body_signer(
+        &self,
+        body_start: &[u8],
+        complete: bool,
+    ) -> Result<Option<String>, ApiError> {
+        let query = match &self.kind {
+            HeadKind::V3 { request, .. } => return Ok(Some(request.access_key_id.clone())),
+            HeadKind::V2InQuery { query, .. } | HeadKind::V2InBody { query } => query,
+        };
+        if let Some((_, id)) = query.iter().find(|(name, _)| name == "AccessKeyId") {
+            return Ok(Some(id.clone()));
+        }
+        if !is_form(self.head.headers) {
+            return Err(ApiError::missing_parameter("AccessKeyId"));
+        }
+        // Only pairs followed by `&` are whole, unless the body is.
+        let whole = if complete {
+            body_start
+        } else {
+            let end = body_start.iter().rposition(|&b| b == b'&').unwrap_or(0);
+            &body_start[..end]
+        };
+        if let Some((_, id)) = decode_form(whole)?
+            .into_iter()
+            .find(|(name, _)| name == "AccessKeyId")
+        {
+            return Ok(Some(id));
+        }
+        if complete {
+            Err(ApiError::missing_parameter("AccessKeyId"))
+        } else if body_start.len() >= BODY_SIGNER_WINDOW {
+            Err(ApiError::incomplete_signature(format!(
+                "AccessKeyId must come within the first {BODY_SIGNER_WINDOW} bytes of a form body"
+            )))
+        } else {
+            Ok(None)
         }
     }
 
@@ -988,5 +1038,91 @@ pub fn sign_v2(input: &SigningInput<'_>) -> SignedHttpRequest {
         path_and_query: path_and_query(&encode_form(query)),
         headers,
         body,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form_head<'a>(query: &'a str, headers: &'a [(String, String)]) -> Head<'a> {
+        parse_head(&HttpHead {
+            method: "POST",
+            path: "/",
+            query,
+            headers,
+        })
+        .expect("a form body may hold the signature")
+    }
+
+    fn code<T: std::fmt::Debug>(result: Result<T, ApiError>) -> String {
+        result.expect_err("refused").code.into_owned()
+    }
+
+    fn form_headers() -> Vec<(String, String)> {
+        vec![(
+            "content-type".to_owned(),
+            "application/x-www-form-urlencoded".to_owned(),
+        )]
+    }
+
+    /// Issue 11: a V2 request signed in its form body named its signer only once the whole body
+    /// was buffered; the key is now read from the first bytes.
+    #[test]
+    fn the_signer_of_a_form_body_is_read_from_its_first_pairs() {
+        let headers = form_headers();
+        let head = form_head("", &headers);
+        assert_eq!(head.body_signer(b"AccessKeyId=LTAI", false), Ok(None));
+        assert_eq!(
+            head.body_signer(b"AccessKeyId=LTAI%41b&Action=Describe", false),
+            Ok(Some("LTAIAb".to_owned()))
+        );
+        assert_eq!(
+            head.body_signer(b"Action=x&AccessKeyId=LTAIcomplete", true),
+            Ok(Some("LTAIcomplete".to_owned()))
+        );
+        assert_eq!(
+            code(head.body_signer(b"Action=x&Version=y", true)),
+            "MissingParameter"
+        );
+    }
+
+    #[test]
+    fn a_form_body_that_does_not_name_its_signer_early_is_refused() {
+        let headers = form_headers();
+        let head = form_head("", &headers);
+        let padding = vec![b'A'; BODY_SIGNER_WINDOW - 1];
+        assert_eq!(head.body_signer(&padding, false), Ok(None));
+        let mut late = format!("Pad={}&", "A".repeat(BODY_SIGNER_WINDOW)).into_bytes();
+        assert_eq!(code(head.body_signer(&late, false)), "IncompleteSignature");
+        late.extend_from_slice(b"AccessKeyId=x&");
+        assert_eq!(
+            head.body_signer(&late, false),
+            Ok(Some("x".to_owned())),
+            "a key already there is found whatever came before"
+        );
+    }
+
+    #[test]
+    fn the_query_names_the_signer_before_the_body() {
+        let headers = form_headers();
+        let head = form_head("Signature=abc&AccessKeyId=fromquery", &headers);
+        assert_eq!(
+            head.body_signer(b"", false),
+            Ok(Some("fromquery".to_owned()))
+        );
+        let plain: Vec<(String, String)> = Vec::new();
+        let head = parse_head(&HttpHead {
+            method: "GET",
+            path: "/",
+            query: "Signature=abc",
+            headers: &plain,
+        })
+        .expect("parses");
+        assert_eq!(
+            code(head.body_signer(b"AccessKeyId=x&", false)),
+            "MissingParameter",
+            "only a form body carries parameters"
+        );
     }
 }
