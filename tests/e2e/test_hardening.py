@@ -62,7 +62,7 @@ AUTH_CODES = {"IncompleteSignature", "SignatureDoesNotMatch", "InvalidAccessKeyI
               "InvalidSecurityToken.MismatchWithAccessKey"}
 
 HEADER_TIMEOUT = 1
-BODY_TIMEOUT = 2
+BODY_TIMEOUT = 1
 WRITE_TIMEOUT = 1
 TIGHT = ("--header-timeout-secs", str(HEADER_TIMEOUT), "--body-timeout-secs", str(BODY_TIMEOUT),
          "--write-timeout-secs", str(WRITE_TIMEOUT))
@@ -73,6 +73,14 @@ MIB = 1024 * 1024
 def tight(_session_factory):
     """A server of this module with timeouts of a second or two."""
     return _session_factory(args=TIGHT)
+
+
+@pytest.fixture(scope="module")
+def one_place(_session_factory):
+    """A server with room for one connection and a write timeout of a second; its body timeout is
+    longer than the second a connection arriving to a full server waits for room."""
+    return _session_factory(args=("--max-connections", "1", "--write-timeout-secs", str(WRITE_TIMEOUT),
+                                  "--body-timeout-secs", "3", "--header-timeout-secs", "60"))
 
 
 def _describe():
@@ -147,7 +155,12 @@ def test_pop_core_post_calls_with_parameters(server):
         {"version": V_ECD, "action": "DescribeDesktops", "params": {"RegionId": REGION, "DesktopId": ids},
          "method": "GET"},
         {"version": V_RM, "action": "CreateResourceGroup", "params": {"Name": name, "DisplayName": name}},
+        {"version": V_ECD, "action": "DescribeDesktops", "params": {"RegionId": REGION},
+         "accessKeySecret": "not-the-secret-000000000000000"},
     ], key=key)
+    wrong = results.pop()
+    assert (wrong["ok"], wrong["code"], wrong["status"]) == (False, "SignatureDoesNotMatch", 400), wrong
+    assert "server string to sign is:POST&%2F&" in wrong["message"], wrong
     assert all(r["ok"] for r in results), results
     described, runtimes, described_get, group = (r["body"] for r in results)
     assert sorted(d["DesktopId"] for d in described["Desktops"]) == sorted(ids), described
@@ -160,11 +173,6 @@ def test_pop_core_post_calls_with_parameters(server):
     rm = rm_client(server, key)
     got = rm.get_resource_group(r.GetResourceGroupRequest(resource_group_id=group["ResourceGroup"]["Id"]))
     assert got.body.resource_group.name == name
-
-    wrong = pop_core(server, [{"version": V_ECD, "action": "DescribeDesktops", "params": {"RegionId": REGION}}],
-                     key=(key[0], "not-the-secret-000000000000000"))[0]
-    assert (wrong["ok"], wrong["code"], wrong["status"]) == (False, "SignatureDoesNotMatch", 400), wrong
-    assert "server string to sign is:POST&%2F&" in wrong["message"], wrong
 
 
 def test_v2_form_body_hand_signed(server):
@@ -203,11 +211,12 @@ def test_v2_form_body_hand_signed(server):
 
 
 def test_idle_connection_is_cut(tight):
-    data, closed = exchange(tight.port, b"", timeout=HEADER_TIMEOUT + 8)
-    assert closed, "an idle connection was still open well after the header timeout"
-    assert data == b"", data
-    # the same after a response: an idle keep-alive connection
-    data, closed = exchange(tight.port, b"GET /healthz HTTP/1.1\r\nhost: a\r\n\r\n", timeout=HEADER_TIMEOUT + 8)
+    """A new connection that sends nothing, and a keep-alive connection after its answer."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        fresh, kept = pool.map(lambda payload: exchange(tight.port, payload, timeout=HEADER_TIMEOUT + 8),
+                               [b"", b"GET /healthz HTTP/1.1\r\nhost: a\r\n\r\n"])
+    assert fresh == (b"", True), f"an idle connection was still open well after the header timeout: {fresh}"
+    data, closed = kept
     assert closed, "an idle keep-alive connection was still open well after the header timeout"
     assert [r.status for r in parse_responses(data)] == [200]
 
@@ -271,21 +280,16 @@ def test_idle_sockets_under_a_low_fd_limit_do_not_starve_clients(server_factory)
         _sdk_call_works(srv)
         _sdk_call_works(srv)
         assert srv.alive(), srv.log_tail()
+        # the first of them, idle longest, were closed without an answer to make that room
+        first = held[0]
+        first.settimeout(10)
+        try:
+            assert first.recv(100) == b"", "an idle connection was answered instead of closed"
+        except ConnectionResetError:
+            pass
     finally:
         for s in held:
             s.close()
-
-
-def test_an_idle_connection_yields_to_a_new_one(server_factory):
-    srv = server_factory(args=("--max-connections", "1", "--header-timeout-secs", "60"))
-    with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as idle:
-        time.sleep(0.2)
-        _sdk_call_works(srv)
-        idle.settimeout(10)
-        try:
-            assert idle.recv(100) == b"", "the idle connection was answered instead of closed"
-        except ConnectionResetError:
-            pass
 
 
 def _send_big(port: int, head: bytes, size: int, chunk: bytes) -> bytes:
@@ -312,12 +316,13 @@ def _send_big(port: int, head: bytes, size: int, chunk: bytes) -> bytes:
         return got
 
 
-def test_unauthenticated_bodies_are_refused_before_they_are_buffered(server_factory):
+def test_unauthenticated_bodies_are_refused_before_they_are_buffered(tight):
     """100 connections each send an 8 MB body nobody may send: unsigned (pop-core's form shape without
     a signature), signed by an unknown key, or V3 signed wrongly. Each is refused from its head (or,
     for a form-body signature, from the first bytes that name the key), so the server's memory stays
-    far below what buffering them would take (the body budget is 256 MiB)."""
-    srv = server_factory(args=("--body-budget-mib", "256", "--body-timeout-secs", "10"))
+    far below what buffering them would take (the body budget is 256 MiB). Heads larger than the
+    head limit are refused too, not held."""
+    srv = tight
     size = 8_000_000
     ak = srv.root_key[0]
     unsigned = _v2_form_head(size)
@@ -337,7 +342,7 @@ def test_unauthenticated_bodies_are_refused_before_they_are_buffered(server_fact
     for name, (head, prefix, status, code) in kinds.items():
         with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s:
             s.sendall(head + prefix + b"A" * (20_000 if not prefix else 0))
-            s.settimeout(BODY_TIMEOUT)
+            s.settimeout(5)
             try:
                 got = _read_all(s)
             except (TimeoutError, socket.timeout):
@@ -345,6 +350,20 @@ def test_unauthenticated_bodies_are_refused_before_they_are_buffered(server_fact
         expect_wire_error(_answer(got), status, code)
 
     before = srv.rss_kib()
+    # Heads that never end are refused once they pass the head limit, not held until the
+    # header timeout.
+    heads = []
+    for _ in range(50):
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        s.sendall(b"GET / HTTP/1.1\r\nhost: a\r\nx-big: " + b"h" * 300_000)
+        heads.append(s)
+    for s in heads:
+        with s:
+            s.settimeout(5)
+            try:
+                expect_wire_error(_answer(_read_all(s)), 431, "RequestHeaderFieldsTooLarge")
+            except (TimeoutError, socket.timeout):
+                pytest.fail("a head over the limit was held instead of refused")
     chunk = b"A" * 65536
     jobs = []
     for i in range(100):
@@ -355,8 +374,9 @@ def test_unauthenticated_bodies_are_refused_before_they_are_buffered(server_fact
     after = srv.rss_kib()
     assert srv.alive(), srv.log_tail()
     grown_mib = (after - before) / 1024
-    print(f"RSS before {before} KiB, after 100 refused 8 MB bodies {after} KiB ({grown_mib:+.1f} MiB)")
-    assert grown_mib < 64, f"RSS grew by {grown_mib:.0f} MiB ({before} -> {after} KiB) for 100 refused bodies"
+    print(f"RSS before {before} KiB, after 50 oversized heads and 100 refused 8 MB bodies {after} KiB "
+          f"({grown_mib:+.1f} MiB)")
+    assert grown_mib < 64, f"RSS grew by {grown_mib:.0f} MiB ({before} -> {after} KiB) for refused requests"
     for data in answers:
         if data:  # a reset may overtake the answer; an answer that came must be the JSON error
             response = parse_responses(data)[0]
@@ -378,12 +398,11 @@ def test_body_that_does_not_match_its_signed_hash_is_refused(server):
     assert _answer(data).status == 200, data[:500]
 
 
-def test_client_that_never_reads_is_dropped(server_factory):
+def test_client_that_never_reads_is_dropped(one_place):
     """A client that pipelines requests for large pages and never reads the answers holds its
     connection only until the write timeout; with room for one connection, the next client is
     served once it is dropped."""
-    srv = server_factory(args=("--max-connections", "1", "--write-timeout-secs", str(WRITE_TIMEOUT),
-                               "--header-timeout-secs", "60"))
+    srv = one_place
     body = expect_ok(raw_v3(srv, "CreateDesktops", V_ECD,
                             {"RegionId": REGION, "BundleId": BUNDLE_OPENCLAW, "Amount": 100}))
     assert len(body["DesktopId"]) == 100
@@ -432,6 +451,11 @@ def test_protocol_errors_answer_json(tight):
     assert ok.status == 200, ok
     expect_wire_error(ask(b"GET /healthz HTTP/1.1\r\nhost: a\r\nconnection: close\r\n" + headers(99) + b"\r\n"),
                       431, "RequestHeaderFieldsTooLarge")
+    # a head up to 80 KiB; a larger one is refused as soon as that much has come
+    ok = ask(b"GET /healthz HTTP/1.1\r\nhost: a\r\nconnection: close\r\nx-big: " + b"b" * 70_000 + b"\r\n\r\n")
+    assert ok.status == 200, ok
+    expect_wire_error(ask(b"GET /healthz HTTP/1.1\r\nhost: a\r\nx-big: " + b"b" * 90_000), 431,
+                      "RequestHeaderFieldsTooLarge")
     # a URI up to 64 KiB
     ok = ask(b"GET /healthz?" + b"q" * 65000 + b" HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n")
     assert ok.status == 200, ok
@@ -456,33 +480,25 @@ def test_protocol_errors_answer_json(tight):
     expect_wire_error(ask(head), 413, "RequestEntityTooLarge")
 
 
-def test_no_room_for_another_connection_answers_503(server_factory):
-    """Two connections busy reading their bodies fill a server with room for two: the third is
-    answered 503 with the JSON error body."""
-    srv = server_factory(args=("--max-connections", "2", "--body-timeout-secs", "2", "--header-timeout-secs", "60"))
-    busy = []
-    try:
-        for _ in range(2):
-            s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
-            # a request that is served, then one whose body never comes
-            s.sendall(b"GET /healthz HTTP/1.1\r\nhost: a\r\n\r\n"
-                      + v3_request_bytes(srv, "DescribeDesktops", V_ECD, b"RegionId=cn-hangzhou", send_body=False,
-                                         close=False))
-            s.settimeout(10)
-            assert s.recv(4096).startswith(b"HTTP/1.1 200"), "healthz on a busy connection"
-            busy.append(s)
-        time.sleep(0.3)
-        data, closed = exchange(srv.port, b"GET /healthz HTTP/1.1\r\nhost: a\r\n\r\n", timeout=10)
+def test_no_room_for_another_connection_answers_503(one_place):
+    """A connection busy reading its body fills a server with room for one: the next is answered
+    503 with the JSON error body, and served once the body has timed out."""
+    srv = one_place
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as busy:
+        # a request that is served, then one whose body never comes
+        busy.sendall(b"GET /healthz HTTP/1.1\r\nhost: a\r\n\r\n"
+                     + v3_request_bytes(srv, "DescribeDesktops", V_ECD, b"RegionId=cn-hangzhou", send_body=False,
+                                        close=False))
+        busy.settimeout(10)
+        assert busy.recv(4096).startswith(b"HTTP/1.1 200"), "healthz on the busy connection"
+        time.sleep(0.2)
+        data, closed = exchange(srv.port, b"GET /healthz HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n",
+                                timeout=10)
         assert closed
         expect_wire_error(_answer(data), 503, "ServiceUnavailable")
-        # their bodies time out, and the room is there again
-        for s in busy:
-            s.settimeout(10)
-            expect_wire_error(_answer(_read_all(s)), 408, "RequestTimeout")
-        _sdk_call_works(srv)
-    finally:
-        for s in busy:
-            s.close()
+        # its body times out, and the room is there again
+        expect_wire_error(_answer(_read_all(busy)), 408, "RequestTimeout")
+    _sdk_call_works(srv)
 
 
 def _read_all(s: socket.socket) -> bytes:

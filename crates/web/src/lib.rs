@@ -29,7 +29,7 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-pub use listener::serve;
+pub use listener::{MAX_HEAD_BYTES, serve};
 pub use request_id::RequestId;
 
 /// What the stack itself may have to tell a client, before or around a surface's handler.

@@ -40,6 +40,11 @@ const REFUSAL_TIMEOUT: Duration = Duration::from_secs(1);
 const ADMISSION_TIMEOUT: Duration = Duration::from_secs(1);
 /// How often, meanwhile, it looks again for an idle connection to make room.
 const ADMISSION_RETRY: Duration = Duration::from_millis(50);
+/// Largest request head (request line and headers) buffered; a larger one is answered 431. It
+/// holds a URI of hyper's longest (64 KiB) and 16 KiB of headers, and bounds what a connection
+/// that trickles a huge head makes the server hold (hyper's default, ~400 KiB, let 200 such
+/// connections take 100 MiB).
+pub const MAX_HEAD_BYTES: usize = 80 * 1024;
 /// How long in-flight requests may take to finish once shutdown has begun.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -190,6 +195,7 @@ async fn serve_connection(
     let connection = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(shared.limits.header_timeout)
+        .max_buf_size(MAX_HEAD_BYTES)
         .keep_alive(true)
         .serve_connection(io, service);
     tokio::pin!(connection);

@@ -1,7 +1,8 @@
 // Runs calls through the official @alicloud/pop-core RPCClient and prints what each answered.
 //
 // stdin: {"endpoint", "accessKeyId", "accessKeySecret", "securityToken"?, "calls": [
-//           {"version", "action", "params"?, "method"?}]}
+//           {"version", "action", "params"?, "method"?,
+//            "accessKeyId"?, "accessKeySecret"?, "securityToken"? (this call's own credentials)}]}
 // stdout: one JSON array, one entry per call:
 //           {"ok": true, "body"} or {"ok": false, "code", "status", "message", "body"}
 // With method "POST" the client puts every parameter (the common ones and Signature included)
@@ -17,23 +18,25 @@ async function main() {
   }
   const job = JSON.parse(Buffer.concat(chunks).toString('utf8'));
   const clients = new Map();
-  const client = (version) => {
-    if (!clients.has(version)) {
-      clients.set(version, new RPCClient({
-        accessKeyId: job.accessKeyId,
-        accessKeySecret: job.accessKeySecret,
-        securityToken: job.securityToken,
-        endpoint: job.endpoint,
-        apiVersion: version,
-      }));
+  const client = (call) => {
+    const config = {
+      accessKeyId: call.accessKeyId || job.accessKeyId,
+      accessKeySecret: call.accessKeySecret || job.accessKeySecret,
+      securityToken: call.securityToken || job.securityToken,
+      endpoint: job.endpoint,
+      apiVersion: call.version,
+    };
+    const key = JSON.stringify(config);
+    if (!clients.has(key)) {
+      clients.set(key, new RPCClient(config));
     }
-    return clients.get(version);
+    return clients.get(key);
   };
   const results = [];
   for (const call of job.calls) {
     const opts = { method: call.method || 'POST', timeout: 30000 };
     try {
-      const body = await client(call.version).request(call.action, call.params || {}, opts);
+      const body = await client(call).request(call.action, call.params || {}, opts);
       results.push({ ok: true, body });
     } catch (err) {
       const status = err.entry && err.entry.response ? err.entry.response.statusCode : null;
