@@ -88,9 +88,14 @@ class PgDatabases:
         return f"postgres://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
 
     def drop_all(self) -> None:
-        for name in self.created:
-            subprocess.run(["dropdb", *self._args(), "--if-exists", "--force", name], timeout=60,
-                           stdin=subprocess.DEVNULL)
+        # At once: each drop waits for a checkpoint, and these overlap.
+        drops = [subprocess.Popen(["dropdb", *self._args(), "--if-exists", "--force", name],
+                                  stdin=subprocess.DEVNULL) for name in self.created]
+        for drop in drops:
+            try:
+                drop.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                drop.kill()
         self.created.clear()
 
 
@@ -285,17 +290,26 @@ class ServerFactory:
             srv.start()
         return srv
 
-    def replica(self, of: AmcServer, *, args: tuple[str, ...] = ()) -> AmcServer:
+    def replica(self, of: AmcServer, *, args: tuple[str, ...] | None = None,
+                nofile: int | None = None) -> AmcServer:
         """A second `amc serve` on the same PostgreSQL database as ``of`` (with its master key), on a
-        port and data dir of its own: replicas share everything through the database."""
+        port and data dir of its own: replicas share everything through the database. ``args``:
+        its `amc serve` flags (``of``'s by default)."""
         assert of.database_url, "replicas share a PostgreSQL database; SQLite belongs to one process"
         data_dir = Path(tempfile.mkdtemp(prefix=f"{self.backend}-replica-", dir=self.workdir))
         shutil.copy2(of.data_dir / "master.key", data_dir / "master.key")
         srv = AmcServer(self.binary, self.backend, data_dir, of.database_url, root_key=of.root_key,
-                        delay_ms=of.delay_ms, args=args or of.args)
+                        delay_ms=of.delay_ms, args=of.args if args is None else args, nofile=nofile)
         self.servers.append(srv)
         srv.start()
         return srv
+
+    def sibling(self, of: AmcServer, *, args: tuple[str, ...] = (), nofile: int | None = None) -> AmcServer:
+        """A server with flags of its own that shares ``of``'s store where a store can be shared (a
+        replica on PostgreSQL: no database to create), with a store of its own on SQLite."""
+        if of.database_url:
+            return self.replica(of, args=args, nofile=nofile)
+        return self(args=args, nofile=nofile)
 
     def close(self) -> None:
         for srv in self.servers:
@@ -324,13 +338,12 @@ def server_factory(amc_bin, backend, _workdir, pg_databases):
 
 
 @pytest.fixture
-def replica_pair(server_factory, backend) -> tuple[AmcServer, AmcServer]:
-    """Two `amc serve` processes on one PostgreSQL database (PostgreSQL only: a SQLite store belongs
-    to one process)."""
+def replica_of(server_factory, backend):
+    """Starts a second `amc serve` on the same PostgreSQL database as a given server (killed when
+    the test ends): ``replica_of(srv)``. PostgreSQL only: a SQLite store belongs to one process."""
     if backend != "postgres":
         pytest.skip("replicas share a PostgreSQL database")
-    first = server_factory()
-    return first, server_factory.replica(first)
+    return server_factory.replica
 
 
 @pytest.fixture

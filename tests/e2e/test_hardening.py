@@ -76,11 +76,13 @@ def tight(_session_factory):
 
 
 @pytest.fixture(scope="module")
-def one_place(_session_factory):
+def one_place(_session_factory, tight):
     """A server with room for one connection and a write timeout of a second; its body timeout is
-    longer than the second a connection arriving to a full server waits for room."""
-    return _session_factory(args=("--max-connections", "1", "--write-timeout-secs", str(WRITE_TIMEOUT),
-                                  "--body-timeout-secs", "3", "--header-timeout-secs", "60"))
+    longer than the second a connection arriving to a full server waits for room. (Servers of this
+    module share one database on PostgreSQL.)"""
+    return _session_factory.sibling(tight, args=("--max-connections", "1", "--write-timeout-secs",
+                                                 str(WRITE_TIMEOUT), "--body-timeout-secs", "3",
+                                                 "--header-timeout-secs", "60"))
 
 
 def _describe():
@@ -266,10 +268,10 @@ def test_body_trickled_is_cut(tight):
     expect_wire_error(_answer(got), 408, "RequestTimeout")
 
 
-def test_idle_sockets_under_a_low_fd_limit_do_not_starve_clients(server_factory):
+def test_idle_sockets_under_a_low_fd_limit_do_not_starve_clients(server_factory, tight):
     """With RLIMIT_NOFILE at 256 and more idle (or half-sent) connections than the server has room
     for, a real client still gets served: the connection idle longest gives its place up."""
-    srv = server_factory(args=("--header-timeout-secs", "60"), nofile=256)
+    srv = server_factory.sibling(tight, args=("--header-timeout-secs", "60"), nofile=256)
     held = []
     try:
         for i in range(300):
@@ -539,8 +541,8 @@ def test_timestamp_window_is_15_minutes_either_way(server):
             expect_raw_error(resp, "InvalidTimeStamp.Expired", 400)
 
 
-def test_nonce_is_refused_across_a_restart(server_factory):
-    srv = server_factory()
+def test_nonce_is_refused_across_a_restart(server_factory, tight):
+    srv = server_factory.sibling(tight)
     old, future = new_nonce(), new_nonce()
     # timestamps near both ends of the window: the nonce is kept for as long as each is accepted
     old_date, future_date = utc_stamp(-14 * 60), utc_stamp(14 * 60)
@@ -556,8 +558,8 @@ def test_nonce_is_refused_across_a_restart(server_factory):
                      "SignatureNonceUsed", 400)
 
 
-def test_nonce_is_refused_by_another_replica(replica_pair):
-    first, second = replica_pair
+def test_nonce_is_refused_by_another_replica(tight, replica_of):
+    first, second = tight, replica_of(tight)
     for signer, replay in ((first, second), (second, first)):
         nonce, date = new_nonce(), utc_stamp(-14 * 60)
         expect_ok(raw_v3(signer, "DescribeDesktops", V_ECD, {"RegionId": REGION}, nonce=nonce, date=date))
