@@ -435,6 +435,25 @@ def test_client_that_never_reads_is_dropped(one_place):
         stalled.close()
 
 
+def test_shutdown_does_not_wait_for_idle_connections(server_factory, tight):
+    """SIGTERM ends the server at once when its connections are only idle ones: new, between
+    keep-alive requests, or halfway through sending a head (the shutdown grace is for requests)."""
+    srv = server_factory.sibling(tight, args=("--header-timeout-secs", "60"))
+    held = [socket.create_connection(("127.0.0.1", srv.port), timeout=10) for _ in range(3)]
+    try:
+        held[1].sendall(b"GET /healthz HTTP/1.1\r\nhost: a\r\nx-slow: ")
+        held[2].sendall(b"GET /healthz HTTP/1.1\r\nhost: a\r\n\r\n")
+        assert held[2].recv(4096).startswith(b"HTTP/1.1 200")
+        started = time.monotonic()
+        code = srv.stop(timeout=30)
+        waited = time.monotonic() - started
+        assert code == 0, srv.log_tail()
+        assert waited < 5, f"shutdown waited {waited:.1f}s for idle connections"
+    finally:
+        for s in held:
+            s.close()
+
+
 # ==================================================================================================
 # 3. bodiless protocol errors, answered with the cloud's JSON error body
 

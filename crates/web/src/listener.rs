@@ -219,6 +219,10 @@ async fn serve_connection(
                 closing = true;
             }
             _ = shutdown.wait_for(|stopping| *stopping), if !closing => {
+                // hyper would wait for a half-sent first head; nothing is being answered.
+                if activity.is_idle() {
+                    break;
+                }
                 connection.as_mut().graceful_shutdown();
                 closing = true;
             }
@@ -260,5 +264,102 @@ fn connection_room() -> usize {
             .saturating_sub(RESERVED_FDS + OVERFLOW)
             .max(1),
         None => usize::MAX,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorBody;
+    use axum::routing::get;
+
+    struct Plain;
+
+    impl Dialect for Plain {
+        fn render(&self, failure: Failure, _request_id: &str) -> ErrorBody {
+            ErrorBody {
+                status: failure.status(),
+                content_type: "text/plain",
+                body: format!("{failure:?}").into_bytes(),
+            }
+        }
+    }
+
+    /// A server with room for one connection; `/slow` tells `started` and answers after a minute.
+    async fn one_place(started: Arc<tokio::sync::Notify>) -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("address");
+        let router = Router::new().route("/", get(|| async { "ok" })).route(
+            "/slow",
+            get(move || async move {
+                started.notify_one();
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                "late"
+            }),
+        );
+        let limits = Limits {
+            max_connections: 1,
+            ..Limits::default()
+        };
+        tokio::spawn(serve(
+            listener,
+            router,
+            limits,
+            Arc::new(Plain),
+            std::future::pending(),
+        ));
+        address
+    }
+
+    async fn ask(address: SocketAddr, request: &str) -> String {
+        let mut stream = TcpStream::connect(address).await.expect("connect");
+        stream.write_all(request.as_bytes()).await.expect("send");
+        let mut answer = Vec::new();
+        let read = stream.read_to_end(&mut answer);
+        tokio::time::timeout(Duration::from_secs(10), read)
+            .await
+            .expect("an answer in time")
+            .expect("read");
+        String::from_utf8_lossy(&answer).into_owned()
+    }
+
+    /// Issue 11: idle connections held every place, and real clients were refused until the
+    /// header timeout cut them.
+    #[tokio::test]
+    async fn an_idle_connection_gives_its_place_to_a_new_one() {
+        let address = one_place(Arc::default()).await;
+        let mut idle = TcpStream::connect(address).await.expect("connect");
+        idle.write_all(b"GET / HTTP/1.1\r\nhost: a\r\nx-half: ")
+            .await
+            .expect("half a head");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let answer = ask(
+            address,
+            "GET / HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n",
+        )
+        .await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        let mut rest = Vec::new();
+        let closed = tokio::time::timeout(Duration::from_secs(10), idle.read_to_end(&mut rest))
+            .await
+            .expect("closed in time");
+        assert!(
+            closed.is_err() || rest.is_empty(),
+            "closed without an answer"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_connection_being_served_keeps_its_place() {
+        let started = Arc::new(tokio::sync::Notify::new());
+        let address = one_place(started.clone()).await;
+        let mut busy = TcpStream::connect(address).await.expect("connect");
+        busy.write_all(b"GET /slow HTTP/1.1\r\nhost: a\r\n\r\n")
+            .await
+            .expect("request");
+        started.notified().await;
+        let answer = ask(address, "GET / HTTP/1.1\r\nhost: a\r\n\r\n").await;
+        assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+        assert!(answer.ends_with("Busy"), "the dialect's body: {answer}");
     }
 }
