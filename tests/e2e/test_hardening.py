@@ -212,22 +212,11 @@ def test_v2_form_body_hand_signed(server):
 # 2. timeouts and unbounded buffering
 
 
-def test_idle_connection_is_cut(tight):
-    """A new connection that sends nothing, and a keep-alive connection after its answer."""
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        fresh, kept = pool.map(lambda payload: exchange(tight.port, payload, timeout=HEADER_TIMEOUT + 8),
-                               [b"", b"GET /healthz HTTP/1.1\r\nhost: a\r\n\r\n"])
-    assert fresh == (b"", True), f"an idle connection was still open well after the header timeout: {fresh}"
-    data, closed = kept
-    assert closed, "an idle keep-alive connection was still open well after the header timeout"
-    assert [r.status for r in parse_responses(data)] == [200]
-
-
-def test_header_sent_a_byte_at_a_time_is_cut(tight):
+def _trickle_head(port: int) -> None:
     head = b"GET /healthz HTTP/1.1\r\nhost: a\r\nx-padding: " + b"p" * 400 + b"\r\n\r\n"
     deadline = time.monotonic() + HEADER_TIMEOUT + 8
     cut = False
-    with socket.create_connection(("127.0.0.1", tight.port), timeout=5) as s:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
         for i, byte in enumerate(head):
             try:
                 s.send(bytes([byte]))
@@ -248,12 +237,12 @@ def test_header_sent_a_byte_at_a_time_is_cut(tight):
     assert i < len(head) - 1, "the whole head got through"
 
 
-def test_body_trickled_is_cut(tight):
+def _trickle_body(srv) -> None:
     body = b"RegionId=" + b"x" * 400
-    request = v3_request_bytes(tight, "DescribeDesktops", V_ECD, body)
+    request = v3_request_bytes(srv, "DescribeDesktops", V_ECD, body)
     head, _, _ = request.partition(b"\r\n\r\n")
     deadline = time.monotonic() + BODY_TIMEOUT + 8
-    with socket.create_connection(("127.0.0.1", tight.port), timeout=5) as s:
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as s:
         s.sendall(head + b"\r\n\r\n")
         for byte in body:
             try:
@@ -266,6 +255,27 @@ def test_body_trickled_is_cut(tight):
             assert time.monotonic() < deadline, "a trickled body was still being read past the body timeout"
         got = _read_all(s)
     expect_wire_error(_answer(got), 408, "RequestTimeout")
+
+
+def _idle(port: int, payload: bytes) -> None:
+    data, closed = exchange(port, payload, timeout=HEADER_TIMEOUT + 8)
+    assert closed, f"an idle connection (after {payload!r}) was still open well after the header timeout"
+    assert [r.status for r in parse_responses(data)] == ([200] if payload else []), data
+
+
+def test_slow_clients_are_cut(tight):
+    """Each at once: a new connection that sends nothing and a keep-alive connection after its
+    answer are closed after the header timeout, a head sent a byte at a time is cut at the header
+    timeout, and a body trickled a byte at a time is answered 408 at the body timeout."""
+    cases = [
+        lambda: _idle(tight.port, b""),
+        lambda: _idle(tight.port, b"GET /healthz HTTP/1.1\r\nhost: a\r\n\r\n"),
+        lambda: _trickle_head(tight.port),
+        lambda: _trickle_body(tight),
+    ]
+    with ThreadPoolExecutor(max_workers=len(cases)) as pool:
+        for outcome in [pool.submit(case) for case in cases]:
+            outcome.result()
 
 
 def test_idle_sockets_under_a_low_fd_limit_do_not_starve_clients(server_factory, tight):
