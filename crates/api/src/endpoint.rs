@@ -186,6 +186,12 @@ async fn handle(
         return Err(fail(ApiError::signature_nonce_used()));
     }
     authorize(&key, &entry.entry).map_err(fail)?;
+    // The parameters only: a V2 canonical query and string to sign are as large as the body,
+    // and need not live while the action runs.
+    let params = {
+        let signed = signed;
+        signed.params
+    };
 
     let ctx = Ctx {
         state,
@@ -193,7 +199,7 @@ async fn handle(
         request_id: request_id.to_string(),
         now_ms,
     };
-    let body = (entry.handle)(ctx, signed.params).await.map_err(fail)?;
+    let body = (entry.handle)(ctx, params).await.map_err(fail)?;
     Ok(body)
 }
 

@@ -10,7 +10,9 @@
 //! - a nonce that is empty or longer than [`MAX_NONCE_LEN`] bytes gives `InvalidParameter` naming
 //!   `SignatureNonce` (V2) or `x-acs-signature-nonce` (V3);
 //! - the V2 common parameters are removed from the business parameters only for V2 requests: in V3
-//!   a business parameter may legitimately be called `Version`.
+//!   a business parameter may legitimately be called `Version`;
+//! - `SignatureDoesNotMatch` quotes the server's string to sign (clients compare it with theirs),
+//!   cut at [`MAX_QUOTED_STRING_TO_SIGN`] bytes: a V2 one holds every parameter.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use hmac::{Hmac, Mac};
@@ -36,6 +38,10 @@ pub const REPLAY_WINDOW: chrono::TimeDelta = chrono::TimeDelta::minutes(15);
 /// name it (`@alicloud/pop-core` sends it first): a server reads no further before the key is
 /// known, so a caller refused on it never has its body buffered.
 pub const BODY_SIGNER_WINDOW: usize = 16 * 1024;
+/// Most of the server's string to sign a `SignatureDoesNotMatch` quotes, in bytes. V2 strings to
+/// sign hold every parameter, so an 8 MiB form body would otherwise be answered with three times
+/// that; what clients compare (the method, the path and the first parameters) is at the start.
+pub const MAX_QUOTED_STRING_TO_SIGN: usize = 4 * 1024;
 /// Clock difference between replicas sharing one nonce store that replay protection tolerates:
 /// a replica whose clock is this much behind still finds the nonce recorded by another.
 pub const REPLICA_CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
@@ -382,7 +388,7 @@ impl<'a> Head<'a> {
             } => {
                 let actual = request.algorithm.hash_hex(body);
                 if !actual.eq_ignore_ascii_case(&content_sha256) {
-                    return Err(ApiError::signature_does_not_match(&request.string_to_sign));
+                    return Err(mismatch(&request.string_to_sign));
                 }
                 request.params = merge_params(&query, self.head.headers, body)?
                     .into_iter()
@@ -394,6 +400,15 @@ impl<'a> Head<'a> {
             }
         }
     }
+}
+
+/// `SignatureDoesNotMatch` quoting at most [`MAX_QUOTED_STRING_TO_SIGN`] bytes of `string_to_sign`.
+fn mismatch(string_to_sign: &str) -> ApiError {
+    let mut end = string_to_sign.len().min(MAX_QUOTED_STRING_TO_SIGN);
+    while !string_to_sign.is_char_boundary(end) {
+        end -= 1;
+    }
+    ApiError::signature_does_not_match(&string_to_sign[..end])
 }
 
 fn header_values<'h>(headers: &'h [(String, String)], name: &str) -> Vec<&'h str> {
@@ -850,7 +865,7 @@ impl SignedRequest {
         if matches {
             Ok(())
         } else {
-            Err(ApiError::signature_does_not_match(&self.string_to_sign))
+            Err(mismatch(&self.string_to_sign))
         }
     }
 
@@ -1101,6 +1116,19 @@ mod tests {
             Ok(Some("x".to_owned())),
             "a key already there is found whatever came before"
         );
+    }
+
+    /// Issue 11: the quoted string to sign grew with the body (13.5 MB for an 8 MB form).
+    #[test]
+    fn a_mismatch_quotes_the_start_of_a_long_string_to_sign() {
+        let long = format!("POST&%2F&{}", "%2500".repeat(100_000));
+        let error = mismatch(&long);
+        assert!(error.message.len() < MAX_QUOTED_STRING_TO_SIGN + 200);
+        assert!(error.message.ends_with(&long[..MAX_QUOTED_STRING_TO_SIGN]));
+        assert!(mismatch("GET&%2F&a").message.ends_with("is:GET&%2F&a"));
+        // never cut inside a character
+        let wide = "é".repeat(MAX_QUOTED_STRING_TO_SIGN);
+        assert!(mismatch(&wide).message.ends_with('é'));
     }
 
     #[test]
