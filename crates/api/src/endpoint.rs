@@ -188,10 +188,7 @@ async fn handle(
     authorize(&key, &entry.entry).map_err(fail)?;
     // The parameters only: a V2 canonical query and string to sign are as large as the body,
     // and need not live while the action runs.
-    let params = {
-        let signed = signed;
-        signed.params
-    };
+    let params = signed.into_params();
 
     let ctx = Ctx {
         state,

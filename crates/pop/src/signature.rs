@@ -869,6 +869,11 @@ impl SignedRequest {
         }
     }
 
+    /// The business parameters, everything else dropped.
+    pub fn into_params(self) -> FlatParams {
+        self.params
+    }
+
     /// The string to sign the server computed (public: it holds no secret).
     pub fn string_to_sign(&self) -> &str {
         &self.string_to_sign
