@@ -1,12 +1,15 @@
 """Helpers shared by the amc acceptance tests.
 
-Three ways to talk to the server, from the most official to the most raw:
+Ways to talk to the server, from the most official to the most raw:
 
 * the generated Alibaba Cloud SDK clients (``ecd_client`` / ``appstream_client``, signature V3 by default,
   V2 with ``v2=True``);
 * ``aliyunsdkcore`` (the old core SDK, V2 signatures, GET or POST), which stands in for the aliyun CLI;
-* ``raw_v3`` / ``raw_v2``: requests signed here with hmac/hashlib, so that single fields (nonce, date,
-  Authorization, parameters) can be chosen freely.
+* ``pop_core``: the Node ``@alicloud/pop-core`` RPCClient (V2, everything in a form body with POST),
+  run by ``node/popcore.js`` from ``target/node-e2e``;
+* ``raw_v3`` / ``raw_v2`` / ``raw_v2_form``: requests signed here with hmac/hashlib, so that single fields
+  (nonce, date, Authorization, parameters) can be chosen freely;
+* ``exchange`` / ``parse_responses``: bytes on a raw socket, for what no HTTP client sends.
 """
 
 from __future__ import annotations
@@ -16,9 +19,14 @@ import datetime as _dt
 import hashlib
 import hmac
 import json
+import os
+import socket
+import subprocess
 import time
 import urllib.parse
 import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import pytest
@@ -34,6 +42,9 @@ BUNDLE_OPENCLAW = "b-openclaw-linux"  # JVS Claw
 BUNDLE_HERMES = "b-hermes-linux"  # Hermes Agent
 
 ERROR_FIELDS = ("RequestId", "HostId", "Code", "Message", "Recommend")
+REPO = Path(__file__).resolve().parents[2]
+NODE_DIR = Path(os.environ.get("AMC_E2E_NODE_DIR", REPO / "target" / "node-e2e"))
+FORM = "application/x-www-form-urlencoded"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -186,6 +197,216 @@ def raw_v2(
     qs = "&".join(f"{enc(k)}={enc(v)}" for k, v in query.items())
     headers = {"content-type": "application/x-www-form-urlencoded"} if body is not None else {}
     return requests.request(method, f"{server.url}/?{qs}", data=body, headers=headers, timeout=timeout)
+
+
+def v2_common(action: str, version: str, access_key_id: str, *, nonce: str | None = None,
+              timestamp: str | None = None) -> dict[str, str]:
+    return {
+        "Action": action,
+        "Version": version,
+        "Format": "JSON",
+        "AccessKeyId": access_key_id,
+        "SignatureMethod": "HMAC-SHA1",
+        "SignatureVersion": "1.0",
+        "SignatureNonce": nonce or new_nonce(),
+        "Timestamp": timestamp or utc_stamp(),
+    }
+
+
+def v2_form_body(
+    action: str,
+    version: str,
+    params: dict[str, Any] | None,
+    key: tuple[str, str],
+    *,
+    nonce: str | None = None,
+    timestamp: str | None = None,
+    extra: dict[str, str] | None = None,
+) -> bytes:
+    """The body of a V2 POST signed the way ``@alicloud/pop-core`` signs it: common parameters,
+    business parameters and ``Signature`` all in the form, sorted, with an empty query."""
+    ak, sk = key
+    fields = {**v2_common(action, version, ak, nonce=nonce, timestamp=timestamp), **flatten(params),
+              **(extra or {})}
+    fields["Signature"] = sign_v2_params("POST", fields, sk)
+    return canonical_query(fields).encode()
+
+
+def raw_v2_form(
+    server,
+    action: str,
+    version: str,
+    params: dict[str, Any] | None = None,
+    *,
+    key: tuple[str, str] | None = None,
+    nonce: str | None = None,
+    timestamp: str | None = None,
+    extra: dict[str, str] | None = None,
+    timeout: float = 30,
+) -> requests.Response:
+    """A V2 POST with everything in its form body and an empty query (``@alicloud/pop-core``'s shape,
+    ``x-acs-action``/``x-acs-version`` headers included). ``extra`` adds signed common parameters
+    (``SecurityToken``)."""
+    body = v2_form_body(action, version, params, key or server.root_key, nonce=nonce, timestamp=timestamp,
+                        extra=extra)
+    headers = {"content-type": FORM, "x-acs-action": action, "x-acs-version": version}
+    return requests.post(f"{server.url}/", data=body, headers=headers, timeout=timeout)
+
+
+# --------------------------------------------------------------------------------------------------
+# the Node SDK
+
+
+def pop_core(server, calls: list[dict], *, key: tuple[str, str] | None = None,
+             security_token: str | None = None, timeout: float = 120) -> list[dict]:
+    """Runs ``calls`` (``{"version", "action", "params", "method"}``, method POST by default) through
+    ``@alicloud/pop-core``'s RPCClient in one Node process; one result per call, as
+    ``node/popcore.js`` describes them."""
+    modules = NODE_DIR / "node_modules"
+    if not (modules / "@alicloud" / "pop-core").is_dir():
+        pytest.fail(
+            f"@alicloud/pop-core is not installed in {NODE_DIR}: run scripts/test, or "
+            f"`mkdir -p {NODE_DIR} && cp tests/e2e/node/package*.json {NODE_DIR} && npm ci --prefix {NODE_DIR}`",
+            pytrace=False,
+        )
+    ak, sk = key or server.root_key
+    job = {"endpoint": server.url, "accessKeyId": ak, "accessKeySecret": sk, "calls": calls}
+    if security_token is not None:
+        job["securityToken"] = security_token
+    env = {**os.environ, "NODE_PATH": str(modules)}
+    script = Path(__file__).resolve().parent / "node" / "popcore.js"
+    done = subprocess.run(["node", str(script)], input=json.dumps(job), capture_output=True, text=True,
+                          timeout=timeout, env=env)
+    assert done.returncode == 0, f"popcore.js failed ({done.returncode}):\n{done.stderr}"
+    results = json.loads(done.stdout)
+    assert len(results) == len(calls), results
+    return results
+
+
+# --------------------------------------------------------------------------------------------------
+# raw sockets
+
+
+@dataclass
+class WireResponse:
+    """One HTTP/1.1 response as it came off a socket."""
+
+    status: int
+    reason: str
+    headers: dict[str, str]
+    body: bytes
+    raw_head: bytes = field(repr=False, default=b"")
+
+    def json(self) -> dict:
+        try:
+            body = json.loads(self.body)
+        except ValueError:
+            pytest.fail(f"HTTP {self.status}: body is not JSON: {self.body[:300]!r} (head {self.raw_head!r})")
+        assert isinstance(body, dict), body
+        return body
+
+
+def exchange(port: int, payload: bytes, *, shut_write: bool = False, timeout: float = 10.0,
+             sock_setup: Callable[[socket.socket], None] | None = None) -> tuple[bytes, bool]:
+    """Sends ``payload`` on a new connection (then half-closes it if ``shut_write``) and reads until
+    the server closes. Returns what arrived and whether the server closed within ``timeout``
+    (a connection reset counts as closed)."""
+    deadline = time.monotonic() + timeout
+    got = bytearray()
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        if sock_setup:
+            sock_setup(s)
+        s.settimeout(timeout)
+        s.connect(("127.0.0.1", port))
+        try:
+            s.sendall(payload)
+            if shut_write:
+                s.shutdown(socket.SHUT_WR)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered and closed before taking everything
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return bytes(got), False
+            s.settimeout(left)
+            try:
+                chunk = s.recv(65536)
+            except ConnectionResetError:
+                return bytes(got), True
+            except (socket.timeout, TimeoutError):
+                return bytes(got), False
+            if not chunk:
+                return bytes(got), True
+            got += chunk
+
+
+def parse_responses(data: bytes) -> list[WireResponse]:
+    """Every complete response in ``data`` (bodies framed by Content-Length); fails on anything else."""
+    out: list[WireResponse] = []
+    rest = data
+    while rest:
+        end = rest.find(b"\r\n\r\n")
+        assert end >= 0, f"incomplete response head: {rest[:300]!r}"
+        head, rest = rest[:end], rest[end + 4:]
+        lines = head.split(b"\r\n")
+        version, _, status_reason = lines[0].partition(b" ")
+        assert version == b"HTTP/1.1", f"not an HTTP/1.1 status line: {lines[0]!r}"
+        status, _, reason = status_reason.partition(b" ")
+        headers: dict[str, str] = {}
+        for line in lines[1:]:
+            name, sep, value = line.partition(b":")
+            assert sep, f"malformed response header {line!r}"
+            headers[name.decode().strip().lower()] = value.decode("latin-1").strip()
+        assert "transfer-encoding" not in headers, f"unexpected chunked answer: {head!r}"
+        length = int(headers.get("content-length", "0"))
+        assert len(rest) >= length, f"truncated body ({len(rest)} of {length} bytes): {head!r}"
+        out.append(WireResponse(int(status), reason.decode(), headers, rest[:length], head))
+        rest = rest[length:]
+    return out
+
+
+def expect_wire_error(resp: WireResponse, status: int, code: str | None = None) -> dict:
+    """``resp`` is the cloud's JSON error body with HTTP ``status`` (and ``code``)."""
+    body = resp.json()
+    assert resp.status == status, f"expected HTTP {status}, got {resp.status}: {body}"
+    assert resp.headers.get("content-type", "").startswith("application/json"), resp.headers
+    check_error_body(body)
+    if code is not None:
+        assert body["Code"] == code, f"expected {code}, got {body}"
+    return body
+
+
+def v3_request_bytes(
+    server,
+    action: str,
+    version: str,
+    body: bytes = b"",
+    *,
+    query: dict[str, str] | None = None,
+    key: tuple[str, str] | None = None,
+    content_type: str | None = FORM,
+    date: str | None = None,
+    nonce: str | None = None,
+    signed_body: bytes | None = None,
+    extra_headers: dict[str, str] | None = None,
+    content_length: int | None = None,
+    send_body: bool = True,
+    close: bool = True,
+) -> bytes:
+    """A V3-signed POST as raw bytes. ``signed_body``: the body whose hash is signed, when it is not
+    ``body``; ``content_length``: declared length, when it is not ``len(body)``; ``send_body=False``
+    gives the head alone; ``close`` asks the server to close after answering."""
+    ak, sk = key or server.root_key
+    query = query or {}
+    headers = sign_v3_headers("POST", server.host, action, version, query, body if signed_body is None else signed_body,
+                              content_type if body or signed_body else None, ak, sk, date=date, nonce=nonce,
+                              extra_headers=extra_headers)
+    qs = canonical_query(query)
+    head = f"POST /{'?' + qs if qs else ''} HTTP/1.1\r\n"
+    head += "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    head += "connection: close\r\n" if close else ""
+    head += f"content-length: {len(body) if content_length is None else content_length}\r\n\r\n"
+    return head.encode() + (body if send_body else b"")
 
 
 # --------------------------------------------------------------------------------------------------

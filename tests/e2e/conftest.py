@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import secrets
 import shutil
 import signal
@@ -87,9 +88,14 @@ class PgDatabases:
         return f"postgres://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
 
     def drop_all(self) -> None:
-        for name in self.created:
-            subprocess.run(["dropdb", *self._args(), "--if-exists", "--force", name], timeout=60,
-                           stdin=subprocess.DEVNULL)
+        # At once: each drop waits for a checkpoint, and these overlap.
+        drops = [subprocess.Popen(["dropdb", *self._args(), "--if-exists", "--force", name],
+                                  stdin=subprocess.DEVNULL) for name in self.created]
+        for drop in drops:
+            try:
+                drop.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                drop.kill()
         self.created.clear()
 
 
@@ -108,8 +114,11 @@ class AmcServer:
     """One `amc serve` process on a free port with its own data dir (and database for PostgreSQL)."""
 
     def __init__(self, binary: str, backend: str, data_dir: Path, database_url: str | None, *,
-                 root_key: tuple[str, str] | None, delay_ms: int = 0):
+                 root_key: tuple[str, str] | None, delay_ms: int = 0, args: tuple[str, ...] = (),
+                 nofile: int | None = None):
         self.binary = binary
+        self.args = tuple(args)
+        self.nofile = nofile
         self.backend = backend
         self.data_dir = data_dir
         self.database_url = database_url
@@ -140,7 +149,11 @@ class AmcServer:
                "--sim-step-delay-ms", str(self.delay_ms)]
         if self.database_url:
             cmd += ["--database-url", self.database_url]
-        return cmd
+        return cmd + list(self.args)
+
+    def _preexec(self) -> None:
+        if self.nofile is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, self.nofile))
 
     def start(self) -> None:
         assert self.proc is None or self.proc.poll() is not None, "server already running"
@@ -148,7 +161,8 @@ class AmcServer:
         self._log.write(f"\n=== e2e: starting {' '.join(self.command())}\n".encode())
         self._log.flush()
         self.proc = subprocess.Popen(self.command(), stdout=self._log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, env=self.env(), cwd=self.cwd)
+                                     stdin=subprocess.DEVNULL, env=self.env(), cwd=self.cwd,
+                                     preexec_fn=self._preexec if self.nofile is not None else None)
         deadline = time.monotonic() + START_TIMEOUT
         while True:
             if self.proc.poll() is not None:
@@ -197,6 +211,14 @@ class AmcServer:
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+    def rss_kib(self) -> int:
+        """Resident memory of the running server (VmRSS of /proc/<pid>/status), in KiB."""
+        assert self.alive(), self.log_tail()
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        pytest.fail("/proc/<pid>/status has no VmRSS")
 
     # -- files and admin
     def log_text(self) -> str:
@@ -256,15 +278,39 @@ class ServerFactory:
         self.binary, self.backend, self.workdir, self.pg = binary, backend, workdir, pg
         self.servers: list[AmcServer] = []
 
-    def __call__(self, *, delay_ms: int = 0, env_key: bool = True, start: bool = True) -> AmcServer:
+    def __call__(self, *, delay_ms: int = 0, env_key: bool = True, start: bool = True,
+                 args: tuple[str, ...] = (), nofile: int | None = None) -> AmcServer:
+        """A new server on a store of its own. ``args``: more `amc serve` flags; ``nofile``: its
+        RLIMIT_NOFILE (soft and hard), set before it starts."""
         data_dir = Path(tempfile.mkdtemp(prefix=f"{self.backend}-", dir=self.workdir))
         db = self.pg.create() if self.backend == "postgres" else None
         srv = AmcServer(self.binary, self.backend, data_dir, db, root_key=random_key() if env_key else None,
-                        delay_ms=delay_ms)
+                        delay_ms=delay_ms, args=args, nofile=nofile)
         self.servers.append(srv)
         if start:
             srv.start()
         return srv
+
+    def replica(self, of: AmcServer, *, args: tuple[str, ...] | None = None,
+                nofile: int | None = None) -> AmcServer:
+        """A second `amc serve` on the same PostgreSQL database as ``of`` (with its master key), on a
+        port and data dir of its own: replicas share everything through the database. ``args``:
+        its `amc serve` flags (``of``'s by default)."""
+        assert of.database_url, "replicas share a PostgreSQL database; SQLite belongs to one process"
+        data_dir = Path(tempfile.mkdtemp(prefix=f"{self.backend}-replica-", dir=self.workdir))
+        shutil.copy2(of.data_dir / "master.key", data_dir / "master.key")
+        srv = AmcServer(self.binary, self.backend, data_dir, of.database_url, root_key=of.root_key,
+                        delay_ms=of.delay_ms, args=of.args if args is None else args, nofile=nofile)
+        self.servers.append(srv)
+        srv.start()
+        return srv
+
+    def sibling(self, of: AmcServer, *, args: tuple[str, ...] = (), nofile: int | None = None) -> AmcServer:
+        """A server with flags of its own that shares ``of``'s store where a store can be shared (a
+        replica on PostgreSQL: no database to create), with a store of its own on SQLite."""
+        if of.database_url:
+            return self.replica(of, args=args, nofile=nofile)
+        return self(args=args, nofile=nofile)
 
     def close(self) -> None:
         for srv in self.servers:
@@ -290,6 +336,15 @@ def server_factory(amc_bin, backend, _workdir, pg_databases):
     factory = ServerFactory(amc_bin, backend, _workdir, pg_databases)
     yield factory
     factory.close()
+
+
+@pytest.fixture
+def replica_of(server_factory, backend):
+    """Starts a second `amc serve` on the same PostgreSQL database as a given server (killed when
+    the test ends): ``replica_of(srv)``. PostgreSQL only: a SQLite store belongs to one process."""
+    if backend != "postgres":
+        pytest.skip("replicas share a PostgreSQL database")
+    return server_factory.replica
 
 
 @pytest.fixture

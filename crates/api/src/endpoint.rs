@@ -1,7 +1,8 @@
 //! The POP endpoint: one pipeline for every action. Authenticate from the head (key, timestamp
-//! and, for V3, the signature itself), only then read the body, finish authenticating (body hash,
-//! V2 signature, nonce), authorise, dispatch, encode; every failure leaves through the same error
-//! body.
+//! and, for V3, the signature itself) — or, for V2 signed in a form body, from the first bytes of
+//! the body that name the key — only then read the body, finish authenticating (body hash, V2
+//! signature, timestamp, nonce), authorise, dispatch, encode; every failure leaves through the
+//! same error body.
 
 use axum::extract::{Request, State};
 use axum::http::HeaderMap;
@@ -48,9 +49,14 @@ async fn authenticate(
     now: DateTime<Utc>,
 ) -> Result<AccessKey, ApiError> {
     check_timestamp(credential.timestamp, now)?;
+    active_key(state, credential.access_key_id).await
+}
+
+/// The access key `access_key_id`, if it exists and may sign.
+async fn active_key(state: &AppState, access_key_id: &str) -> Result<AccessKey, ApiError> {
     let key = state
         .store
-        .access_key(credential.access_key_id)
+        .access_key(access_key_id)
         .await
         .map_err(internal)?
         .ok_or_else(ApiError::access_key_not_found)?;
@@ -58,6 +64,15 @@ async fn authenticate(
         return Err(ApiError::access_key_inactive());
     }
     Ok(key)
+}
+
+/// What is known of the caller before the whole body is read.
+struct Caller {
+    key: AccessKey,
+    /// The timestamp was checked (it came in the head).
+    timestamp_checked: bool,
+    /// The signature was verified (V3: it covers the body through its signed hash).
+    proven: bool,
 }
 
 async fn handle(
@@ -88,19 +103,43 @@ async fn handle(
     let now = chrono::DateTime::from_timestamp_millis(now_ms).unwrap_or_default();
 
     // Who calls, as far as the head tells: an unknown key, a stale timestamp or a wrong V3
-    // signature is refused before a byte of the body is read.
+    // signature is refused before a byte of the body is read. V2 signed in a form body names its
+    // key in its first bytes; only those are read before the key is known.
     let head = parse_head(&http).map_err(unknown)?;
-    let early = match head.credential() {
+    let mut reader = web::body::Reader::new(body, &body_limits, MAX_BODY_BYTES)
+        .map_err(|failure| unknown(failure_error(failure)))?;
+    let caller = match head.credential() {
         Some(credential) => {
             let key = authenticate(&state, credential, now)
                 .await
                 .map_err(unknown)?;
             let proven = head.verify(key.secret.expose()).map_err(unknown)?;
-            Some((key, proven))
+            Caller {
+                key,
+                timestamp_checked: true,
+                proven,
+            }
         }
-        None => None,
+        None => {
+            let access_key_id = loop {
+                match head.body_signer(reader.buffered(), reader.is_complete()) {
+                    Ok(Some(id)) => break id,
+                    Ok(None) => reader
+                        .read_more()
+                        .await
+                        .map_err(|failure| unknown(failure_error(failure)))?,
+                    Err(error) => return Err(unknown(error)),
+                }
+            };
+            Caller {
+                key: active_key(&state, &access_key_id).await.map_err(unknown)?,
+                timestamp_checked: false,
+                proven: false,
+            }
+        }
     };
-    let body = web::body::read(body, &body_limits, MAX_BODY_BYTES)
+    let body = reader
+        .finish()
         .await
         .map_err(|failure| unknown(failure_error(failure)))?;
     let signed = head.with_body(&body).map_err(unknown)?;
@@ -109,22 +148,23 @@ async fn handle(
     let entry = actions::find(&signed.version, &signed.action).map_err(unknown)?;
     let product = entry.entry.product;
     let fail = |e: ApiError| (product, e);
-    let key = match early {
-        Some((key, true)) => key,
-        Some((key, false)) => {
-            signed.verify(key.secret.expose()).map_err(fail)?;
-            key
-        }
-        None => {
-            let credential = Credential {
-                access_key_id: &signed.access_key_id,
-                timestamp: signed.timestamp,
-            };
-            let key = authenticate(&state, credential, now).await.map_err(fail)?;
-            signed.verify(key.secret.expose()).map_err(fail)?;
-            key
-        }
-    };
+    let Caller {
+        key,
+        timestamp_checked,
+        proven,
+    } = caller;
+    if signed.access_key_id != key.id {
+        // The body named one key first and signs with another.
+        return Err(fail(ApiError::incomplete_signature(
+            "AccessKeyId is given more than once",
+        )));
+    }
+    if !timestamp_checked {
+        check_timestamp(signed.timestamp, now).map_err(fail)?;
+    }
+    if !proven {
+        signed.verify(key.secret.expose()).map_err(fail)?;
+    }
     if signed
         .security_token
         .as_deref()
@@ -142,6 +182,9 @@ async fn handle(
         return Err(fail(ApiError::signature_nonce_used()));
     }
     authorize(&key, &entry.entry).map_err(fail)?;
+    // The parameters only: a V2 canonical query and string to sign are as large as the body,
+    // and need not live while the action runs.
+    let params = signed.into_params();
 
     let ctx = Ctx {
         state,
@@ -149,7 +192,7 @@ async fn handle(
         request_id: request_id.to_string(),
         now_ms,
     };
-    let body = (entry.handle)(ctx, signed.params).await.map_err(fail)?;
+    let body = (entry.handle)(ctx, params).await.map_err(fail)?;
     Ok(body)
 }
 

@@ -125,6 +125,9 @@ table! {
     BODY_TIMEOUT: "RequestTimeout", 408,
         "The request body did not arrive in time.",
         "The body did not arrive within `--body-timeout-secs`.";
+    INVALID_REQUEST: "InvalidRequest", 400,
+        "The request cannot be served as sent.",
+        "The router refused the request without a body of its own; the HTTP status is the router's.";
     SERVICE_UNAVAILABLE: "ServiceUnavailable", 503,
         "The request has failed due to a temporary failure of the server.",
         "No room for another connection (`--max-connections`) or body (`--body-budget-mib`).";

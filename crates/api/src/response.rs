@@ -61,6 +61,12 @@ pub(crate) fn failure_error(failure: Failure) -> ApiError {
         Failure::BodyTimeout => errors::BODY_TIMEOUT.error(&[]),
         Failure::Busy => errors::SERVICE_UNAVAILABLE.error(&[]),
         Failure::Panic => errors::INTERNAL_ERROR.error(&[]),
+        Failure::Bodiless(code) => match code.as_u16() {
+            404 => errors::ACTION_NOT_FOUND.error(&[]),
+            405 => errors::METHOD_NOT_ALLOWED.error(&[]),
+            _ if code.is_server_error() => errors::INTERNAL_ERROR.error(&[]),
+            _ => errors::INVALID_REQUEST.error(&[]),
+        },
     }
 }
 
@@ -72,7 +78,7 @@ impl web::Dialect for PopDialect {
     fn render(&self, failure: Failure, request_id: &str) -> ErrorBody {
         let error = failure_error(failure);
         ErrorBody {
-            status: axum::http::StatusCode::from_u16(error.status).unwrap_or(failure.status()),
+            status: failure.status(),
             content_type: JSON,
             body: error_json(&error, request_id, "amc", "amc"),
         }

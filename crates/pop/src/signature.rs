@@ -10,7 +10,9 @@
 //! - a nonce that is empty or longer than [`MAX_NONCE_LEN`] bytes gives `InvalidParameter` naming
 //!   `SignatureNonce` (V2) or `x-acs-signature-nonce` (V3);
 //! - the V2 common parameters are removed from the business parameters only for V2 requests: in V3
-//!   a business parameter may legitimately be called `Version`.
+//!   a business parameter may legitimately be called `Version`;
+//! - `SignatureDoesNotMatch` quotes the server's string to sign (clients compare it with theirs),
+//!   cut at [`MAX_QUOTED_STRING_TO_SIGN`] bytes: a V2 one holds every parameter.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use hmac::{Hmac, Mac};
@@ -32,6 +34,14 @@ pub const MAX_PARAMS: usize = crate::params::MAX_PARAMS;
 /// A nonce must be remembered for as long as a request carrying it is accepted: see
 /// [`nonce_kept_until`].
 pub const REPLAY_WINDOW: chrono::TimeDelta = chrono::TimeDelta::minutes(15);
+/// How much of a form body is searched for the `AccessKeyId` of a V2 request whose head does not
+/// name it (`@alicloud/pop-core` sends it first): a server reads no further before the key is
+/// known, so a caller refused on it never has its body buffered.
+pub const BODY_SIGNER_WINDOW: usize = 16 * 1024;
+/// Most of the server's string to sign a `SignatureDoesNotMatch` quotes, in bytes. V2 strings to
+/// sign hold every parameter, so an 8 MiB form body would otherwise be answered with three times
+/// that; what clients compare (the method, the path and the first parameters) is at the start.
+pub const MAX_QUOTED_STRING_TO_SIGN: usize = 4 * 1024;
 /// Clock difference between replicas sharing one nonce store that replay protection tolerates:
 /// a replica whose clock is this much behind still finds the nonce recorded by another.
 pub const REPLICA_CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
@@ -312,6 +322,52 @@ impl<'a> Head<'a> {
         }
     }
 
+    /// For a request whose head names no credential (V2 with its common parameters in a form
+    /// body): the `AccessKeyId`, from the query or else from the complete `name=value` pairs at the
+    /// start of the body. `body_start` is what has arrived of the body, `complete` whether that is
+    /// all of it. `Ok(None)`: not there yet, read on.
+    ///
+    /// Errors: `MissingParameter` (`AccessKeyId`) when the whole body has arrived, or it is no form,
+    /// without one; `IncompleteSignature` when the first [`BODY_SIGNER_WINDOW`] bytes do not name it.
+    pub fn body_signer(
+        &self,
+        body_start: &[u8],
+        complete: bool,
+    ) -> Result<Option<String>, ApiError> {
+        let query = match &self.kind {
+            HeadKind::V3 { request, .. } => return Ok(Some(request.access_key_id.clone())),
+            HeadKind::V2InQuery { query, .. } | HeadKind::V2InBody { query } => query,
+        };
+        if let Some((_, id)) = query.iter().find(|(name, _)| name == "AccessKeyId") {
+            return Ok(Some(id.clone()));
+        }
+        if !is_form(self.head.headers) {
+            return Err(ApiError::missing_parameter("AccessKeyId"));
+        }
+        // Only pairs followed by `&` are whole, unless the body is.
+        let whole = if complete {
+            body_start
+        } else {
+            let end = body_start.iter().rposition(|&b| b == b'&').unwrap_or(0);
+            &body_start[..end]
+        };
+        if let Some((_, id)) = decode_form(whole)?
+            .into_iter()
+            .find(|(name, _)| name == "AccessKeyId")
+        {
+            return Ok(Some(id));
+        }
+        if complete {
+            Err(ApiError::missing_parameter("AccessKeyId"))
+        } else if body_start.len() >= BODY_SIGNER_WINDOW {
+            Err(ApiError::incomplete_signature(format!(
+                "AccessKeyId must come within the first {BODY_SIGNER_WINDOW} bytes of a form body"
+            )))
+        } else {
+            Ok(None)
+        }
+    }
+
     /// Checks the signature where the head alone proves it (V3: `Ok(true)`); `Ok(false)` when it
     /// also covers the body (V2), to be checked with [`SignedRequest::verify`].
     pub fn verify(&self, access_key_secret: &str) -> Result<bool, ApiError> {
@@ -332,7 +388,7 @@ impl<'a> Head<'a> {
             } => {
                 let actual = request.algorithm.hash_hex(body);
                 if !actual.eq_ignore_ascii_case(&content_sha256) {
-                    return Err(ApiError::signature_does_not_match(&request.string_to_sign));
+                    return Err(mismatch(&request.string_to_sign));
                 }
                 request.params = merge_params(&query, self.head.headers, body)?
                     .into_iter()
@@ -344,6 +400,15 @@ impl<'a> Head<'a> {
             }
         }
     }
+}
+
+/// `SignatureDoesNotMatch` quoting at most [`MAX_QUOTED_STRING_TO_SIGN`] bytes of `string_to_sign`.
+fn mismatch(string_to_sign: &str) -> ApiError {
+    let mut end = string_to_sign.len().min(MAX_QUOTED_STRING_TO_SIGN);
+    while !string_to_sign.is_char_boundary(end) {
+        end -= 1;
+    }
+    ApiError::signature_does_not_match(&string_to_sign[..end])
 }
 
 fn header_values<'h>(headers: &'h [(String, String)], name: &str) -> Vec<&'h str> {
@@ -800,8 +865,13 @@ impl SignedRequest {
         if matches {
             Ok(())
         } else {
-            Err(ApiError::signature_does_not_match(&self.string_to_sign))
+            Err(mismatch(&self.string_to_sign))
         }
+    }
+
+    /// The business parameters, everything else dropped.
+    pub fn into_params(self) -> FlatParams {
+        self.params
     }
 
     /// The string to sign the server computed (public: it holds no secret).
@@ -988,5 +1058,104 @@ pub fn sign_v2(input: &SigningInput<'_>) -> SignedHttpRequest {
         path_and_query: path_and_query(&encode_form(query)),
         headers,
         body,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form_head<'a>(query: &'a str, headers: &'a [(String, String)]) -> Head<'a> {
+        parse_head(&HttpHead {
+            method: "POST",
+            path: "/",
+            query,
+            headers,
+        })
+        .expect("a form body may hold the signature")
+    }
+
+    fn code<T: std::fmt::Debug>(result: Result<T, ApiError>) -> String {
+        result.expect_err("refused").code.into_owned()
+    }
+
+    fn form_headers() -> Vec<(String, String)> {
+        vec![(
+            "content-type".to_owned(),
+            "application/x-www-form-urlencoded".to_owned(),
+        )]
+    }
+
+    /// Issue 11: a V2 request signed in its form body named its signer only once the whole body
+    /// was buffered; the key is now read from the first bytes.
+    #[test]
+    fn the_signer_of_a_form_body_is_read_from_its_first_pairs() {
+        let headers = form_headers();
+        let head = form_head("", &headers);
+        assert_eq!(head.body_signer(b"AccessKeyId=LTAI", false), Ok(None));
+        assert_eq!(
+            head.body_signer(b"AccessKeyId=LTAI%41b&Action=Describe", false),
+            Ok(Some("LTAIAb".to_owned()))
+        );
+        assert_eq!(
+            head.body_signer(b"Action=x&AccessKeyId=LTAIcomplete", true),
+            Ok(Some("LTAIcomplete".to_owned()))
+        );
+        assert_eq!(
+            code(head.body_signer(b"Action=x&Version=y", true)),
+            "MissingParameter"
+        );
+    }
+
+    #[test]
+    fn a_form_body_that_does_not_name_its_signer_early_is_refused() {
+        let headers = form_headers();
+        let head = form_head("", &headers);
+        let padding = vec![b'A'; BODY_SIGNER_WINDOW - 1];
+        assert_eq!(head.body_signer(&padding, false), Ok(None));
+        let mut late = format!("Pad={}&", "A".repeat(BODY_SIGNER_WINDOW)).into_bytes();
+        assert_eq!(code(head.body_signer(&late, false)), "IncompleteSignature");
+        late.extend_from_slice(b"AccessKeyId=x&");
+        assert_eq!(
+            head.body_signer(&late, false),
+            Ok(Some("x".to_owned())),
+            "a key already there is found whatever came before"
+        );
+    }
+
+    /// Issue 11: the quoted string to sign grew with the body (13.5 MB for an 8 MB form).
+    #[test]
+    fn a_mismatch_quotes_the_start_of_a_long_string_to_sign() {
+        let long = format!("POST&%2F&{}", "%2500".repeat(100_000));
+        let error = mismatch(&long);
+        assert!(error.message.len() < MAX_QUOTED_STRING_TO_SIGN + 200);
+        assert!(error.message.ends_with(&long[..MAX_QUOTED_STRING_TO_SIGN]));
+        assert!(mismatch("GET&%2F&a").message.ends_with("is:GET&%2F&a"));
+        // never cut inside a character
+        let wide = "é".repeat(MAX_QUOTED_STRING_TO_SIGN);
+        assert!(mismatch(&wide).message.ends_with('é'));
+    }
+
+    #[test]
+    fn the_query_names_the_signer_before_the_body() {
+        let headers = form_headers();
+        let head = form_head("Signature=abc&AccessKeyId=fromquery", &headers);
+        assert_eq!(
+            head.body_signer(b"", false),
+            Ok(Some("fromquery".to_owned()))
+        );
+        let plain: Vec<(String, String)> = Vec::new();
+        let head = parse_head(&HttpHead {
+            method: "GET",
+            path: "/",
+            query: "Signature=abc",
+            headers: &plain,
+        })
+        .expect("parses");
+        assert_eq!(
+            code(head.body_signer(b"AccessKeyId=x&", false)),
+            "MissingParameter",
+            "only a form body carries parameters"
+        );
     }
 }

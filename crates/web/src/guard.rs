@@ -7,6 +7,9 @@
 //!   surface ever sends: an error status with `content-length: 0` and no content type.
 //! - a write that makes no progress for [`Limits::write_timeout`](crate::Limits) fails, so a
 //!   client that stops reading cannot hold a connection and its buffers forever.
+//!
+//! It also tells the connection's [`Activity`] when an answer has been written out, which is
+//! when the connection may count as idle again.
 
 use std::io;
 use std::pin::Pin;
@@ -18,10 +21,12 @@ use axum::http::StatusCode;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Sleep;
 
+use crate::connections::Activity;
 use crate::{Dialect, Failure, RequestId};
 
 pub(crate) struct Guarded<IO> {
     io: IO,
+    activity: Arc<Activity>,
     dialect: Arc<dyn Dialect>,
     write_timeout: Duration,
     stalled: Option<Pin<Box<Sleep>>>,
@@ -30,9 +35,15 @@ pub(crate) struct Guarded<IO> {
 }
 
 impl<IO> Guarded<IO> {
-    pub(crate) fn new(io: IO, dialect: Arc<dyn Dialect>, write_timeout: Duration) -> Self {
+    pub(crate) fn new(
+        io: IO,
+        activity: Arc<Activity>,
+        dialect: Arc<dyn Dialect>,
+        write_timeout: Duration,
+    ) -> Self {
         Guarded {
             io,
+            activity,
             dialect,
             write_timeout,
             stalled: None,
@@ -116,6 +127,7 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Guarded<IO> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
+        this.activity.wrote();
         if this.replacement.is_none()
             && let Some(status) = automatic_error(buf)
         {
@@ -147,7 +159,11 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Guarded<IO> {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // hyper flushes the socket once its own buffer is empty: the answer is all out.
         let poll = Pin::new(&mut self.io).poll_flush(cx);
+        if let Poll::Ready(Ok(())) = poll {
+            self.activity.flushed();
+        }
         self.track(cx, poll)
     }
 

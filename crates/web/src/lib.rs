@@ -2,16 +2,21 @@
 //! model gateway, object upload and the console next). Surfaces are plain axum routers that know
 //! nothing of each other; this crate serves them:
 //!
-//! - [`serve`] accepts connections under a bound ([`Limits::max_connections`]), cuts a request
-//!   head that does not arrive in time (which also closes idle keep-alive connections) and a
-//!   client that stops reading, and answers HTTP it cannot parse (hyper's 400, 414, 431) with a
-//!   body in the default surface's dialect instead of hyper's empty one;
+//! - [`serve`] accepts connections under a bound ([`Limits::max_connections`]) where, when full,
+//!   the connection idle longest gives its place to a new one; it cuts a request head that does
+//!   not arrive in time (which also closes idle keep-alive connections) and a client that stops
+//!   reading, and answers HTTP it cannot parse (hyper's 400, 414, 431) with a body in the
+//!   default surface's dialect instead of hyper's empty one;
 //! - [`request_id`] gives each request an id, carried in every log line of the request;
 //! - [`body::read`] buffers a body under a size limit, a deadline and a process-wide budget of
-//!   in-flight body bytes;
-//! - [`surface`] answers a panicking handler in the surface's own [`Dialect`].
+//!   in-flight body bytes ([`body::Reader`] first reads a few bytes outside the budget, for a
+//!   surface that learns who calls from them);
+//! - [`surface`] answers a panicking handler, and an error its router answers without a body
+//!   (axum's 405), in the surface's own [`Dialect`].
 
+mod bodiless;
 pub mod body;
+mod connections;
 mod guard;
 mod listener;
 mod panic;
@@ -24,7 +29,7 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-pub use listener::serve;
+pub use listener::{MAX_HEAD_BYTES, serve};
 pub use request_id::RequestId;
 
 /// What the stack itself may have to tell a client, before or around a surface's handler.
@@ -41,6 +46,9 @@ pub enum Failure {
     Busy,
     /// The handler panicked.
     Panic,
+    /// The surface's router answered this status with no body (e.g. 405, a method a route does
+    /// not take).
+    Bodiless(StatusCode),
 }
 
 impl Failure {
@@ -51,6 +59,7 @@ impl Failure {
             Failure::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Failure::Busy => StatusCode::SERVICE_UNAVAILABLE,
             Failure::Panic => StatusCode::INTERNAL_SERVER_ERROR,
+            Failure::Bodiless(status) => status,
         }
     }
 }
@@ -83,8 +92,10 @@ pub trait Dialect: Send + Sync + 'static {
 /// The bounds the stack holds every connection and request to.
 #[derive(Debug, Clone)]
 pub struct Limits {
-    /// Connections served at once; more are answered [`Failure::Busy`] and closed. Lowered at
-    /// start to what the process's file-descriptor limit leaves room for.
+    /// Connections served at once. When all places are taken, the connection idle longest (waiting
+    /// for a request head) gives its place to the new one; when none is idle, the new one is
+    /// answered [`Failure::Busy`] and closed. Lowered at start to what the process's
+    /// file-descriptor limit leaves room for.
     pub max_connections: usize,
     /// Time for a request head to arrive, counted from the end of the previous response: it is
     /// also how long a keep-alive connection may sit idle.
@@ -109,7 +120,8 @@ impl Default for Limits {
     }
 }
 
-/// A surface's router with panics answered in its dialect.
+/// A surface's router with panics, and errors its router answers without a body, answered in
+/// its dialect.
 pub fn surface(router: Router, dialect: Arc<dyn Dialect>) -> Router {
-    panic::layer(router, dialect)
+    panic::layer(bodiless::layer(router, dialect.clone()), dialect)
 }
