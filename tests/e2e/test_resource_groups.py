@@ -138,11 +138,11 @@ def test_create_validation(tenant):
 
 def test_create_desktops_needs_an_existing_group(tenant, server):
     expect_error(lambda: tenant.create(image=IMG_UBUNTU, rg="rg-doesnotexist0000"),
-                 "InvalidResourceGroupId.NotFound", 404, names="ResourceGroupId")
+                 "EntityNotExists.ResourceGroup", 404, names="ResourceGroupId")
     other_info = server.create_tenant()
     other = server.api((other_info["AccessKeyId"], other_info["AccessKeySecret"]))
     foreign = other.create_group("foreign")
-    expect_error(lambda: tenant.create(image=IMG_UBUNTU, rg=foreign), "InvalidResourceGroupId.NotFound", 404,
+    expect_error(lambda: tenant.create(image=IMG_UBUNTU, rg=foreign), "EntityNotExists.ResourceGroup", 404,
                  names=foreign)
     assert tenant.desktops() == []
 

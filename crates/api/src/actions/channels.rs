@@ -32,7 +32,7 @@ use super::common::{
 };
 use super::limits::{ConfigJson, Id, Ids, Name, Token, strings};
 use crate::Ctx;
-use crate::errors::internal;
+use crate::errors::{self, internal};
 
 /// Runtimes one channel call configures: amc's cap, the SDK documents none.
 const MAX_RUNTIMES: usize = 100;
@@ -72,24 +72,18 @@ async fn target_runtimes(
             .find(|r| &r.id == id && r.desktop_status != DesktopStatus::Deleted)
             .ok_or_else(|| runtime_not_found(id))?;
         if runtime.agent_provider != agent_provider {
-            return Err(ApiError::new(
-                400,
-                "InvalidAgentProvider.Mismatch",
-                format!(
-                    "The runtime {id} runs {}, not the AgentProvider {agent_provider}.",
-                    runtime.agent_provider
-                ),
-            ));
+            return Err(errors::AGENT_PROVIDER_MISMATCH.error(&[
+                id,
+                &runtime.agent_provider,
+                &agent_provider,
+            ]));
         }
         if let Some(platform) = agent_platform.filter(|p| *p != runtime.agent_platform) {
-            return Err(ApiError::new(
-                400,
-                "InvalidAgentPlatform.Mismatch",
-                format!(
-                    "The runtime {id} is on platform {}, not the AgentPlatform {platform}.",
-                    runtime.agent_platform
-                ),
-            ));
+            return Err(errors::AGENT_PLATFORM_MISMATCH.error(&[
+                id,
+                &runtime.agent_platform,
+                &platform,
+            ]));
         }
         out.push(runtime.clone());
     }

@@ -8,6 +8,8 @@ use domain::paging::{Page, PageError};
 use pop::ApiError;
 use serde::Serialize;
 
+use crate::errors;
+
 /// A response with nothing but `RequestId`.
 #[derive(Debug, Serialize)]
 pub struct Empty {}
@@ -180,33 +182,17 @@ pub(crate) fn check_biz_type(value: i64) -> Result<(), ApiError> {
 }
 
 pub(crate) fn model_template_not_found(id: &str) -> ApiError {
-    ApiError::new(
-        404,
-        "InvalidModelTemplateId.NotFound",
-        format!("The specified model template {id} is not found."),
-    )
+    errors::MODEL_TEMPLATE_NOT_FOUND.error(&[&id])
 }
 
 pub(crate) fn resource_group_not_found(id: &str) -> ApiError {
-    ApiError::new(
-        404,
-        "EntityNotExists.ResourceGroup",
-        format!("The specified resource group {id} (ResourceGroupId) does not exist."),
-    )
+    errors::RESOURCE_GROUP_NOT_FOUND.error(&[&id])
 }
 
 pub(crate) fn runtime_not_found(id: &str) -> ApiError {
-    ApiError::new(
-        404,
-        "InvalidRuntimeId.NotFound",
-        format!("The specified runtime {id} does not exist."),
-    )
+    errors::RUNTIME_NOT_FOUND.error(&[&id])
 }
 
 pub(crate) fn office_site_not_found(id: &str) -> ApiError {
-    ApiError::new(
-        404,
-        "InvalidOfficeSiteId.NotFound",
-        format!("The specified office site {id} (OfficeSiteId) is not found in this region."),
-    )
+    errors::OFFICE_SITE_NOT_FOUND.error(&[&id])
 }

@@ -30,7 +30,7 @@ use super::common::{
 use super::limits::{Id, Ids, MAX_IDS, Token};
 use super::models::{CreditMultiplierView, InferenceMetadataView, llm_view};
 use crate::Ctx;
-use crate::errors::internal;
+use crate::errors::{self, internal};
 
 /// Runtimes one `ConfigRuntimeModelTemplate` may name (a whole department at once).
 const MAX_RUNTIMES: usize = 1000;
@@ -83,13 +83,13 @@ impl RuntimeResult {
         }
     }
 
-    fn failed(runtime_id: &str, status: u16, code: &str, message: String) -> RuntimeResult {
+    fn failed(runtime_id: &str, error: ApiError) -> RuntimeResult {
         RuntimeResult {
             runtime_id: runtime_id.into(),
             success: false,
-            code: code.into(),
-            http_status_code: status,
-            message: Some(message),
+            code: error.code.into_owned(),
+            http_status_code: error.status,
+            message: Some(error.message),
         }
     }
 }
@@ -106,7 +106,7 @@ pub struct RuntimeResults {
 async fn judge_runtimes(
     ctx: &Ctx,
     ids: &[String],
-    check: impl Fn(&Runtime) -> Result<(), (u16, &'static str, String)>,
+    check: impl Fn(&Runtime) -> Result<(), ApiError>,
 ) -> Result<(Vec<String>, Vec<RuntimeResult>), ApiError> {
     let found = ctx
         .state
@@ -122,11 +122,7 @@ async fn judge_runtimes(
             .get(id.as_str())
             .filter(|r| r.desktop_status != DesktopStatus::Deleted)
         {
-            None => Err((
-                404,
-                "Runtime.NotFound",
-                format!("The runtime {id} is not found."),
-            )),
+            None => Err(errors::RUNTIME_ITEM_NOT_FOUND.error(&[id])),
             Some(runtime) => check(runtime),
         };
         match result {
@@ -134,9 +130,7 @@ async fn judge_runtimes(
                 accepted.push(id.clone());
                 results.push(RuntimeResult::ok(id));
             }
-            Err((status, code, message)) => {
-                results.push(RuntimeResult::failed(id, status, code, message))
-            }
+            Err(error) => results.push(RuntimeResult::failed(id, error)),
         }
     }
     Ok((accepted, results))
@@ -164,14 +158,11 @@ impl Action for ConfigRuntimeModelTemplate {
             if runtime.agent_provider == template.agent_provider {
                 Ok(())
             } else {
-                Err((
-                    400,
-                    "Runtime.AgentProviderMismatch",
-                    format!(
-                        "The runtime {} runs {}; the model template is for {}.",
-                        runtime.id, runtime.agent_provider, template.agent_provider
-                    ),
-                ))
+                Err(errors::RUNTIME_ITEM_PROVIDER_MISMATCH.error(&[
+                    &runtime.id,
+                    &runtime.agent_provider,
+                    &template.agent_provider,
+                ]))
             }
         })
         .await?;
@@ -207,14 +198,7 @@ impl Action for RemoveRuntimeModelTemplate {
             if runtime.model_template_id.as_deref() == Some(template_id) {
                 Ok(())
             } else {
-                Err((
-                    400,
-                    "Runtime.ModelTemplateNotAssigned",
-                    format!(
-                        "The model template {template_id} is not assigned to the runtime {}.",
-                        runtime.id
-                    ),
-                ))
+                Err(errors::RUNTIME_ITEM_NOT_ASSIGNED.error(&[&template_id, &runtime.id]))
             }
         })
         .await?;
@@ -341,14 +325,7 @@ impl Action for RemoveResourceGroupModelTemplate {
             {
                 None
             } else {
-                Some(ApiError::new(
-                    400,
-                    "ModelTemplate.NotBound",
-                    format!(
-                        "The model template {} is not bound to the resource group {id}.",
-                        self.model_template_id
-                    ),
-                ))
+                Some(errors::MODEL_TEMPLATE_NOT_BOUND.error(&[&self.model_template_id, &id]))
             };
             data.push(ResourceGroupResult::of(id, failure));
         }
@@ -495,28 +472,22 @@ impl Action for GetRuntimeModelConfig {
             .next()
             .ok_or_else(|| runtime_not_found(&self.runtime_id))?;
         if runtime.agent_provider != self.agent_provider.as_str() {
-            return Err(ApiError::new(
-                400,
-                "InvalidAgentProvider.Mismatch",
-                format!(
-                    "The runtime {} runs {}, not the AgentProvider {}.",
-                    runtime.id, runtime.agent_provider, self.agent_provider
-                ),
-            ));
+            return Err(errors::AGENT_PROVIDER_MISMATCH.error(&[
+                &runtime.id,
+                &runtime.agent_provider,
+                &self.agent_provider,
+            ]));
         }
         if let Some(platform) = self
             .agent_platform
             .as_deref()
             .filter(|p| !p.is_empty() && *p != runtime.agent_platform)
         {
-            return Err(ApiError::new(
-                400,
-                "InvalidAgentPlatform.Mismatch",
-                format!(
-                    "The runtime {} is on platform {}, not the AgentPlatform {platform}.",
-                    runtime.id, runtime.agent_platform
-                ),
-            ));
+            return Err(errors::AGENT_PLATFORM_MISMATCH.error(&[
+                &runtime.id,
+                &runtime.agent_platform,
+                &platform,
+            ]));
         }
         let Some(effective) = runtime.model_template else {
             return Ok(GetRuntimeModelConfigResponse {

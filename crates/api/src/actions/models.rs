@@ -39,25 +39,17 @@ use super::limits::{
     ConfigJson, Description, Filter, Id, Ids, LlmName, MAX_IDS, Name, Token, Tokens,
 };
 use crate::Ctx;
-use crate::errors::internal;
+use crate::errors::{self, internal};
 
 /// Models one `BatchCreateLlmTemplates` adds: amc's cap, the SDK documents none.
 const MAX_BATCH: usize = 100;
 
 fn provider_not_found(id: &str) -> ApiError {
-    ApiError::new(
-        404,
-        "InvalidProviderTemplateId.NotFound",
-        format!("The specified model provider template {id} is not found."),
-    )
+    errors::PROVIDER_TEMPLATE_NOT_FOUND.error(&[&id])
 }
 
 fn llm_not_found(id: &str) -> ApiError {
-    ApiError::new(
-        404,
-        "InvalidLlmTemplateId.NotFound",
-        format!("The specified LLM template {id} is not found."),
-    )
+    errors::LLM_TEMPLATE_NOT_FOUND.error(&[&id])
 }
 
 fn model_error(error: ModelError) -> ApiError {
@@ -72,33 +64,17 @@ fn change_error(error: ModelChangeError) -> ApiError {
         ModelChangeError::GroupNotFound(id) => model_template_not_found(&id),
         ModelChangeError::ProviderNotFound(id) => provider_not_found(&id),
         ModelChangeError::LlmNotFound(id) => llm_not_found(&id),
-        ModelChangeError::DuplicateProviderName(name) => ApiError::new(
-            400,
-            "ProviderName.AlreadyExists",
-            format!("The model template already has a provider named {name}."),
-        ),
+        ModelChangeError::DuplicateProviderName(name) => {
+            errors::PROVIDER_NAME_EXISTS.error(&[&name])
+        }
         ModelChangeError::InUse { id, what, count } => {
-            let (code, message) = match what {
-                Dependency::Runtimes => (
-                    "DependencyViolation.Runtimes",
-                    format!("model template {id} is still assigned to {count} runtime(s)"),
-                ),
-                Dependency::ResourceGroups => (
-                    "DependencyViolation.ResourceGroups",
-                    format!("model template {id} is still assigned to {count} resource group(s)"),
-                ),
-                Dependency::ProviderTemplates => (
-                    "DependencyViolation.ProviderTemplates",
-                    format!(
-                        "model template {id} still has {count} provider template(s); delete them first"
-                    ),
-                ),
-                Dependency::LlmTemplates => (
-                    "DependencyViolation.LlmTemplates",
-                    format!("provider {id} still has {count} model(s); delete them first"),
-                ),
+            let code = match what {
+                Dependency::Runtimes => errors::DEPENDENCY_RUNTIMES,
+                Dependency::ResourceGroups => errors::DEPENDENCY_RESOURCE_GROUPS,
+                Dependency::ProviderTemplates => errors::DEPENDENCY_PROVIDER_TEMPLATES,
+                Dependency::LlmTemplates => errors::DEPENDENCY_LLM_TEMPLATES,
             };
-            ApiError::new(400, code, message)
+            code.error(&[&id, &count])
         }
         ModelChangeError::UnknownDefaultModel(model) => ApiError::invalid_parameter(
             "Config",

@@ -23,7 +23,7 @@ use super::common::{
     required, token_page,
 };
 use crate::Ctx;
-use crate::errors::internal;
+use crate::errors::{self, internal};
 
 /// The cloud takes 1 to 100 office site ids per call.
 const MAX_IDS: usize = 100;
@@ -159,13 +159,7 @@ impl Action for CreateSimpleOfficeSite {
         let region_id = check_region(&self.region_id)?.to_string();
         self.check_bounds()?;
         if ctx.state.catalogue.region(&region_id).is_none() {
-            return Err(ApiError::new(
-                404,
-                "InvalidRegionId.NotFound",
-                format!(
-                    "The region {region_id} (RegionId) is not served here; DescribeRegions lists the regions."
-                ),
-            ));
+            return Err(errors::REGION_NOT_FOUND.error(&[&region_id]));
         }
         let name = non_empty(self.office_site_name.clone());
         if let Some(name) = &name {
@@ -482,14 +476,9 @@ impl Action for DeleteOfficeSites {
         {
             OfficeSiteDeletion::Deleted => Ok(Empty {}),
             OfficeSiteDeletion::NotFound(id) => Err(office_site_not_found(&id)),
-            OfficeSiteDeletion::HoldsDesktops { id, count } => Err(ApiError::new(
-                400,
-                "DependencyViolation.Desktops",
-                format!(
-                    "The office site {id} still holds {count} desktop(s); delete them \
-                     (DeleteDesktops) before the office site."
-                ),
-            )),
+            OfficeSiteDeletion::HoldsDesktops { id, count } => {
+                Err(errors::OFFICE_SITE_NOT_EMPTY.error(&[&id, &count]))
+            }
         }
     }
 }

@@ -23,7 +23,7 @@ use super::Action;
 use super::common::{non_empty, resource_group_not_found};
 use super::limits::{Id, Ids, MAX_IDS, Tags, Token};
 use crate::Ctx;
-use crate::errors::internal;
+use crate::errors::{self, internal};
 
 /// The cloud moves at most 10 resources per call.
 const MAX_MOVE: usize = 10;
@@ -151,14 +151,7 @@ impl Action for CreateResourceGroup {
             .await
             .map_err(internal)?;
         if !created {
-            return Err(ApiError::new(
-                400,
-                "NameAlreadyExists.ResourceGroup",
-                format!(
-                    "A resource group named {} (Name) already exists in this account.",
-                    group.name
-                ),
-            ));
+            return Err(errors::RESOURCE_GROUP_NAME_EXISTS.error(&[&group.name]));
         }
         Ok(GroupResponse {
             resource_group: group_view(group, false, None),
@@ -326,14 +319,9 @@ impl Action for DeleteResourceGroup {
                 resource_group: group_view(group, false, Some("PendingDelete")),
             }),
             GroupDeletion::NotFound => Err(resource_group_not_found(&id)),
-            GroupDeletion::HoldsRuntimes(count) => Err(ApiError::new(
-                400,
-                "DeleteConflict.ResourceGroup.Resource",
-                format!(
-                    "The resource group {id} still holds {count} runtime(s); move them to another \
-                     group (MoveResources) or delete them first."
-                ),
-            )),
+            GroupDeletion::HoldsRuntimes(count) => {
+                Err(errors::RESOURCE_GROUP_NOT_EMPTY.error(&[&id, &count]))
+            }
         }
     }
 }

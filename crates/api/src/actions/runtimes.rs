@@ -16,31 +16,21 @@ use store::runtimes::{Runtime, RuntimeFilter, RuntimeListing, StepGuard};
 use super::Action;
 use super::common::{
     Empty, check_biz_type, next_token, non_empty, non_empty_list, office_site_not_found, page,
-    token_page,
+    resource_group_not_found, token_page,
 };
 use super::limits::{Id, Ids, MAX_IDS, Name, Tags, Token, Tokens, UserId, UserIds, strings};
 use crate::Ctx;
-use crate::errors::internal;
+use crate::errors::{self, internal};
 use pop::List;
 
 const MAX_AMOUNT: i64 = 100;
 
 fn desktop_not_found(id: &str) -> ApiError {
-    ApiError::new(
-        404,
-        "InvalidDesktopId.NotFound",
-        format!("The specified desktop {id} is not found."),
-    )
+    errors::DESKTOP_NOT_FOUND.error(&[&id])
 }
 
 fn incorrect_status(id: &str, status: DesktopStatus) -> ApiError {
-    ApiError::new(
-        400,
-        "IncorrectDesktopStatus",
-        format!(
-            "The current status of the desktop does not support this operation: {id} is {status}."
-        ),
-    )
+    errors::INCORRECT_DESKTOP_STATUS.error(&[&format_args!("{id} is {status}")])
 }
 
 /// The desktop's own status allows the operation, but another one is still under way on it;
@@ -56,15 +46,10 @@ fn operation_in_progress(id: &str, runtime: &Runtime, under_way: Operation) -> A
         Operation::Reboot => "it is still rebooting".to_string(),
         Operation::Delete => "it is being deleted".to_string(),
     };
-    ApiError::new(
-        400,
-        "IncorrectDesktopStatus",
-        format!(
-            "The current status of the desktop does not support this operation: {id} is {}, \
-             but {what}; try again when that is done.",
-            runtime.desktop_status
-        ),
-    )
+    errors::INCORRECT_DESKTOP_STATUS.error(&[&format_args!(
+        "{id} is {}, but {what}; try again when that is done",
+        runtime.desktop_status
+    )])
 }
 
 /// Desktop times as the cloud prints them: UTC to the minute.
@@ -141,26 +126,18 @@ impl CreateDesktops {
     fn template<'c>(&self, ctx: &'c Ctx) -> Result<&'c RuntimeTemplate, ApiError> {
         let catalogue = &ctx.state.catalogue;
         if let Some(bundle_id) = non_empty(self.bundle_id.clone()) {
-            return catalogue.bundle(&bundle_id).ok_or_else(|| {
-                ApiError::new(
-                    404,
-                    "InvalidBundleId.NotFound",
-                    format!("The specified bundle {bundle_id} is not found."),
-                )
-            });
+            return catalogue
+                .bundle(&bundle_id)
+                .ok_or_else(|| errors::BUNDLE_NOT_FOUND.error(&[&bundle_id]));
         }
         match self
             .desktop_attachment
             .as_ref()
             .and_then(|a| non_empty(a.image_id.clone()))
         {
-            Some(image_id) => catalogue.image(&image_id).ok_or_else(|| {
-                ApiError::new(
-                    404,
-                    "InvalidImageId.NotFound",
-                    format!("The specified image {image_id} is not found."),
-                )
-            }),
+            Some(image_id) => catalogue
+                .image(&image_id)
+                .ok_or_else(|| errors::IMAGE_NOT_FOUND.error(&[&image_id])),
             None => Err(ApiError::missing_parameter("BundleId")),
         }
     }
@@ -237,13 +214,7 @@ impl Action for CreateDesktops {
                 .resource_group(&ctx.tenant_id, group_id)
                 .await
                 .map_err(internal)?
-                .ok_or_else(|| {
-                    ApiError::new(
-                        404,
-                        "InvalidResourceGroupId.NotFound",
-                        format!("The specified resource group {group_id} (ResourceGroupId) is not found."),
-                    )
-                })?;
+                .ok_or_else(|| resource_group_not_found(group_id))?;
         }
         let tags = self.validate_tags()?;
         let users = self.users_per_desktop(amount)?;
@@ -414,11 +385,7 @@ async fn operate(
         .map_err(internal)?;
     if !begun {
         // Another call changed one of the desktops since they were read above.
-        return Err(ApiError::new(
-            400,
-            "IncorrectDesktopStatus",
-            "The current status of the desktop does not support this operation: it changed meanwhile.",
-        ));
+        return Err(errors::INCORRECT_DESKTOP_STATUS.error(&[&"it changed meanwhile"]));
     }
     ctx.state.lifecycle.notify();
     Ok(())
