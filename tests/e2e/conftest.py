@@ -265,6 +265,18 @@ class ServerFactory:
             srv.start()
         return srv
 
+    def replica(self, of: AmcServer) -> AmcServer:
+        """Another `amc serve` on the database of `of` (PostgreSQL only): same master key and root key,
+        its own data dir and port, like a second replica behind a load balancer."""
+        assert of.database_url, "replicas share a PostgreSQL database"
+        data_dir = Path(tempfile.mkdtemp(prefix=f"{self.backend}-replica-", dir=self.workdir))
+        shutil.copy2(of.data_dir / "master.key", data_dir / "master.key")
+        srv = AmcServer(self.binary, self.backend, data_dir, of.database_url, root_key=of.root_key,
+                        delay_ms=of.delay_ms)
+        self.servers.append(srv)
+        srv.start()
+        return srv
+
     def close(self) -> None:
         for srv in self.servers:
             srv.kill()
@@ -281,6 +293,15 @@ def _session_factory(amc_bin, backend, _workdir, pg_databases):
 def server(_session_factory) -> AmcServer:
     """The shared server of one backend (no provisioning delay). Tests isolate themselves with `tenant`."""
     return _session_factory(delay_ms=0)
+
+
+@pytest.fixture(scope="session")
+def replica(server, _session_factory) -> AmcServer:
+    """A second replica of the shared server: another `amc serve` on the same PostgreSQL database
+    (skipped on SQLite, whose store one process owns)."""
+    if server.backend != "postgres":
+        pytest.skip("replicas share a PostgreSQL database")
+    return _session_factory.replica(server)
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::{Store, StoreError};
+use crate::{Contention, Store, StoreError};
 
 /// Most nonces written in one transaction.
 const BATCH: usize = 256;
@@ -29,7 +29,14 @@ impl NonceWriter {
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(BATCH);
             while receiver.recv_many(&mut batch, BATCH).await > 0 {
-                match write_batch(&pool, &batch).await {
+                let mut attempts = crate::Attempts::default();
+                let written = loop {
+                    match write_batch(&pool, &batch).await {
+                        Err(error) if error.is_contention() && attempts.pause().await => {}
+                        other => break other,
+                    }
+                };
+                match written {
                     Ok(fresh) => {
                         for (pending, fresh) in batch.drain(..).zip(fresh) {
                             let _ = pending.reply.send(Ok(fresh));
@@ -48,10 +55,18 @@ impl NonceWriter {
     }
 }
 
-async fn write_batch(pool: &sqlx::AnyPool, batch: &[Pending]) -> Result<Vec<bool>, sqlx::Error> {
+/// Records a batch in one transaction; whether each nonce was new, in batch order. Nonces are
+/// inserted in key order, so that replicas recording the same nonces at once (a client retrying
+/// on another replica) wait for each other instead of deadlocking.
+async fn write_batch(pool: &sqlx::AnyPool, batch: &[Pending]) -> Result<Vec<bool>, StoreError> {
+    let mut order: Vec<usize> = (0..batch.len()).collect();
+    order.sort_by(|&a, &b| {
+        (&batch[a].access_key_id, &batch[a].nonce).cmp(&(&batch[b].access_key_id, &batch[b].nonce))
+    });
     let mut tx = pool.begin().await?;
-    let mut fresh = Vec::with_capacity(batch.len());
-    for pending in batch {
+    let mut fresh = vec![false; batch.len()];
+    for i in order {
+        let pending = &batch[i];
         let result = sqlx::query(
             "INSERT INTO signature_nonces (access_key_id, nonce, expires_at) VALUES ($1, $2, $3) \
              ON CONFLICT (access_key_id, nonce) DO NOTHING",
@@ -61,7 +76,7 @@ async fn write_batch(pool: &sqlx::AnyPool, batch: &[Pending]) -> Result<Vec<bool
         .bind(pending.expires_at)
         .execute(&mut *tx)
         .await?;
-        fresh.push(result.rows_affected() == 1);
+        fresh[i] = result.rows_affected() == 1;
     }
     tx.commit().await?;
     Ok(fresh)

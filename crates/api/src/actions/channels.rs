@@ -25,7 +25,7 @@ use store::runtimes::Runtime;
 use super::Action;
 use super::common::{Empty, required, runtime_not_found};
 use crate::Ctx;
-use crate::errors::internal;
+use crate::errors::{internal, store_failure};
 
 const MAX_RUNTIMES: usize = 100;
 const MAX_NAME_LEN: usize = 64;
@@ -63,7 +63,7 @@ async fn target_runtimes(
         .store
         .runtimes_by_ids(&ctx.tenant_id, &unique)
         .await
-        .map_err(internal)?;
+        .map_err(store_failure)?;
     let mut out = Vec::with_capacity(unique.len());
     for id in &unique {
         let runtime = found
@@ -171,7 +171,7 @@ impl Action for ConfigRuntimeChannel {
             .store
             .configure_channel(&ctx.tenant_id, &ids, &write, ctx.now_ms)
             .await
-            .map_err(internal)?;
+            .map_err(store_failure)?;
         Ok(Empty {})
     }
 }
@@ -211,7 +211,7 @@ impl Action for RemoveRuntimeChannel {
             .store
             .remove_channel(&ctx.tenant_id, &ids, code.as_str(), ctx.now_ms)
             .await
-            .map_err(internal)?;
+            .map_err(store_failure)?;
         Ok(Empty {})
     }
 }
@@ -272,7 +272,7 @@ impl Action for GetRuntimeChannel {
             .store
             .runtime_channels(&ctx.tenant_id, &self.runtime_id)
             .await
-            .map_err(internal)?;
+            .map_err(store_failure)?;
         let include_risk = self.include_risk_info == Some(true);
         let mut data = Vec::with_capacity(channels.len());
         for channel in channels {

@@ -23,7 +23,7 @@ use super::Action;
 use super::common::{non_empty, resource_group_not_found};
 use super::runtimes::Tag;
 use crate::Ctx;
-use crate::errors::internal;
+use crate::errors::store_failure;
 
 const MAX_TAGS: usize = 20;
 const MAX_IDS: usize = 100;
@@ -153,7 +153,7 @@ impl Action for CreateResourceGroup {
             .store
             .create_resource_group(&group)
             .await
-            .map_err(internal)?;
+            .map_err(store_failure)?;
         if !created {
             return Err(ApiError::new(
                 400,
@@ -192,7 +192,7 @@ impl Action for GetResourceGroup {
             .store
             .resource_group(&ctx.tenant_id, &self.resource_group_id)
             .await
-            .map_err(internal)?
+            .map_err(store_failure)?
             .ok_or_else(|| resource_group_not_found(&self.resource_group_id))?;
         Ok(GroupResponse {
             resource_group: group_view(group, self.include_tags == Some(true), None),
@@ -290,12 +290,12 @@ impl Action for ListResourceGroups {
         let total_count = store
             .count_resource_groups(&filter)
             .await
-            .map_err(internal)?;
+            .map_err(store_failure)?;
         let groups = if page.offset() < total_count {
             store
                 .list_resource_groups(&filter, page.offset(), page.size)
                 .await
-                .map_err(internal)?
+                .map_err(store_failure)?
         } else {
             Vec::new()
         };
@@ -335,7 +335,7 @@ impl Action for DeleteResourceGroup {
             .store
             .delete_resource_group(&ctx.tenant_id, &id)
             .await
-            .map_err(internal)?
+            .map_err(store_failure)?
         {
             // The cloud deletes asynchronously and answers PendingDelete; amc deletes at once
             // and answers the same, so clients written for the cloud keep working.
@@ -440,7 +440,7 @@ impl Action for MoveResources {
         store
             .resource_group(&ctx.tenant_id, &group_id)
             .await
-            .map_err(internal)?
+            .map_err(store_failure)?
             .ok_or_else(|| resource_group_not_found(&group_id))?;
 
         let text = |v: &Option<String>| v.clone().unwrap_or_default();
@@ -452,7 +452,7 @@ impl Action for MoveResources {
         let found = store
             .runtimes_by_ids(&ctx.tenant_id, &wanted)
             .await
-            .map_err(internal)?;
+            .map_err(store_failure)?;
         let regions: HashMap<String, String> = found
             .into_iter()
             .filter(|r| r.desktop_status != domain::runtime::DesktopStatus::Deleted)
@@ -485,7 +485,7 @@ impl Action for MoveResources {
         let moved = store
             .move_runtimes_to_group(&ctx.tenant_id, &group_id, &movable_ids, ctx.now_ms)
             .await
-            .map_err(internal)?;
+            .map_err(store_failure)?;
         let responses = self
             .resources
             .into_iter()

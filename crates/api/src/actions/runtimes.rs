@@ -15,7 +15,7 @@ use store::runtimes::{Runtime, RuntimeFilter, RuntimeListing, StepGuard};
 use super::Action;
 use super::common::{Empty, non_empty, non_empty_list, page};
 use crate::Ctx;
-use crate::errors::internal;
+use crate::errors::store_failure;
 
 const MAX_AMOUNT: i64 = 100;
 const MAX_IDS_PER_CALL: usize = 100;
@@ -217,7 +217,7 @@ impl Action for CreateDesktops {
                 .store
                 .resource_group(&ctx.tenant_id, group_id)
                 .await
-                .map_err(internal)?
+                .map_err(store_failure)?
                 .ok_or_else(|| {
                     ApiError::new(
                         404,
@@ -309,7 +309,7 @@ impl Action for CreateDesktops {
             .store
             .insert_runtimes(&runtimes)
             .await
-            .map_err(internal)?;
+            .map_err(store_failure)?;
         ctx.state.lifecycle.notify();
         let order_id: u64 = rand::Rng::gen_range(&mut rng, 100_000_000_000..999_999_999_999);
         Ok(CreateDesktopsResponse {
@@ -353,7 +353,7 @@ async fn operate(
         .store
         .runtimes_by_ids(&ctx.tenant_id, &unique)
         .await
-        .map_err(internal)?;
+        .map_err(store_failure)?;
     let by_id: HashMap<&str, &Runtime> = found.iter().map(|r| (r.id.as_str(), r)).collect();
     for id in desktop_ids {
         let runtime = by_id
@@ -380,7 +380,7 @@ async fn operate(
             &guard,
         )
         .await
-        .map_err(internal)?;
+        .map_err(store_failure)?;
     if !begun {
         // Another call changed one of the desktops since they were read above.
         return Err(ApiError::new(
@@ -536,7 +536,7 @@ async fn group_names(ctx: &Ctx, runtimes: &[Runtime]) -> Result<HashMap<String, 
         .store
         .resource_group_names(&ctx.tenant_id, &ids)
         .await
-        .map_err(internal)
+        .map_err(store_failure)
 }
 
 /// `None` when not asked to fill the groups in.
@@ -716,14 +716,19 @@ impl Action for DescribeDesktops {
             (page.offset(), page.size, Some(page.number))
         };
         let store = &ctx.state.store;
-        let total_count = store.count_runtimes(&filter).await.map_err(internal)?;
-        let runtimes = store
-            .list_runtimes(&filter, offset, size)
+        let total_count = store.count_runtimes(&filter).await.map_err(store_failure)?;
+        // One row past the page tells whether there is a next one. The count may lag behind
+        // other replicas' writes (within its cache lifetime); the rows never do, and the total
+        // shown is at least what the rows prove.
+        let mut runtimes = store
+            .list_runtimes(&filter, offset, size + 1)
             .await
-            .map_err(internal)?;
+            .map_err(store_failure)?;
+        let more = runtimes.len() as i64 > size;
+        runtimes.truncate(size as usize);
         let next_offset = offset + runtimes.len() as i64;
-        let next_token =
-            (token_paging && next_offset < total_count).then(|| encode_token(next_offset));
+        let total_count = total_count.max(next_offset + i64::from(more));
+        let next_token = (token_paging && more).then(|| encode_token(next_offset));
         let names = if self.fill_resource_group.unwrap_or(false) {
             Some(group_names(ctx, &runtimes).await?)
         } else {
@@ -1004,15 +1009,15 @@ impl Action for ListDesktopAgentRuntime {
         let filter = self.filter(&ctx.tenant_id)?;
         let page = page(self.page_number, self.page_size, 20)?;
         let store = &ctx.state.store;
-        let total_count = store.count_runtimes(&filter).await.map_err(internal)?;
-        let runtimes = if page.offset() < total_count {
-            store
-                .list_runtime_listings(&filter, page.offset(), page.size)
-                .await
-                .map_err(internal)?
-        } else {
-            Vec::new()
-        };
+        let total_count = store.count_runtimes(&filter).await.map_err(store_failure)?;
+        // The page is read whatever the count says: a cached count may lag behind other
+        // replicas' writes (within its lifetime), the rows never do. The total shown is at
+        // least what the page proves.
+        let runtimes = store
+            .list_runtime_listings(&filter, page.offset(), page.size)
+            .await
+            .map_err(store_failure)?;
+        let total_count = total_count.max(page.offset() + runtimes.len() as i64);
         let include_risk = self.include_risk_info == Some(true);
         Ok(ListDesktopAgentRuntimeResponse {
             data: runtimes
