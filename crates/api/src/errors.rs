@@ -22,3 +22,35 @@ pub(crate) fn store_failure(error: StoreError) -> ApiError {
         other => internal(other),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contention_is_a_conflict_and_nothing_else_is() {
+        // issue: contention
+        let conflict = store_failure(StoreError::Contended(5));
+        assert_eq!(
+            (
+                conflict.status,
+                conflict.code.as_ref(),
+                conflict.message.as_str()
+            ),
+            (
+                409,
+                "OperationConflict",
+                "Request was denied due to conflict with a previous request."
+            )
+        );
+        let corrupt = store_failure(StoreError::Corrupt("config of mt-1".into()));
+        assert_eq!(
+            (corrupt.status, corrupt.code.as_ref()),
+            (500, "InternalError")
+        );
+        assert!(
+            !corrupt.message.contains("mt-1"),
+            "the detail stays in the log"
+        );
+    }
+}

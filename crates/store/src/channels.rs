@@ -130,10 +130,10 @@ impl Store {
             .push(" AND");
         delete.in_list("runtime_id", runtime_ids);
         let removed = transact!(self, |tx| {
-                lock_runtimes(tx, &runtimes).await?;
-                bump.query()?.execute(&mut *tx.tx).await?;
-                Ok::<_, StoreError>(delete.query()?.execute(&mut *tx.tx).await?.rows_affected())
-            })?;
+            lock_runtimes(tx, &runtimes).await?;
+            bump.query()?.execute(&mut *tx.tx).await?;
+            Ok::<_, StoreError>(delete.query()?.execute(&mut *tx.tx).await?.rows_affected())
+        })?;
         self.runtime_counts.invalidate(tenant_id);
         Ok(removed)
     }
@@ -181,7 +181,7 @@ impl Store {
         now: i64,
     ) -> Result<bool, StoreError> {
         let updated = transact!(self, |tx| {
-                let done = sqlx::query(
+            let done = sqlx::query(
                     "UPDATE runtime_channels SET status = 'Configured', updated_at = $1 \
                      WHERE tenant_id = $2 AND runtime_id = $3 AND code = $4 AND status = 'Configuring'",
                 )
@@ -191,8 +191,8 @@ impl Store {
                 .bind(code)
                 .execute(&mut *tx.tx)
                 .await?;
-                Ok::<_, StoreError>(done.rows_affected())
-            })?;
+            Ok::<_, StoreError>(done.rows_affected())
+        })?;
         self.runtime_counts.invalidate(tenant_id);
         Ok(updated > 0)
     }

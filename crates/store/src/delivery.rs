@@ -67,8 +67,7 @@ impl Store {
         if ids.is_empty() {
             return Ok(Delivery::Done);
         }
-        let mut update =
-            Sql::new("UPDATE runtimes SET generation = generation + 1, updated_at = ");
+        let mut update = Sql::new("UPDATE runtimes SET generation = generation + 1, updated_at = ");
         update
             .bind_int(now)
             .push(", model_template_id = ")
@@ -82,16 +81,16 @@ impl Store {
             .bind_text(model_template_id)
             .push(")");
         let done = transact!(self, |tx| {
-                if lock_model_template(tx, tenant_id, model_template_id, "SHARE")
-                    .await?
-                    .is_none()
-                {
-                    return Ok::<_, StoreError>(Delivery::NoModelTemplate);
-                }
-                lock_runtimes(tx, &runtime_ids(tenant_id, ids)).await?;
-                update.query()?.execute(&mut *tx.tx).await?;
-                Ok(Delivery::Done)
-            })?;
+            if lock_model_template(tx, tenant_id, model_template_id, "SHARE")
+                .await?
+                .is_none()
+            {
+                return Ok::<_, StoreError>(Delivery::NoModelTemplate);
+            }
+            lock_runtimes(tx, &runtime_ids(tenant_id, ids)).await?;
+            update.query()?.execute(&mut *tx.tx).await?;
+            Ok(Delivery::Done)
+        })?;
         self.runtime_counts.invalidate(tenant_id);
         Ok(done)
     }
@@ -121,9 +120,9 @@ impl Store {
             .push(" AND");
         update.in_list("id", ids);
         let changed = transact!(self, |tx| {
-                lock_runtimes(tx, &runtime_ids(tenant_id, ids)).await?;
-                Ok::<_, StoreError>(update.query()?.execute(&mut *tx.tx).await?.rows_affected())
-            })?;
+            lock_runtimes(tx, &runtime_ids(tenant_id, ids)).await?;
+            Ok::<_, StoreError>(update.query()?.execute(&mut *tx.tx).await?.rows_affected())
+        })?;
         self.runtime_counts.invalidate(tenant_id);
         Ok(changed)
     }
@@ -140,30 +139,30 @@ impl Store {
         now: i64,
     ) -> Result<Delivery, StoreError> {
         let done = transact!(self, |tx| {
-                if lock_model_template(tx, tenant_id, model_template_id, "SHARE")
-                    .await?
-                    .is_none()
-                {
-                    return Ok::<_, StoreError>(Delivery::NoModelTemplate);
-                }
-                if !lock_resource_group(tx, tenant_id, resource_group_id, "KEY SHARE").await? {
-                    return Ok(Delivery::NoResourceGroup);
-                }
-                let previous: Option<String> = sqlx::query(
-                    "SELECT model_template_id FROM resource_group_model_templates \
-                     WHERE tenant_id = $1 AND resource_group_id = $2 AND agent_provider = $3",
-                )
-                .bind(tenant_id)
-                .bind(resource_group_id)
-                .bind(agent_provider)
-                .fetch_optional(&mut *tx.tx)
+            if lock_model_template(tx, tenant_id, model_template_id, "SHARE")
                 .await?
-                .map(|row| row.try_get("model_template_id"))
-                .transpose()?;
-                if previous.as_deref() == Some(model_template_id) {
-                    return Ok(Delivery::Done);
-                }
-                sqlx::query(
+                .is_none()
+            {
+                return Ok::<_, StoreError>(Delivery::NoModelTemplate);
+            }
+            if !lock_resource_group(tx, tenant_id, resource_group_id, "KEY SHARE").await? {
+                return Ok(Delivery::NoResourceGroup);
+            }
+            let previous: Option<String> = sqlx::query(
+                "SELECT model_template_id FROM resource_group_model_templates \
+                     WHERE tenant_id = $1 AND resource_group_id = $2 AND agent_provider = $3",
+            )
+            .bind(tenant_id)
+            .bind(resource_group_id)
+            .bind(agent_provider)
+            .fetch_optional(&mut *tx.tx)
+            .await?
+            .map(|row| row.try_get("model_template_id"))
+            .transpose()?;
+            if previous.as_deref() == Some(model_template_id) {
+                return Ok(Delivery::Done);
+            }
+            sqlx::query(
                     "INSERT INTO resource_group_model_templates (tenant_id, resource_group_id, agent_provider, model_template_id, created_at) \
                      VALUES ($1, $2, $3, $4, $5) ON CONFLICT (resource_group_id, agent_provider) \
                      DO UPDATE SET model_template_id = excluded.model_template_id, created_at = excluded.created_at",
@@ -175,10 +174,9 @@ impl Store {
                 .bind(now)
                 .execute(&mut *tx.tx)
                 .await?;
-                bump_inheriting_runtimes(tx, tenant_id, resource_group_id, agent_provider, now)
-                    .await?;
-                Ok(Delivery::Done)
-            })?;
+            bump_inheriting_runtimes(tx, tenant_id, resource_group_id, agent_provider, now).await?;
+            Ok(Delivery::Done)
+        })?;
         self.runtime_counts.invalidate(tenant_id);
         Ok(done)
     }
@@ -192,38 +190,37 @@ impl Store {
         now: i64,
     ) -> Result<bool, StoreError> {
         let unbound = transact!(self, |tx| {
-                let providers: Vec<String> = sqlx::query(
-                    "SELECT agent_provider FROM resource_group_model_templates \
+            let providers: Vec<String> = sqlx::query(
+                "SELECT agent_provider FROM resource_group_model_templates \
                      WHERE tenant_id = $1 AND resource_group_id = $2 AND model_template_id = $3",
-                )
-                .bind(tenant_id)
-                .bind(resource_group_id)
-                .bind(model_template_id)
-                .fetch_all(&mut *tx.tx)
-                .await?
-                .iter()
-                .map(|row| row.try_get("agent_provider"))
-                .collect::<Result<_, _>>()?;
-                if providers.is_empty() {
-                    return Ok::<_, StoreError>(false);
-                }
-                sqlx::query(
-                    "DELETE FROM resource_group_model_templates \
+            )
+            .bind(tenant_id)
+            .bind(resource_group_id)
+            .bind(model_template_id)
+            .fetch_all(&mut *tx.tx)
+            .await?
+            .iter()
+            .map(|row| row.try_get("agent_provider"))
+            .collect::<Result<_, _>>()?;
+            if providers.is_empty() {
+                return Ok::<_, StoreError>(false);
+            }
+            sqlx::query(
+                "DELETE FROM resource_group_model_templates \
                      WHERE tenant_id = $1 AND resource_group_id = $2 AND model_template_id = $3",
-                )
-                .bind(tenant_id)
-                .bind(resource_group_id)
-                .bind(model_template_id)
-                .execute(&mut *tx.tx)
-                .await?;
-                // Every runtime the bumps below may touch, locked at once and in order.
-                lock_runtimes(tx, &inheriting(tenant_id, resource_group_id, None)).await?;
-                for provider in &providers {
-                    bump_inheriting_runtimes(tx, tenant_id, resource_group_id, provider, now)
-                        .await?;
-                }
-                Ok(true)
-            })?;
+            )
+            .bind(tenant_id)
+            .bind(resource_group_id)
+            .bind(model_template_id)
+            .execute(&mut *tx.tx)
+            .await?;
+            // Every runtime the bumps below may touch, locked at once and in order.
+            lock_runtimes(tx, &inheriting(tenant_id, resource_group_id, None)).await?;
+            for provider in &providers {
+                bump_inheriting_runtimes(tx, tenant_id, resource_group_id, provider, now).await?;
+            }
+            Ok(true)
+        })?;
         if unbound {
             self.runtime_counts.invalidate(tenant_id);
         }

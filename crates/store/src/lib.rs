@@ -169,7 +169,6 @@ impl Store {
             _guard: guard,
         })
     }
-
 }
 
 /// Runs `$body` — an expression of type `Result<T, E>` (`E: From<StoreError> + Contention`)
@@ -196,7 +195,9 @@ macro_rules! transact {
             match attempt {
                 Err(error) if $crate::Contention::is_contention(&error) => {
                     if !attempts.pause().await {
-                        break Err($crate::StoreError::Contended($crate::CONTENTION_ATTEMPTS).into());
+                        break Err(
+                            $crate::StoreError::Contended($crate::CONTENTION_ATTEMPTS).into()
+                        );
                     }
                 }
                 other => break other,
@@ -260,7 +261,10 @@ impl Attempts {
             );
             return false;
         }
-        tracing::debug!(attempt = self.made, "transaction aborted for contention; running it again");
+        tracing::debug!(
+            attempt = self.made,
+            "transaction aborted for contention; running it again"
+        );
         // Jitter keeps transactions that collided from colliding again in step.
         let half = self.pause / 2;
         let jitter = rand::Rng::gen_range(&mut rand::thread_rng(), Duration::ZERO..=half);
@@ -307,6 +311,109 @@ impl WriteTx<'_> {
 
 #[cfg(test)]
 mod tests {
+    use std::borrow::Cow;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+    use crate::test_support::test_store;
+
+    /// A database error carrying `sqlstate`, as a driver reports one.
+    #[derive(Debug)]
+    struct Refused(&'static str);
+
+    impl std::fmt::Display for Refused {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "refused with SQLSTATE {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Refused {}
+
+    impl sqlx::error::DatabaseError for Refused {
+        fn message(&self) -> &str {
+            "refused"
+        }
+        fn code(&self) -> Option<Cow<'_, str>> {
+            Some(Cow::Borrowed(self.0))
+        }
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> sqlx::error::ErrorKind {
+            sqlx::error::ErrorKind::Other
+        }
+    }
+
+    fn refused(sqlstate: &'static str) -> StoreError {
+        StoreError::Database(sqlx::Error::Database(Box::new(Refused(sqlstate))))
+    }
+
+    /// Runs a transaction whose body fails with `sqlstate` the first `failures` times.
+    async fn run_failing(
+        store: &Store,
+        sqlstate: &'static str,
+        failures: u32,
+    ) -> (Result<u32, StoreError>, u32) {
+        let runs = AtomicU32::new(0);
+        let result = transact!(store, |tx| {
+            let run = runs.fetch_add(1, Ordering::SeqCst) + 1;
+            sqlx::query("INSERT INTO store_settings (name, value) VALUES ($1, 'x')")
+                .bind(format!("run-{sqlstate}-{run}"))
+                .execute(&mut *tx.tx)
+                .await?;
+            if run <= failures {
+                return Err(refused(sqlstate));
+            }
+            Ok(run)
+        });
+        (result, runs.load(Ordering::SeqCst))
+    }
+
+    #[tokio::test]
+    async fn deadlocked_transactions_run_again_and_keep_only_the_last_run() -> Result<(), StoreError>
+    {
+        // issue: contention
+        let (store, _tenant, _dir) = test_store("rerun").await?;
+        for sqlstate in ["40P01", "40001"] {
+            let (result, runs) = run_failing(&store, sqlstate, 2).await;
+            assert_eq!((result?, runs), (3, 3));
+            let kept: Vec<String> =
+                sqlx::query_scalar("SELECT name FROM store_settings WHERE name LIKE $1")
+                    .bind(format!("run-{sqlstate}-%"))
+                    .fetch_all(&store.pool)
+                    .await?;
+            assert_eq!(
+                kept,
+                [format!("run-{sqlstate}-3")],
+                "aborted runs are rolled back"
+            );
+        }
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn contention_that_outlasts_the_reruns_is_a_conflict() -> Result<(), StoreError> {
+        // issue: contention
+        let (store, _tenant, _dir) = test_store("conflict").await?;
+        let (result, runs) = run_failing(&store, "40P01", u32::MAX).await;
+        assert!(
+            matches!(result, Err(StoreError::Contended(CONTENTION_ATTEMPTS))),
+            "{result:?}"
+        );
+        assert_eq!(runs, CONTENTION_ATTEMPTS);
+        // Other failures are not rerun.
+        let (result, runs) = run_failing(&store, "23505", u32::MAX).await;
+        assert!(matches!(result, Err(StoreError::Database(_))), "{result:?}");
+        assert_eq!(runs, 1);
+        Ok(())
+    }
+
     #[test]
     fn nonce_database_sits_beside_the_main_one() {
         assert_eq!(

@@ -544,7 +544,9 @@ impl Store {
             update.push(", name = ").bind_text(name.clone());
         }
         if let Some(description) = &patch.description {
-            update.push(", description = ").bind_text(description.clone());
+            update
+                .push(", description = ")
+                .bind_text(description.clone());
         }
         if let Some(scope) = &patch.ref_scope {
             update.push(", ref_scope = ").bind_text(scope.clone());
@@ -693,9 +695,14 @@ impl Store {
             .transpose()
             .map_err(StoreError::from)?;
         transact!(self, |tx| {
-            if lock_model_template(tx, &provider.tenant_id, &provider.model_template_id, "UPDATE")
-                .await?
-                .is_none()
+            if lock_model_template(
+                tx,
+                &provider.tenant_id,
+                &provider.model_template_id,
+                "UPDATE",
+            )
+            .await?
+            .is_none()
             {
                 return Err(ModelChangeError::GroupNotFound(
                     provider.model_template_id.clone(),
@@ -926,9 +933,14 @@ impl Store {
     ) -> Result<BatchOutcome, ModelChangeError> {
         transact!(self, |tx| {
             let not_found = || ModelChangeError::ProviderNotFound(provider_template_id.to_string());
-            let group = lock_group_of(tx, "model_provider_templates", tenant_id, provider_template_id)
-                .await?
-                .ok_or_else(not_found)?;
+            let group = lock_group_of(
+                tx,
+                "model_provider_templates",
+                tenant_id,
+                provider_template_id,
+            )
+            .await?
+            .ok_or_else(not_found)?;
             let provider_name: String = sqlx::query(
                 "SELECT provider_name FROM model_provider_templates WHERE tenant_id = $1 AND id = $2",
             )
@@ -1104,6 +1116,84 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::test_store;
+
+    fn group(tenant: &str, id: &str) -> ModelTemplate {
+        ModelTemplate {
+            id: id.into(),
+            tenant_id: tenant.into(),
+            name: id.into(),
+            description: String::new(),
+            agent_platform: "ENTERPRISE".into(),
+            agent_provider: "OpenClaw".into(),
+            biz_type: 1,
+            ref_scope: "RESOURCE_MIXED".into(),
+            source: "User".into(),
+            config: "{}".into(),
+            model_count: 0,
+            created_at: 1,
+            updated_at: 1,
+        }
+    }
+
+    fn provider(tenant: &str, id: &str, group: &str) -> ProviderTemplate {
+        ProviderTemplate {
+            id: id.into(),
+            tenant_id: tenant.into(),
+            model_template_id: group.into(),
+            provider_name: "provider-x".into(),
+            provider_type: "Custom".into(),
+            name: "x".into(),
+            description: String::new(),
+            agent_platform: "ENTERPRISE".into(),
+            agent_provider: "OpenClaw".into(),
+            biz_type: 1,
+            base_url: "https://x.example.com/v1".into(),
+            api: "openai-completions".into(),
+            api_key: None,
+            enable_wuying_proxy: false,
+            created_at: 1,
+            updated_at: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_group_config_is_reported_not_replaced() -> Result<(), StoreError> {
+        // issue: contention (swallowed errors)
+        let (store, tenant, _dir) = test_store("corrupt-config").await?;
+        store.insert_model_template(&group(&tenant, "mt-c")).await?;
+        store
+            .insert_provider_template(&provider(&tenant, "mpt-c", "mt-c"))
+            .await
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        sqlx::query("UPDATE model_templates SET config = 'not json' WHERE id = 'mt-c'")
+            .execute(&store.pool)
+            .await?;
+        let item = NewLlmTemplate {
+            id: "llmt-c".into(),
+            llm_code: "m".into(),
+            name: "m".into(),
+            description: String::new(),
+            config: "{}".into(),
+            is_default: true,
+            prices: Prices::default(),
+            credit_multiplier: None,
+        };
+        let made = store
+            .batch_create_llm_templates(&tenant, "mpt-c", &[item], 2)
+            .await;
+        assert!(
+            matches!(made, Err(ModelChangeError::Store(StoreError::Corrupt(_)))),
+            "{made:?}"
+        );
+        // Nothing of the batch was kept, and the stored Config is as it was.
+        let stored = store.model_template(&tenant, "mt-c").await?;
+        assert_eq!(
+            stored.map(|g| (g.config, g.model_count)),
+            Some(("not json".to_string(), 0))
+        );
+        Ok(())
+    }
 
     #[test]
     fn like_patterns_escape_wildcards() {

@@ -15,7 +15,15 @@ struct Pending {
     access_key_id: String,
     nonce: String,
     expires_at: i64,
-    reply: oneshot::Sender<Result<bool, String>>,
+    reply: oneshot::Sender<Result<bool, Failed>>,
+}
+
+/// Why a batch was not recorded, as every call of the batch learns it.
+#[derive(Clone)]
+enum Failed {
+    /// Contention outlasted the reruns.
+    Contended,
+    Other(String),
 }
 
 /// The queue of nonces waiting for the writer task.
@@ -32,8 +40,12 @@ impl NonceWriter {
                 let mut attempts = crate::Attempts::default();
                 let written = loop {
                     match write_batch(&pool, &batch).await {
-                        Err(error) if error.is_contention() && attempts.pause().await => {}
-                        other => break other,
+                        Err(error) if error.is_contention() => {
+                            if !attempts.pause().await {
+                                break Err(Failed::Contended);
+                            }
+                        }
+                        other => break other.map_err(|e| Failed::Other(e.to_string())),
                     }
                 };
                 match written {
@@ -42,10 +54,9 @@ impl NonceWriter {
                             let _ = pending.reply.send(Ok(fresh));
                         }
                     }
-                    Err(error) => {
-                        let message = error.to_string();
+                    Err(failed) => {
                         for pending in batch.drain(..) {
-                            let _ = pending.reply.send(Err(message.clone()));
+                            let _ = pending.reply.send(Err(failed.clone()));
                         }
                     }
                 }
@@ -106,7 +117,10 @@ impl Store {
         answer
             .await
             .map_err(|_| stopped())?
-            .map_err(StoreError::Nonces)
+            .map_err(|failed| match failed {
+                Failed::Contended => StoreError::Contended(crate::CONTENTION_ATTEMPTS),
+                Failed::Other(message) => StoreError::Nonces(message),
+            })
     }
 
     /// Forgets nonces whose window has passed (a replay then fails the timestamp check anyway).

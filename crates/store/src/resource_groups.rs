@@ -327,16 +327,16 @@ impl Store {
             .push(" AND desktop_status <> 'Deleted' AND");
         check.in_list("id", ids);
         let moved = transact!(self, |tx| {
-                if !lock_resource_group(tx, tenant_id, group_id, "KEY SHARE").await? {
-                    return Ok::<_, StoreError>(Vec::new());
-                }
-                lock_runtimes(tx, &runtime_ids(tenant_id, ids)).await?;
-                update.query()?.execute(&mut *tx.tx).await?;
-                let rows = check.query()?.fetch_all(&mut *tx.tx).await?;
-                rows.iter()
-                    .map(|r| Ok(r.try_get("id")?))
-                    .collect::<Result<Vec<String>, StoreError>>()
-            })?;
+            if !lock_resource_group(tx, tenant_id, group_id, "KEY SHARE").await? {
+                return Ok::<_, StoreError>(Vec::new());
+            }
+            lock_runtimes(tx, &runtime_ids(tenant_id, ids)).await?;
+            update.query()?.execute(&mut *tx.tx).await?;
+            let rows = check.query()?.fetch_all(&mut *tx.tx).await?;
+            rows.iter()
+                .map(|r| Ok(r.try_get("id")?))
+                .collect::<Result<Vec<String>, StoreError>>()
+        })?;
         self.runtime_counts.invalidate(tenant_id);
         Ok(moved)
     }

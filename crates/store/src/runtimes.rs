@@ -214,7 +214,10 @@ impl CountCache {
 /// runtime rows, so that transactions writing overlapping sets of runtimes queue instead of
 /// deadlocking. Take it before writing any of them, after the rows of model groups and resource
 /// groups the transaction locks. Nothing on SQLite, whose writers take turns.
-pub(crate) async fn lock_runtimes(tx: &mut WriteTx<'_>, condition: &Sql) -> Result<(), sqlx::Error> {
+pub(crate) async fn lock_runtimes(
+    tx: &mut WriteTx<'_>,
+    condition: &Sql,
+) -> Result<(), sqlx::Error> {
     if tx.backend != Backend::Postgres {
         return Ok(());
     }
@@ -501,12 +504,12 @@ impl Store {
     /// Inserts new runtimes in one transaction.
     pub async fn insert_runtimes(&self, runtimes: &[Runtime]) -> Result<(), StoreError> {
         transact!(self, |tx| {
-        for rt in runtimes {
-            let auth_users = serde_json::to_string(&rt.auth_users)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            let tags =
-                serde_json::to_string(&rt.tags).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            sqlx::query(&format!(
+            for rt in runtimes {
+                let auth_users = serde_json::to_string(&rt.auth_users)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let tags = serde_json::to_string(&rt.tags)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                sqlx::query(&format!(
                 "INSERT INTO runtimes ({COLUMNS}, has_auth_user) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
                  $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, \
                  $31, $32, $33, $34, $35, $36)"
@@ -549,8 +552,8 @@ impl Store {
             .bind(i64::from(!rt.auth_users.is_empty()))
             .execute(&mut *tx.tx)
             .await?;
-            for user in &rt.auth_users {
-                sqlx::query(
+                for user in &rt.auth_users {
+                    sqlx::query(
                     "INSERT INTO runtime_users (runtime_id, tenant_id, user_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
                 )
                 .bind(&rt.id)
@@ -558,9 +561,9 @@ impl Store {
                 .bind(user)
                 .execute(&mut *tx.tx)
                 .await?;
-            }
-            for (key, value) in &rt.tags {
-                sqlx::query(
+                }
+                for (key, value) in &rt.tags {
+                    sqlx::query(
                     "INSERT INTO runtime_tags (runtime_id, tenant_id, tag_key, tag_value) VALUES ($1, $2, $3, $4) \
                      ON CONFLICT (runtime_id, tag_key) DO UPDATE SET tag_value = excluded.tag_value",
                 )
@@ -570,9 +573,9 @@ impl Store {
                 .bind(value)
                 .execute(&mut *tx.tx)
                 .await?;
+                }
             }
-        }
-        Ok::<_, StoreError>(())
+            Ok::<_, StoreError>(())
         })?;
         for tenant in runtimes
             .iter()
@@ -737,17 +740,17 @@ impl Store {
         let mut admitted = Sql::new("SELECT COUNT(*) FROM runtimes WHERE ");
         push_guarded_ids(&mut admitted, tenant_id, ids, guard);
         let whole = transact!(self, |tx| {
-                lock_runtimes(tx, &runtime_ids(tenant_id, ids)).await?;
-                if matches!(guard, StepGuard::Begin { .. }) {
-                    // All or nothing: with the rows locked, the count is what the update would do.
-                    let count: i64 = admitted.query()?.fetch_one(&mut *tx.tx).await?.try_get(0)?;
-                    if count != ids.len() as i64 {
-                        return Ok::<_, StoreError>(false);
-                    }
+            lock_runtimes(tx, &runtime_ids(tenant_id, ids)).await?;
+            if matches!(guard, StepGuard::Begin { .. }) {
+                // All or nothing: with the rows locked, the count is what the update would do.
+                let count: i64 = admitted.query()?.fetch_one(&mut *tx.tx).await?.try_get(0)?;
+                if count != ids.len() as i64 {
+                    return Ok::<_, StoreError>(false);
                 }
-                let changed = update.query()?.execute(&mut *tx.tx).await?.rows_affected();
-                Ok(changed == ids.len() as u64)
-            })?;
+            }
+            let changed = update.query()?.execute(&mut *tx.tx).await?.rows_affected();
+            Ok(changed == ids.len() as u64)
+        })?;
         self.runtime_counts.invalidate(tenant_id);
         Ok(whole)
     }
@@ -772,5 +775,41 @@ impl Store {
                 .fetch_one(&self.pool)
                 .await?;
         Ok(row.try_get::<Option<i64>, _>(0)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::{runtime, test_store};
+
+    #[tokio::test]
+    async fn corrupt_rows_are_reported_not_papered_over() -> Result<(), StoreError> {
+        // issue: contention (swallowed errors)
+        let (store, tenant, _dir) = test_store("corrupt-runtime").await?;
+        store
+            .insert_runtimes(&[
+                runtime(&tenant, "ecd-1", None),
+                runtime(&tenant, "ecd-2", None),
+            ])
+            .await?;
+        // An operation without its step is not "step 0".
+        sqlx::query("UPDATE runtimes SET operation = 'Stop', op_step = NULL WHERE id = 'ecd-1'")
+            .execute(&store.pool)
+            .await?;
+        let read = store.runtimes_by_ids(&tenant, &["ecd-1".into()]).await;
+        assert!(matches!(read, Err(StoreError::Corrupt(_))), "{read:?}");
+        // A model group reference to no model group is not a group without a name.
+        sqlx::query("UPDATE runtimes SET model_template_id = 'mt-gone' WHERE id = 'ecd-2'")
+            .execute(&store.pool)
+            .await?;
+        let filter = RuntimeFilter {
+            tenant_id: tenant.clone(),
+            ids: Some(vec!["ecd-2".into()]),
+            ..RuntimeFilter::default()
+        };
+        let page = store.list_runtime_listings(&filter, 0, 10).await;
+        assert!(matches!(page, Err(StoreError::Corrupt(_))), "{page:?}");
+        Ok(())
     }
 }

@@ -44,7 +44,8 @@ impl Store {
                         continue;
                     }
                     let secret = self.cipher.decrypt(&stored)?;
-                    let mut query = sqlx::query(&update).bind(self.cipher.encrypt(secret.expose())?);
+                    let mut query =
+                        sqlx::query(&update).bind(self.cipher.encrypt(secret.expose())?);
                     for i in 0..keys.len() {
                         query = query.bind(row.try_get::<String, _>(i)?);
                     }

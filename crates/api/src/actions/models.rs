@@ -23,12 +23,12 @@ use domain::providers;
 use pop::ApiError;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use store::{Secret, StoreError};
 use store::models::{
     Dependency, LlmTemplate, LlmTemplateFilter, ModelChangeError, ModelTemplate,
     ModelTemplateFilter, ModelTemplatePatch, NewLlmTemplate, ProviderTemplate,
     ProviderTemplateFilter,
 };
+use store::{Secret, StoreError};
 
 use super::Action;
 use super::common::{Empty, model_template_not_found, non_empty, non_empty_list, page, required};
@@ -612,7 +612,10 @@ impl Action for UpdateModelProviderTemplate {
         // different fields at once both land.
         let merge = |mut provider: ProviderTemplate| {
             let kind = ProviderType::parse(&provider.provider_type).ok_or_else(|| {
-                StoreError::Corrupt(format!("provider type {:?} of {id}", provider.provider_type))
+                StoreError::Corrupt(format!(
+                    "provider type {:?} of {id}",
+                    provider.provider_type
+                ))
             })?;
             let current_key = provider.api_key.as_ref().map(|k| k.expose().to_string());
             // A caller that sends back the masked key it was shown means "keep the key".
@@ -1201,10 +1204,7 @@ impl Action for ListLlmTemplates {
             .await
             .map_err(store_failure)?;
         Ok(ListLlmTemplatesResponse {
-            data: models
-                .into_iter()
-                .map(llm_view)
-                .collect::<Result<_, _>>()?,
+            data: models.into_iter().map(llm_view).collect::<Result<_, _>>()?,
             page_number: page.number,
             page_size: page.size,
             total_count,
@@ -1215,6 +1215,33 @@ impl Action for ListLlmTemplates {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_corrupt_stored_model_config_is_an_internal_error() {
+        // issue: contention (swallowed errors)
+        let model = |config: &str| LlmTemplate {
+            id: "llmt-1".into(),
+            tenant_id: "t".into(),
+            model_template_id: "mt-1".into(),
+            provider_template_id: "mpt-1".into(),
+            provider_name: "bailian".into(),
+            llm_code: "qwen-max".into(),
+            name: "Qwen".into(),
+            description: String::new(),
+            config: config.into(),
+            is_default: false,
+            prices: Default::default(),
+            credit_multiplier: None,
+            created_at: 0,
+            updated_at: 0,
+        };
+        assert!(llm_view(model(r#"{"features":["function-calling"]}"#)).is_ok());
+        let broken = llm_view(model("not json")).map(|_| ());
+        assert_eq!(
+            broken.map_err(|e| (e.status, e.code)),
+            Err((500, "InternalError".into()))
+        );
+    }
 
     #[test]
     fn update_errors_use_the_sdk_names() {
