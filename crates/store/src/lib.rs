@@ -173,10 +173,10 @@ impl Store {
 
 /// Runs `$body` — an expression of type `Result<T, E>` (`E: From<StoreError> + Contention`)
 /// that sees the transaction as `$tx: &mut WriteTx` — in one write transaction of `$store`, and
-/// commits it; an `Err` rolls everything back. Every write of the store goes through here. When
-/// the database aborts the transaction for contention (see [`Contention`]), the whole of it is
-/// rolled back and run again (see [`Attempts`]): `$body` must do nothing but work in the
-/// transaction. A macro rather than a function taking a closure: the body borrows the
+/// commits it; an `Err` rolls everything back. Every write transaction of the store but the
+/// nonce batches (which rerun the same way) goes through here. When the database aborts the
+/// transaction for contention (see [`Contention`]), the whole of it is rolled back and run again
+/// (see [`Attempts`]): `$body` must do nothing but work in the transaction. A macro rather than a function taking a closure: the body borrows the
 /// transaction, and futures of such closures cannot yet be proven `Send`.
 macro_rules! transact {
     ($store:expr, |$tx:ident| $body:expr) => {{
