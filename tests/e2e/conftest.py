@@ -330,6 +330,15 @@ def server(_session_factory) -> AmcServer:
     return _session_factory(delay_ms=0)
 
 
+@pytest.fixture(scope="session")
+def replica(server, _session_factory) -> AmcServer:
+    """A second replica of the shared server: another `amc serve` on the same PostgreSQL database
+    (skipped on SQLite, whose store one process owns)."""
+    if server.backend != "postgres":
+        pytest.skip("replicas share a PostgreSQL database")
+    return _session_factory.replica(server)
+
+
 @pytest.fixture
 def server_factory(amc_bin, backend, _workdir, pg_databases):
     """Start dedicated servers for one test (same backend); all are killed when the test ends."""

@@ -15,7 +15,7 @@ use web::RequestId;
 use web::body::BodyLimits;
 
 use crate::actions::{self, ActionEntry};
-use crate::errors::{self, internal};
+use crate::errors::{self, store_failure};
 use crate::response::failure_error;
 use crate::{AppState, Ctx, MAX_BODY_BYTES, response};
 
@@ -58,7 +58,7 @@ async fn active_key(state: &AppState, access_key_id: &str) -> Result<AccessKey, 
         .store
         .access_key(access_key_id)
         .await
-        .map_err(internal)?
+        .map_err(store_failure)?
         .ok_or_else(ApiError::access_key_not_found)?;
     if !key.active {
         return Err(ApiError::access_key_inactive());
@@ -177,7 +177,7 @@ async fn handle(
         .store
         .record_nonce(&key.id, &signed.nonce, nonce_kept_until(signed.timestamp))
         .await
-        .map_err(|e| fail(internal(e)))?;
+        .map_err(|e| fail(store_failure(e)))?;
     if !fresh {
         return Err(fail(ApiError::signature_nonce_used()));
     }

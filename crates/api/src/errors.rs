@@ -7,6 +7,7 @@
 use std::fmt::{Display, Write};
 
 use pop::ApiError;
+use store::StoreError;
 
 /// One row of the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -223,6 +224,19 @@ pub(crate) fn internal(error: impl Display) -> ApiError {
     INTERNAL_ERROR.error(&[])
 }
 
+/// The answer to a failed store call. Contention the store could not resolve by running its
+/// transaction again is the cloud's `OperationConflict` (409: the client may retry), never a
+/// 5xx; everything else is `InternalError`, its detail in the log only.
+pub(crate) fn store_failure(error: StoreError) -> ApiError {
+    match error {
+        StoreError::Contended(_) => {
+            tracing::warn!(%error, "request refused for contention");
+            OPERATION_CONFLICT.error(&[])
+        }
+        other => internal(other),
+    }
+}
+
 /// `docs/errors.md` as the table gives it.
 pub fn markdown() -> String {
     let mut out = String::from(
@@ -348,6 +362,33 @@ mod tests {
         assert!(
             found.is_empty(),
             "errors built outside the table: {found:?}"
+        );
+    }
+
+    #[test]
+    fn contention_is_a_conflict_and_nothing_else_is() {
+        // issue 11: contention
+        let conflict = store_failure(StoreError::Contended(5));
+        assert_eq!(
+            (
+                conflict.status,
+                conflict.code.as_ref(),
+                conflict.message.as_str()
+            ),
+            (
+                409,
+                "OperationConflict",
+                "Request was denied due to conflict with a previous request."
+            )
+        );
+        let corrupt = store_failure(StoreError::Corrupt("config of mt-1".into()));
+        assert_eq!(
+            (corrupt.status, corrupt.code.as_ref()),
+            (500, "InternalError")
+        );
+        assert!(
+            !corrupt.message.contains("mt-1"),
+            "the detail stays in the log"
         );
     }
 }

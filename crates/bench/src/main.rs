@@ -50,6 +50,23 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         rounds: usize,
     },
+    /// Contention: `clients` callers at once, for `seconds`, change the model groups of
+    /// overlapping runtimes (ConfigRuntimeModelTemplate / RemoveRuntimeModelTemplate of random
+    /// `batch`es of `runtimes` runtimes), update the `groups` model groups they use
+    /// (UpdateModelTemplate) and stop and start a few of them (the lifecycle loop then writes
+    /// too, when the server runs with a step delay). Counts the answers by status and code.
+    Contention {
+        #[arg(long, default_value_t = 4)]
+        clients: usize,
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        #[arg(long, default_value_t = 200)]
+        runtimes: usize,
+        #[arg(long, default_value_t = 50)]
+        batch: usize,
+        #[arg(long, default_value_t = 4)]
+        groups: usize,
+    },
     /// Drive any action: `--action X --version V --param Name=Value ...`.
     Call {
         #[arg(long)]
@@ -102,6 +119,23 @@ impl Client {
         version: &str,
         query: &FlatParams,
     ) -> anyhow::Result<bytes::Bytes> {
+        let (status, body) = self.answer(action, version, query).await?;
+        if !status.is_success() {
+            bail!(
+                "{action} failed: {status} {}",
+                String::from_utf8_lossy(&body)
+            );
+        }
+        Ok(body)
+    }
+
+    /// One signed call and whatever the server answered, error statuses included.
+    async fn answer(
+        &self,
+        action: &str,
+        version: &str,
+        query: &FlatParams,
+    ) -> anyhow::Result<(reqwest::StatusCode, bytes::Bytes)> {
         let nonce = uuid::Uuid::new_v4().simple().to_string();
         let empty = FlatParams::new();
         let signed = sign_v3(&SigningInput {
@@ -130,13 +164,7 @@ impl Client {
         // Like any load generator, read the body but leave parsing it to the seed, which
         // needs it: the measured side is the server.
         let body = response.bytes().await?;
-        if !status.is_success() {
-            bail!(
-                "{action} failed: {status} {}",
-                String::from_utf8_lossy(&body)
-            );
-        }
-        Ok(body)
+        Ok((status, body))
     }
 }
 
@@ -376,6 +404,228 @@ async fn delivery(client: Client, count: usize, batch: usize, rounds: usize) -> 
     Ok(())
 }
 
+/// A small xorshift generator: the load only needs to be spread, not unpredictable.
+struct Spread(u64);
+
+impl Spread {
+    fn new() -> Spread {
+        Spread(uuid::Uuid::new_v4().as_u64_pair().0 | 1)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n.max(1) as u64) as usize
+    }
+}
+
+/// The ids of the runtimes in resource group `group`, through ListDesktopAgentRuntime.
+async fn runtimes_in(client: &Client, group: &str, count: usize) -> anyhow::Result<Vec<String>> {
+    let mut ids = Vec::with_capacity(count);
+    for page in 1..=count.div_ceil(100) {
+        let query = params(&[
+            ("AgentProvider", "OpenClaw".into()),
+            ("ResourceGroupId", group.to_string()),
+            ("PageSize", "100".into()),
+            ("PageNumber", page.to_string()),
+        ]);
+        let body = json(
+            &client
+                .call("ListDesktopAgentRuntime", "2021-09-01", &query)
+                .await?,
+        )?;
+        ids.extend(
+            body["Data"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|r| r["DesktopId"].as_str().map(str::to_string)),
+        );
+    }
+    Ok(ids)
+}
+
+/// What the contention load saw: answers per (action, HTTP status, code), and latencies.
+#[derive(Default)]
+struct Tally {
+    answers: std::collections::BTreeMap<(&'static str, u16, String), usize>,
+    latencies_us: Vec<u64>,
+}
+
+async fn contention(
+    client: Client,
+    clients: usize,
+    seconds: u64,
+    runtimes: usize,
+    batch: usize,
+    groups: usize,
+) -> anyhow::Result<()> {
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let group = json(
+        &client
+            .call(
+                "CreateResourceGroup",
+                "2020-03-31",
+                &params(&[
+                    ("Name", format!("contention-{tag}")),
+                    ("DisplayName", "contention".into()),
+                ]),
+            )
+            .await?,
+    )?;
+    let group_id = group["ResourceGroup"]["Id"]
+        .as_str()
+        .context("CreateResourceGroup: no Id")?
+        .to_string();
+    seed_with(client.clone(), runtimes, 4, Some(group_id.clone())).await?;
+    let mut templates = Vec::with_capacity(groups);
+    for i in 0..groups.max(1) {
+        let created = json(
+            &client
+                .call(
+                    "CreateModelTemplate",
+                    "2021-09-01",
+                    &params(&[
+                        ("AgentProvider", "OpenClaw".into()),
+                        ("BizType", "1".into()),
+                        ("Name", format!("contention-{i}")),
+                    ]),
+                )
+                .await?,
+        )?;
+        templates.push(
+            created["Data"]["ModelTemplateId"]
+                .as_str()
+                .context("CreateModelTemplate: no id")?
+                .to_string(),
+        );
+    }
+    // The runtimes without a group of their own inherit the first one: its updates sweep them.
+    client
+        .call(
+            "ConfigResourceGroupModelTemplate",
+            "2021-09-01",
+            &params(&[
+                ("ModelTemplateId", templates[0].clone()),
+                ("ResourceGroupId", group_id.clone()),
+            ]),
+        )
+        .await?;
+    let ids = Arc::new(runtimes_in(&client, &group_id, runtimes).await?);
+    let templates = Arc::new(templates);
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (client, stop, ids, templates) =
+            (client.clone(), stop.clone(), ids.clone(), templates.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut spread = Spread::new();
+            let mut tally = Tally::default();
+            while !stop.load(Ordering::Relaxed) {
+                let template = templates[spread.below(templates.len())].clone();
+                // A run of runtimes from a random start, stepping by 7: batches overlap, and
+                // each names its runtimes in its own order.
+                let pick = |spread: &mut Spread, n: usize| -> Vec<String> {
+                    let start = spread.below(ids.len());
+                    (0..n.min(ids.len()))
+                        .map(|i| ids[(start + i * 7) % ids.len()].clone())
+                        .collect()
+                };
+                let (action, version, query): (&'static str, &str, FlatParams) =
+                    match spread.below(4) {
+                        op @ (0 | 1) => {
+                            let mut query = FlatParams::new();
+                            query.insert("ModelTemplateId", template);
+                            query.insert("RuntimeType", "CloudDesktop");
+                            for (i, id) in pick(&mut spread, batch).into_iter().enumerate() {
+                                query.insert(format!("RuntimeIds.{}", i + 1), id);
+                            }
+                            let action = if op == 0 {
+                                "ConfigRuntimeModelTemplate"
+                            } else {
+                                "RemoveRuntimeModelTemplate"
+                            };
+                            (action, "2021-09-01", query)
+                        }
+                        2 => {
+                            let mut query = FlatParams::new();
+                            query.insert("ModelTemplateId", template);
+                            query.insert("Description", format!("d{}", spread.below(1000)));
+                            ("UpdateModelTemplate", "2021-09-01", query)
+                        }
+                        _ => {
+                            let mut query = FlatParams::new();
+                            query.insert("RegionId", "cn-hangzhou");
+                            for (i, id) in pick(&mut spread, 5).into_iter().enumerate() {
+                                query.insert(format!("DesktopId.{}", i + 1), id);
+                            }
+                            let action = if spread.below(2) == 0 {
+                                "StopDesktops"
+                            } else {
+                                "StartDesktops"
+                            };
+                            (action, "2020-09-30", query)
+                        }
+                    };
+                let t = Instant::now();
+                let (status, code) = match client.answer(action, version, &query).await {
+                    Ok((status, _)) if status.is_success() => (status.as_u16(), String::new()),
+                    Ok((status, body)) => {
+                        let code = serde_json::from_slice::<serde_json::Value>(&body)
+                            .ok()
+                            .and_then(|v| v["Code"].as_str().map(str::to_string))
+                            .unwrap_or_default();
+                        (status.as_u16(), code)
+                    }
+                    Err(e) => (0, e.to_string()),
+                };
+                tally.latencies_us.push(t.elapsed().as_micros() as u64);
+                *tally.answers.entry((action, status, code)).or_default() += 1;
+            }
+            tally
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Tally::default();
+    for task in tasks {
+        let tally = task.await?;
+        for (key, n) in tally.answers {
+            *all.answers.entry(key).or_default() += n;
+        }
+        all.latencies_us.extend(tally.latencies_us);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    all.latencies_us.sort_unstable();
+    let pct = |p: f64| {
+        let idx = ((all.latencies_us.len() as f64 - 1.0) * p).round() as usize;
+        all.latencies_us.get(idx).copied().unwrap_or(0) as f64 / 1000.0
+    };
+    let calls: usize = all.answers.values().sum();
+    let server_errors: usize = all
+        .answers
+        .iter()
+        .filter(|((_, status, _), _)| *status >= 500 || *status == 0)
+        .map(|(_, n)| n)
+        .sum();
+    println!(
+        "contention x{clients} over {} runtimes: {calls} calls in {elapsed:.1}s = {:.0} calls/s; \
+         {server_errors} answered 5xx ({:.1} %); latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        ids.len(),
+        calls as f64 / elapsed,
+        100.0 * server_errors as f64 / calls.max(1) as f64,
+        pct(0.50),
+        pct(0.99),
+        pct(1.0),
+    );
+    for ((action, status, code), n) in &all.answers {
+        println!("  {action} {status} {code}: {n}");
+    }
+    Ok(())
+}
+
 struct Report {
     ok: usize,
     failed: usize,
@@ -492,6 +742,13 @@ async fn main() -> anyhow::Result<()> {
             batch,
             rounds,
         } => delivery(client, count, batch, rounds).await,
+        Command::Contention {
+            clients,
+            seconds,
+            runtimes,
+            batch,
+            groups,
+        } => contention(client, clients, seconds, runtimes, batch, groups).await,
         Command::Call {
             action,
             version,

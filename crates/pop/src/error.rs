@@ -121,6 +121,16 @@ impl ApiError {
         )
     }
 
+    /// The cloud's answer to a request that collided with concurrent ones: the client may send
+    /// it again.
+    pub fn operation_conflict() -> Self {
+        Self::new(
+            409,
+            "OperationConflict",
+            "Request was denied due to conflict with a previous request.",
+        )
+    }
+
     pub fn internal() -> Self {
         Self::new(
             500,

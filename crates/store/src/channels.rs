@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use sqlx::Row;
 
 use crate::query::Sql;
-use crate::{Secret, Store, StoreError};
+use crate::runtimes::lock_runtimes;
+use crate::{Secret, Store, StoreError, transact};
 
 /// Where a channel stands on its runtime.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,37 +79,36 @@ impl Store {
             return Ok(());
         }
         let runtime_ids: Vec<String> = settings.iter().map(|s| s.runtime_id.clone()).collect();
-        let mut tx = self.write().await?;
-        for RuntimeSettings { runtime_id, config } in settings {
-            sqlx::query(
-                "INSERT INTO runtime_channels \
-                 (runtime_id, tenant_id, code, name, config_mode, config_enc, status, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) \
-                 ON CONFLICT (runtime_id, code) DO UPDATE SET name = excluded.name, \
-                 config_mode = excluded.config_mode, config_enc = excluded.config_enc, \
-                 status = excluded.status, updated_at = excluded.updated_at",
-            )
-            .bind(runtime_id)
-            .bind(tenant_id)
-            .bind(&channel.code)
-            .bind(&channel.name)
-            .bind(&channel.config_mode)
-            .bind(self.cipher.encrypt(config.expose()))
-            .bind(channel.status.as_str())
-            .bind(now)
-            .execute(&mut *tx.tx)
-            .await?;
-        }
-        let mut bump = Sql::new(
-            "UPDATE runtimes SET generation = generation + 1, updated_at = $1 WHERE tenant_id = $2 AND",
-        );
-        bump.preset(&[
-            crate::query::Value::Int(now),
-            crate::query::Value::Text(tenant_id.to_string()),
-        ]);
-        bump.in_list("id", &runtime_ids);
-        bump.query()?.execute(&mut *tx.tx).await?;
-        tx.commit().await?;
+        let runtimes = crate::runtimes::runtime_ids(tenant_id, &runtime_ids);
+        let mut bump = Sql::new("UPDATE runtimes SET generation = generation + 1, updated_at = ");
+        bump.bind_int(now).push(" WHERE ").append(&runtimes);
+        transact!(self, |tx| {
+            // The runtimes first: whoever changes a runtime's channels holds its row.
+            lock_runtimes(tx, &runtimes).await?;
+            for RuntimeSettings { runtime_id, config } in settings {
+                let config_enc = self.cipher.encrypt(config.expose())?;
+                sqlx::query(
+                    "INSERT INTO runtime_channels \
+                     (runtime_id, tenant_id, code, name, config_mode, config_enc, status, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) \
+                     ON CONFLICT (runtime_id, code) DO UPDATE SET name = excluded.name, \
+                     config_mode = excluded.config_mode, config_enc = excluded.config_enc, \
+                     status = excluded.status, updated_at = excluded.updated_at",
+                )
+                .bind(runtime_id)
+                .bind(tenant_id)
+                .bind(&channel.code)
+                .bind(&channel.name)
+                .bind(&channel.config_mode)
+                .bind(config_enc)
+                .bind(channel.status.as_str())
+                .bind(now)
+                .execute(&mut *tx.tx)
+                .await?;
+            }
+            bump.query()?.execute(&mut *tx.tx).await?;
+            Ok::<_, StoreError>(())
+        })?;
         self.runtime_counts.invalidate(tenant_id);
         Ok(())
     }
@@ -153,27 +153,25 @@ impl Store {
         if runtime_ids.is_empty() {
             return Ok(0);
         }
-        let mut tx = self.write().await?;
-        let mut bump = Sql::new(
-            "UPDATE runtimes SET generation = generation + 1, updated_at = $1 WHERE tenant_id = $2 \
-             AND EXISTS (SELECT 1 FROM runtime_channels c WHERE c.runtime_id = runtimes.id AND c.code = $3) AND",
-        );
-        bump.preset(&[
-            crate::query::Value::Int(now),
-            crate::query::Value::Text(tenant_id.to_string()),
-            crate::query::Value::Text(code.to_string()),
-        ]);
-        bump.in_list("id", runtime_ids);
-        bump.query()?.execute(&mut *tx.tx).await?;
-        let mut delete =
-            Sql::new("DELETE FROM runtime_channels WHERE tenant_id = $1 AND code = $2 AND");
-        delete.preset(&[
-            crate::query::Value::Text(tenant_id.to_string()),
-            crate::query::Value::Text(code.to_string()),
-        ]);
+        let runtimes = crate::runtimes::runtime_ids(tenant_id, runtime_ids);
+        let mut bump = Sql::new("UPDATE runtimes SET generation = generation + 1, updated_at = ");
+        bump.bind_int(now)
+            .push(" WHERE EXISTS (SELECT 1 FROM runtime_channels c WHERE c.runtime_id = runtimes.id AND c.code = ")
+            .bind_text(code)
+            .push(") AND ")
+            .append(&runtimes);
+        let mut delete = Sql::new("DELETE FROM runtime_channels WHERE tenant_id = ");
+        delete
+            .bind_text(tenant_id)
+            .push(" AND code = ")
+            .bind_text(code)
+            .push(" AND");
         delete.in_list("runtime_id", runtime_ids);
-        let removed = delete.query()?.execute(&mut *tx.tx).await?.rows_affected();
-        tx.commit().await?;
+        let removed = transact!(self, |tx| {
+            lock_runtimes(tx, &runtimes).await?;
+            bump.query()?.execute(&mut *tx.tx).await?;
+            Ok::<_, StoreError>(delete.query()?.execute(&mut *tx.tx).await?.rows_affected())
+        })?;
         self.runtime_counts.invalidate(tenant_id);
         Ok(removed)
     }
@@ -220,19 +218,19 @@ impl Store {
         code: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.write().await?;
-        let updated = sqlx::query(
-            "UPDATE runtime_channels SET status = 'Configured', updated_at = $1 \
-             WHERE tenant_id = $2 AND runtime_id = $3 AND code = $4 AND status = 'Configuring'",
-        )
-        .bind(now)
-        .bind(tenant_id)
-        .bind(runtime_id)
-        .bind(code)
-        .execute(&mut *tx.tx)
-        .await?
-        .rows_affected();
-        tx.commit().await?;
+        let updated = transact!(self, |tx| {
+            let done = sqlx::query(
+                    "UPDATE runtime_channels SET status = 'Configured', updated_at = $1 \
+                     WHERE tenant_id = $2 AND runtime_id = $3 AND code = $4 AND status = 'Configuring'",
+                )
+                .bind(now)
+                .bind(tenant_id)
+                .bind(runtime_id)
+                .bind(code)
+                .execute(&mut *tx.tx)
+                .await?;
+            Ok::<_, StoreError>(done.rows_affected())
+        })?;
         self.runtime_counts.invalidate(tenant_id);
         Ok(updated > 0)
     }

@@ -21,6 +21,8 @@ pub enum CryptoError {
     UnknownKey(String),
     #[error("ciphertext failed authentication")]
     Tampered,
+    #[error("encryption failed")]
+    Encrypt,
 }
 
 /// A 256-bit master key. Zeroed on drop, never printed.
@@ -106,18 +108,19 @@ impl Cipher {
         self.current.id()
     }
 
-    pub fn encrypt(&self, plaintext: &str) -> String {
+    /// Seals `plaintext` under the current key. AES-GCM refuses only absurd lengths, but a
+    /// failure must never be stored as if it were a ciphertext.
+    pub fn encrypt(&self, plaintext: &str) -> Result<String, CryptoError> {
         let cipher = Aes256Gcm::new((&self.current.0).into());
         let mut nonce = [0u8; 12];
         rand::thread_rng().fill_bytes(&mut nonce);
-        // Encryption with a valid key and nonce length cannot fail; keep the type honest anyway.
         let sealed = cipher
             .encrypt(Nonce::from_slice(&nonce), plaintext.as_bytes())
-            .unwrap_or_default();
+            .map_err(|_| CryptoError::Encrypt)?;
         let mut blob = Vec::with_capacity(12 + sealed.len());
         blob.extend_from_slice(&nonce);
         blob.extend_from_slice(&sealed);
-        format!("v1.{}.{}", self.current.id(), BASE64.encode(blob))
+        Ok(format!("v1.{}.{}", self.current.id(), BASE64.encode(blob)))
     }
 
     pub fn decrypt(&self, stored: &str) -> Result<Secret, CryptoError> {
@@ -160,21 +163,22 @@ mod tests {
     }
 
     #[test]
-    fn round_trip_hides_the_plaintext() {
+    fn round_trip_hides_the_plaintext() -> Result<(), CryptoError> {
         let cipher = Cipher::new(key(1));
-        let stored = cipher.encrypt("sk-planted-secret");
+        let stored = cipher.encrypt("sk-planted-secret")?;
         assert!(!stored.contains("sk-planted-secret"));
         assert_eq!(
             cipher.decrypt(&stored).map(|s| s.expose().to_string()).ok(),
             Some("sk-planted-secret".into())
         );
         assert_eq!(format!("{:?}", Secret::new("x")), "Secret(***)");
+        Ok(())
     }
 
     #[test]
-    fn rotation_reads_old_values_and_refuses_unknown_keys() {
+    fn rotation_reads_old_values_and_refuses_unknown_keys() -> Result<(), CryptoError> {
         let old = Cipher::new(key(1));
-        let stored = old.encrypt("value");
+        let stored = old.encrypt("value")?;
         let rotated = Cipher::with_previous(key(2), vec![key(1)]);
         assert!(!rotated.is_current(&stored));
         assert_eq!(
@@ -188,16 +192,18 @@ mod tests {
             Cipher::new(key(2)).decrypt(&stored),
             Err(CryptoError::UnknownKey(_))
         ));
+        Ok(())
     }
 
     #[test]
-    fn tampering_is_detected() {
+    fn tampering_is_detected() -> Result<(), CryptoError> {
         let cipher = Cipher::new(key(3));
-        let mut stored = cipher.encrypt("value").into_bytes();
+        let mut stored = cipher.encrypt("value")?.into_bytes();
         let last = stored.len() - 3;
         stored[last] = if stored[last] == b'A' { b'B' } else { b'A' };
-        let stored = String::from_utf8(stored).unwrap_or_default();
+        let stored = String::from_utf8(stored).map_err(|_| CryptoError::Malformed)?;
         assert!(cipher.decrypt(&stored).is_err());
+        Ok(())
     }
 
     #[test]

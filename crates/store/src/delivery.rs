@@ -5,8 +5,10 @@
 
 use sqlx::Row;
 
+use crate::models::lock_model_template;
 use crate::query::Sql;
-use crate::{Store, StoreError};
+use crate::runtimes::{lock_runtimes, runtime_ids};
+use crate::{Store, StoreError, WriteTx, transact};
 
 /// How a runtime got its model group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,52 +24,112 @@ pub(crate) const EFFECTIVE_MODEL_TEMPLATE: &str = "COALESCE(r.model_template_id,
      FROM resource_group_model_templates b WHERE b.tenant_id = r.tenant_id AND b.resource_group_id = r.resource_group_id \
      AND b.agent_provider = r.agent_provider))";
 
+/// What a delivery change found when it came to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    Done,
+    /// The model group does not exist (any more): nothing changed.
+    NoModelTemplate,
+    /// The resource group does not exist (any more): nothing changed.
+    NoResourceGroup,
+}
+
+/// Locks resource group `id` against deletion (`FOR KEY SHARE` on PostgreSQL) for the rest of
+/// the transaction; `false` when it does not exist.
+pub(crate) async fn lock_resource_group(
+    tx: &mut WriteTx<'_>,
+    tenant_id: &str,
+    id: &str,
+    strength: &str,
+) -> Result<bool, sqlx::Error> {
+    let row = sqlx::query(&format!(
+        "SELECT id FROM resource_groups WHERE tenant_id = $1 AND id = $2{}",
+        tx.locking(strength)
+    ))
+    .bind(tenant_id)
+    .bind(id)
+    .fetch_optional(&mut *tx.tx)
+    .await?;
+    Ok(row.is_some())
+}
+
 impl Store {
-    /// Sets (`Some`) or clears (`None`) the model group assigned to runtimes `ids` themselves.
-    /// Runtimes already in that state are left alone; setting a group that does not exist (any
-    /// more) changes nothing. Returns how many runtimes changed.
-    pub async fn set_runtime_model_template(
+    /// Assigns model group `model_template_id` to runtimes `ids` themselves. Runtimes that
+    /// already have it are left alone. The group is locked against changes and deletion while
+    /// this runs, so a runtime never gets a group that is being deleted.
+    pub async fn assign_runtime_model_template(
         &self,
         tenant_id: &str,
         ids: &[String],
-        model_template_id: Option<&str>,
+        model_template_id: &str,
+        now: i64,
+    ) -> Result<Delivery, StoreError> {
+        if ids.is_empty() {
+            return Ok(Delivery::Done);
+        }
+        let mut update = Sql::new("UPDATE runtimes SET generation = generation + 1, updated_at = ");
+        update
+            .bind_int(now)
+            .push(", model_template_id = ")
+            .bind_text(model_template_id)
+            .push(" WHERE tenant_id = ")
+            .bind_text(tenant_id)
+            .push(" AND");
+        update.in_list("id", ids);
+        update
+            .push(" AND (model_template_id IS NULL OR model_template_id <> ")
+            .bind_text(model_template_id)
+            .push(")");
+        let done = transact!(self, |tx| {
+            if lock_model_template(tx, tenant_id, model_template_id, "SHARE")
+                .await?
+                .is_none()
+            {
+                return Ok::<_, StoreError>(Delivery::NoModelTemplate);
+            }
+            lock_runtimes(tx, &runtime_ids(tenant_id, ids)).await?;
+            update.query()?.execute(&mut *tx.tx).await?;
+            Ok(Delivery::Done)
+        })?;
+        self.runtime_counts.invalidate(tenant_id);
+        Ok(done)
+    }
+
+    /// Takes model group `model_template_id` away from those of runtimes `ids` that have it
+    /// assigned themselves; a runtime meanwhile given another group keeps that one. Returns how
+    /// many runtimes changed.
+    pub async fn unassign_runtime_model_template(
+        &self,
+        tenant_id: &str,
+        ids: &[String],
+        model_template_id: &str,
         now: i64,
     ) -> Result<u64, StoreError> {
         if ids.is_empty() {
             return Ok(0);
         }
-        let mut sql = Sql::new("UPDATE runtimes SET generation = generation + 1, updated_at = ");
-        sql.bind_int(now);
-        match model_template_id {
-            Some(mt) => sql.push(", model_template_id = ").bind_text(mt),
-            None => sql.push(", model_template_id = NULL"),
-        };
-        sql.push(" WHERE tenant_id = ")
+        let mut update = Sql::new(
+            "UPDATE runtimes SET generation = generation + 1, model_template_id = NULL, updated_at = ",
+        );
+        update
+            .bind_int(now)
+            .push(" WHERE tenant_id = ")
             .bind_text(tenant_id)
+            .push(" AND model_template_id = ")
+            .bind_text(model_template_id)
             .push(" AND");
-        sql.in_list("id", ids);
-        match model_template_id {
-            Some(mt) => {
-                sql.push(" AND (model_template_id IS NULL OR model_template_id <> ")
-                    .bind_text(mt)
-                    .push(")");
-                sql.push(" AND EXISTS (SELECT 1 FROM model_templates m WHERE m.tenant_id = ")
-                    .bind_text(tenant_id)
-                    .push(" AND m.id = ")
-                    .bind_text(mt)
-                    .push(")")
-            }
-            None => sql.push(" AND model_template_id IS NOT NULL"),
-        };
-        let mut tx = self.write().await?;
-        let changed = sql.query()?.execute(&mut *tx.tx).await?.rows_affected();
-        tx.commit().await?;
+        update.in_list("id", ids);
+        let changed = transact!(self, |tx| {
+            lock_runtimes(tx, &runtime_ids(tenant_id, ids)).await?;
+            Ok::<_, StoreError>(update.query()?.execute(&mut *tx.tx).await?.rows_affected())
+        })?;
         self.runtime_counts.invalidate(tenant_id);
         Ok(changed)
     }
 
     /// Binds model group `model_template_id` (for its agent product) to a resource group,
-    /// replacing the group's previous binding for that product.
+    /// replacing the group's previous binding for that product. Both groups are locked against
+    /// deletion while this runs.
     pub async fn bind_resource_group_model_template(
         &self,
         tenant_id: &str,
@@ -75,45 +137,48 @@ impl Store {
         agent_provider: &str,
         model_template_id: &str,
         now: i64,
-    ) -> Result<(), StoreError> {
-        let mut tx = self.write().await?;
-        let previous: Option<String> = sqlx::query(
-            "SELECT model_template_id FROM resource_group_model_templates \
-             WHERE tenant_id = $1 AND resource_group_id = $2 AND agent_provider = $3",
-        )
-        .bind(tenant_id)
-        .bind(resource_group_id)
-        .bind(agent_provider)
-        .fetch_optional(&mut *tx.tx)
-        .await?
-        .map(|row| row.try_get("model_template_id"))
-        .transpose()?;
-        if previous.as_deref() == Some(model_template_id) {
-            return tx.commit().await;
-        }
-        sqlx::query(
-            "INSERT INTO resource_group_model_templates (tenant_id, resource_group_id, agent_provider, model_template_id, created_at) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (resource_group_id, agent_provider) \
-             DO UPDATE SET model_template_id = excluded.model_template_id, created_at = excluded.created_at",
-        )
-        .bind(tenant_id)
-        .bind(resource_group_id)
-        .bind(agent_provider)
-        .bind(model_template_id)
-        .bind(now)
-        .execute(&mut *tx.tx)
-        .await?;
-        bump_inheriting_runtimes(
-            &mut tx.tx,
-            tenant_id,
-            resource_group_id,
-            agent_provider,
-            now,
-        )
-        .await?;
-        tx.commit().await?;
+    ) -> Result<Delivery, StoreError> {
+        let done = transact!(self, |tx| {
+            if lock_model_template(tx, tenant_id, model_template_id, "SHARE")
+                .await?
+                .is_none()
+            {
+                return Ok::<_, StoreError>(Delivery::NoModelTemplate);
+            }
+            if !lock_resource_group(tx, tenant_id, resource_group_id, "KEY SHARE").await? {
+                return Ok(Delivery::NoResourceGroup);
+            }
+            let previous: Option<String> = sqlx::query(
+                "SELECT model_template_id FROM resource_group_model_templates \
+                     WHERE tenant_id = $1 AND resource_group_id = $2 AND agent_provider = $3",
+            )
+            .bind(tenant_id)
+            .bind(resource_group_id)
+            .bind(agent_provider)
+            .fetch_optional(&mut *tx.tx)
+            .await?
+            .map(|row| row.try_get("model_template_id"))
+            .transpose()?;
+            if previous.as_deref() == Some(model_template_id) {
+                return Ok(Delivery::Done);
+            }
+            sqlx::query(
+                    "INSERT INTO resource_group_model_templates (tenant_id, resource_group_id, agent_provider, model_template_id, created_at) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (resource_group_id, agent_provider) \
+                     DO UPDATE SET model_template_id = excluded.model_template_id, created_at = excluded.created_at",
+                )
+                .bind(tenant_id)
+                .bind(resource_group_id)
+                .bind(agent_provider)
+                .bind(model_template_id)
+                .bind(now)
+                .execute(&mut *tx.tx)
+                .await?;
+            bump_inheriting_runtimes(tx, tenant_id, resource_group_id, agent_provider, now).await?;
+            Ok(Delivery::Done)
+        })?;
         self.runtime_counts.invalidate(tenant_id);
-        Ok(())
+        Ok(done)
     }
 
     /// Unbinds model group `model_template_id` from a resource group; `false` when it was not bound.
@@ -124,39 +189,42 @@ impl Store {
         model_template_id: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.write().await?;
-        let providers: Vec<String> = sqlx::query(
-            "SELECT agent_provider FROM resource_group_model_templates \
-             WHERE tenant_id = $1 AND resource_group_id = $2 AND model_template_id = $3",
-        )
-        .bind(tenant_id)
-        .bind(resource_group_id)
-        .bind(model_template_id)
-        .fetch_all(&mut *tx.tx)
-        .await?
-        .iter()
-        .map(|row| row.try_get("agent_provider"))
-        .collect::<Result<_, _>>()?;
-        if providers.is_empty() {
-            tx.commit().await?;
-            return Ok(false);
+        let unbound = transact!(self, |tx| {
+            let providers: Vec<String> = sqlx::query(
+                "SELECT agent_provider FROM resource_group_model_templates \
+                     WHERE tenant_id = $1 AND resource_group_id = $2 AND model_template_id = $3",
+            )
+            .bind(tenant_id)
+            .bind(resource_group_id)
+            .bind(model_template_id)
+            .fetch_all(&mut *tx.tx)
+            .await?
+            .iter()
+            .map(|row| row.try_get("agent_provider"))
+            .collect::<Result<_, _>>()?;
+            if providers.is_empty() {
+                return Ok::<_, StoreError>(false);
+            }
+            sqlx::query(
+                "DELETE FROM resource_group_model_templates \
+                     WHERE tenant_id = $1 AND resource_group_id = $2 AND model_template_id = $3",
+            )
+            .bind(tenant_id)
+            .bind(resource_group_id)
+            .bind(model_template_id)
+            .execute(&mut *tx.tx)
+            .await?;
+            // Every runtime the bumps below may touch, locked at once and in order.
+            lock_runtimes(tx, &inheriting(tenant_id, resource_group_id, None)).await?;
+            for provider in &providers {
+                bump_inheriting_runtimes(tx, tenant_id, resource_group_id, provider, now).await?;
+            }
+            Ok(true)
+        })?;
+        if unbound {
+            self.runtime_counts.invalidate(tenant_id);
         }
-        sqlx::query(
-            "DELETE FROM resource_group_model_templates \
-             WHERE tenant_id = $1 AND resource_group_id = $2 AND model_template_id = $3",
-        )
-        .bind(tenant_id)
-        .bind(resource_group_id)
-        .bind(model_template_id)
-        .execute(&mut *tx.tx)
-        .await?;
-        for provider in &providers {
-            bump_inheriting_runtimes(&mut tx.tx, tenant_id, resource_group_id, provider, now)
-                .await?;
-        }
-        tx.commit().await?;
-        self.runtime_counts.invalidate(tenant_id);
-        Ok(true)
+        Ok(unbound)
     }
 
     /// A page of the resource groups bound to a model group (optionally among `only`), and how
@@ -207,23 +275,32 @@ pub struct EffectiveModelTemplate {
     pub ref_type: ModelTemplateRef,
 }
 
+/// The runtimes of a resource group that inherit its binding (for `agent_provider`, or for any
+/// product), as a condition for [`lock_runtimes`] and the bump.
+fn inheriting(tenant_id: &str, resource_group_id: &str, agent_provider: Option<&str>) -> Sql {
+    let mut sql = Sql::new("tenant_id = ");
+    sql.bind_text(tenant_id)
+        .push(" AND resource_group_id = ")
+        .bind_text(resource_group_id);
+    if let Some(provider) = agent_provider {
+        sql.push(" AND agent_provider = ").bind_text(provider);
+    }
+    sql.push(" AND model_template_id IS NULL");
+    sql
+}
+
 /// Bumps the runtimes of a resource group that inherit its binding for `agent_provider`.
 async fn bump_inheriting_runtimes(
-    conn: &mut sqlx::AnyConnection,
+    tx: &mut WriteTx<'_>,
     tenant_id: &str,
     resource_group_id: &str,
     agent_provider: &str,
     now: i64,
 ) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE runtimes SET generation = generation + 1, updated_at = $1 WHERE tenant_id = $2 \
-         AND resource_group_id = $3 AND agent_provider = $4 AND model_template_id IS NULL",
-    )
-    .bind(now)
-    .bind(tenant_id)
-    .bind(resource_group_id)
-    .bind(agent_provider)
-    .execute(conn)
-    .await?;
+    let condition = inheriting(tenant_id, resource_group_id, Some(agent_provider));
+    lock_runtimes(tx, &condition).await?;
+    let mut update = Sql::new("UPDATE runtimes SET generation = generation + 1, updated_at = ");
+    update.bind_int(now).push(" WHERE ").append(&condition);
+    let done = update.query()?.execute(&mut *tx.tx).await?;
     Ok(done.rows_affected())
 }

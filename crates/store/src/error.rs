@@ -24,4 +24,8 @@ pub enum StoreError {
         path: String,
         source: std::io::Error,
     },
+    /// Concurrent transactions kept getting in the way (deadlocks, serialisation failures), run
+    /// after run: the request conflicts with others and may be sent again.
+    #[error("the transaction was aborted for contention in each of {0} attempts")]
+    Contended(u32),
 }

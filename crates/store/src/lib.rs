@@ -18,6 +18,7 @@ mod settings;
 pub mod tenants;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
@@ -205,25 +206,257 @@ impl Store {
             Backend::Postgres => None,
         };
         let tx = self.pool.begin().await?;
-        Ok(WriteTx { tx, _guard: guard })
+        Ok(WriteTx {
+            tx,
+            backend: self.backend,
+            _guard: guard,
+        })
     }
 }
 
-/// A transaction that holds the SQLite writer slot until it ends.
-struct WriteTx<'a> {
+/// Runs `$body` — an expression of type `Result<T, E>` (`E: From<StoreError> + Contention`)
+/// that sees the transaction as `$tx: &mut WriteTx` — in one write transaction of `$store`, and
+/// commits it; an `Err` rolls everything back. Every write transaction of the store but the
+/// nonce batches (which rerun the same way) goes through here. When the database aborts the
+/// transaction for contention (see [`Contention`]), the whole of it is rolled back and run again
+/// (see [`Attempts`]): `$body` must do nothing but work in the transaction. A macro rather than a function taking a closure: the body borrows the
+/// transaction, and futures of such closures cannot yet be proven `Send`.
+macro_rules! transact {
+    ($store:expr, |$tx:ident| $body:expr) => {{
+        let mut attempts = $crate::Attempts::default();
+        loop {
+            let attempt = async {
+                let mut tx = $store.write().await?;
+                let result = async {
+                    let $tx = &mut tx;
+                    $body
+                }
+                .await;
+                tx.finish(result).await
+            }
+            .await;
+            match attempt {
+                Err(error) if $crate::Contention::is_contention(&error) => {
+                    if !attempts.pause().await {
+                        break Err(
+                            $crate::StoreError::Contended($crate::CONTENTION_ATTEMPTS).into()
+                        );
+                    }
+                }
+                other => break other,
+            }
+        }
+    }};
+}
+pub(crate) use transact;
+
+/// How many times an attempt aborted for contention runs in all, and the pause after the first
+/// abort (doubled after each further one, with jitter): at most about 150 ms of waiting in all.
+pub(crate) const CONTENTION_ATTEMPTS: u32 = 5;
+const CONTENTION_PAUSE: Duration = Duration::from_millis(10);
+
+/// An error that may say the database gave up on a transaction because concurrent ones got in
+/// its way, so that running it again may well succeed.
+pub(crate) trait Contention {
+    fn is_contention(&self) -> bool;
+}
+
+/// SQLSTATEs of contention: PostgreSQL's serialization_failure and deadlock_detected, and
+/// SQLite's BUSY and BUSY_SNAPSHOT (another process holding the database).
+const CONTENTION_CODES: &[&str] = &["40001", "40P01", "5", "517"];
+
+impl Contention for StoreError {
+    fn is_contention(&self) -> bool {
+        match self {
+            StoreError::Database(sqlx::Error::Database(error)) => error
+                .code()
+                .is_some_and(|code| CONTENTION_CODES.contains(&code.as_ref())),
+            _ => false,
+        }
+    }
+}
+
+/// The reruns of one transaction aborted for contention: a short pause, a little longer each
+/// time, and after [`CONTENTION_ATTEMPTS`] attempts in all, no more (the caller then fails with
+/// [`StoreError::Contended`], which is answered as a conflict rather than a failure).
+pub(crate) struct Attempts {
+    made: u32,
+    pause: Duration,
+}
+
+impl Default for Attempts {
+    fn default() -> Attempts {
+        Attempts {
+            made: 1,
+            pause: CONTENTION_PAUSE,
+        }
+    }
+}
+
+impl Attempts {
+    /// After an attempt aborted for contention: waits before the next one and returns `true`,
+    /// or returns `false` when that was the last attempt.
+    pub(crate) async fn pause(&mut self) -> bool {
+        if self.made >= CONTENTION_ATTEMPTS {
+            tracing::warn!(
+                attempts = self.made,
+                "transaction aborted for contention every time; giving up"
+            );
+            return false;
+        }
+        tracing::debug!(
+            attempt = self.made,
+            "transaction aborted for contention; running it again"
+        );
+        // Jitter keeps transactions that collided from colliding again in step.
+        let half = self.pause / 2;
+        let jitter = rand::Rng::gen_range(&mut rand::thread_rng(), Duration::ZERO..=half);
+        tokio::time::sleep(half + jitter).await;
+        self.pause *= 2;
+        self.made += 1;
+        true
+    }
+}
+
+/// A write transaction; on SQLite it holds the writer slot until it ends.
+pub(crate) struct WriteTx<'a> {
     tx: sqlx::Transaction<'static, sqlx::Any>,
+    backend: Backend,
     _guard: Option<MutexGuard<'a, ()>>,
 }
 
 impl WriteTx<'_> {
-    async fn commit(self) -> Result<(), StoreError> {
-        self.tx.commit().await?;
-        Ok(())
+    /// Commits after `result` succeeded, rolls back after it failed. The rollback is awaited so
+    /// that the locks are gone before any rerun; a connection too broken to roll back is
+    /// dropped by the pool anyway.
+    async fn finish<T, E: From<StoreError>>(self, result: Result<T, E>) -> Result<T, E> {
+        match result {
+            Ok(value) => {
+                self.tx.commit().await.map_err(StoreError::from)?;
+                Ok(value)
+            }
+            Err(error) => {
+                let _ = self.tx.rollback().await;
+                Err(error)
+            }
+        }
+    }
+
+    /// ` FOR {strength}` on PostgreSQL, which takes row locks; nothing on SQLite, where a write
+    /// transaction excludes every other writer anyway.
+    pub(crate) fn locking(&self, strength: &str) -> String {
+        match self.backend {
+            Backend::Postgres => format!(" FOR {strength}"),
+            Backend::Sqlite => String::new(),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::borrow::Cow;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+    use crate::test_support::test_store;
+
+    /// A database error carrying `sqlstate`, as a driver reports one.
+    #[derive(Debug)]
+    struct Refused(&'static str);
+
+    impl std::fmt::Display for Refused {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "refused with SQLSTATE {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Refused {}
+
+    impl sqlx::error::DatabaseError for Refused {
+        fn message(&self) -> &str {
+            "refused"
+        }
+        fn code(&self) -> Option<Cow<'_, str>> {
+            Some(Cow::Borrowed(self.0))
+        }
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> sqlx::error::ErrorKind {
+            sqlx::error::ErrorKind::Other
+        }
+    }
+
+    fn refused(sqlstate: &'static str) -> StoreError {
+        StoreError::Database(sqlx::Error::Database(Box::new(Refused(sqlstate))))
+    }
+
+    /// Runs a transaction whose body fails with `sqlstate` the first `failures` times.
+    async fn run_failing(
+        store: &Store,
+        sqlstate: &'static str,
+        failures: u32,
+    ) -> (Result<u32, StoreError>, u32) {
+        let runs = AtomicU32::new(0);
+        let result = transact!(store, |tx| {
+            let run = runs.fetch_add(1, Ordering::SeqCst) + 1;
+            sqlx::query("INSERT INTO store_settings (name, value) VALUES ($1, 'x')")
+                .bind(format!("run-{sqlstate}-{run}"))
+                .execute(&mut *tx.tx)
+                .await?;
+            if run <= failures {
+                return Err(refused(sqlstate));
+            }
+            Ok(run)
+        });
+        (result, runs.load(Ordering::SeqCst))
+    }
+
+    #[tokio::test]
+    async fn deadlocked_transactions_run_again_and_keep_only_the_last_run() -> Result<(), StoreError>
+    {
+        // issue: contention
+        let (store, _tenant, _dir) = test_store("rerun").await?;
+        for sqlstate in ["40P01", "40001"] {
+            let (result, runs) = run_failing(&store, sqlstate, 2).await;
+            assert_eq!((result?, runs), (3, 3));
+            let kept: Vec<String> =
+                sqlx::query_scalar("SELECT name FROM store_settings WHERE name LIKE $1")
+                    .bind(format!("run-{sqlstate}-%"))
+                    .fetch_all(&store.pool)
+                    .await?;
+            assert_eq!(
+                kept,
+                [format!("run-{sqlstate}-3")],
+                "aborted runs are rolled back"
+            );
+        }
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn contention_that_outlasts_the_reruns_is_a_conflict() -> Result<(), StoreError> {
+        // issue: contention
+        let (store, _tenant, _dir) = test_store("conflict").await?;
+        let (result, runs) = run_failing(&store, "40P01", u32::MAX).await;
+        assert!(
+            matches!(result, Err(StoreError::Contended(CONTENTION_ATTEMPTS))),
+            "{result:?}"
+        );
+        assert_eq!(runs, CONTENTION_ATTEMPTS);
+        // Other failures are not rerun.
+        let (result, runs) = run_failing(&store, "23505", u32::MAX).await;
+        assert!(matches!(result, Err(StoreError::Database(_))), "{result:?}");
+        assert_eq!(runs, 1);
+        Ok(())
+    }
+
     #[test]
     fn sqlite_urls_name_their_file() {
         assert_eq!(

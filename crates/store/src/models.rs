@@ -3,14 +3,18 @@
 //! a group causes on the runtimes that use it.
 //!
 //! Each mutation runs in one transaction together with its generation bump, so a runtime's
-//! generation never lags behind a change of its model group.
+//! generation never lags behind a change of its model group. Every change to a group or to
+//! anything in it locks the group's row first (on PostgreSQL): changes of one group take turns,
+//! and every transaction takes its locks in one order — group, then its providers and models,
+//! then runtimes (see [`lock_runtimes`]).
 
 use domain::models::{CreditMultiplier, GroupConfig, ModelRef, Prices};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::query::Sql;
-use crate::{Secret, Store, StoreError};
+use crate::runtimes::lock_runtimes;
+use crate::{Contention, Secret, Store, StoreError, WriteTx, transact};
 
 /// A model group as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -189,8 +193,17 @@ pub enum ModelChangeError {
     },
     #[error("default model {0} is not a model of the group")]
     UnknownDefaultModel(String),
+    /// The change asked for is not valid for the object as stored.
+    #[error(transparent)]
+    Invalid(#[from] domain::models::ModelError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl Contention for ModelChangeError {
+    fn is_contention(&self) -> bool {
+        matches!(self, ModelChangeError::Store(e) if e.is_contention())
+    }
 }
 
 impl From<sqlx::Error> for ModelChangeError {
@@ -271,27 +284,84 @@ fn contains_pattern(text: &str) -> String {
 }
 
 /// Bumps the desired-state generation of every runtime that uses model group `model_template_id`,
-/// directly or through its resource group's binding for its agent product. Call it in the
-/// transaction of the change.
+/// directly or through its resource group's binding for its agent product, locking them first.
+/// Call it in the transaction of the change.
 pub(crate) async fn bump_generation_for_model_template(
-    conn: &mut sqlx::AnyConnection,
+    tx: &mut WriteTx<'_>,
     tenant_id: &str,
     model_template_id: &str,
     now: i64,
 ) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE runtimes SET generation = generation + 1, updated_at = $1 \
-         WHERE tenant_id = $2 AND (model_template_id = $3 OR (model_template_id IS NULL AND EXISTS ( \
-             SELECT 1 FROM resource_group_model_templates b \
-             WHERE b.tenant_id = runtimes.tenant_id AND b.resource_group_id = runtimes.resource_group_id \
-               AND b.agent_provider = runtimes.agent_provider AND b.model_template_id = $3)))",
-    )
-    .bind(now)
-    .bind(tenant_id)
-    .bind(model_template_id)
-    .execute(conn)
-    .await?;
+    let mut users = Sql::new(
+        "tenant_id = $1 AND (model_template_id = $2 OR (model_template_id IS NULL AND EXISTS ( \
+         SELECT 1 FROM resource_group_model_templates b \
+         WHERE b.tenant_id = runtimes.tenant_id AND b.resource_group_id = runtimes.resource_group_id \
+           AND b.agent_provider = runtimes.agent_provider AND b.model_template_id = $2)))",
+    );
+    users.preset(&[
+        crate::query::Value::Text(tenant_id.to_string()),
+        crate::query::Value::Text(model_template_id.to_string()),
+    ]);
+    lock_runtimes(tx, &users).await?;
+    let mut update = Sql::new("UPDATE runtimes SET generation = generation + 1, updated_at = ");
+    update.bind_int(now).push(" WHERE ").append(&users);
+    let done = update.query()?.execute(&mut *tx.tx).await?;
     Ok(done.rows_affected())
+}
+
+/// Reads the Config of group `id` and locks the group's row (`FOR {strength}` on PostgreSQL)
+/// until the transaction ends; `None` when the tenant has no such group.
+pub(crate) async fn lock_model_template(
+    tx: &mut WriteTx<'_>,
+    tenant_id: &str,
+    id: &str,
+    strength: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    let row = sqlx::query(&format!(
+        "SELECT config FROM model_templates WHERE tenant_id = $1 AND id = $2{}",
+        tx.locking(strength)
+    ))
+    .bind(tenant_id)
+    .bind(id)
+    .fetch_optional(&mut *tx.tx)
+    .await?;
+    row.map(|r| r.try_get("config")).transpose()
+}
+
+/// Locks the group that row `id` of `table` (providers or models) belongs to, for a change of
+/// that row: the group is found, locked, and the row read again under the lock (it may have
+/// gone meanwhile). Returns the group id, `None` when the row does not exist.
+async fn lock_group_of(
+    tx: &mut WriteTx<'_>,
+    table: &str,
+    tenant_id: &str,
+    id: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    let find = format!("SELECT model_template_id FROM {table} WHERE tenant_id = $1 AND id = $2");
+    let group: Option<String> = sqlx::query(&find)
+        .bind(tenant_id)
+        .bind(id)
+        .fetch_optional(&mut *tx.tx)
+        .await?
+        .map(|r| r.try_get("model_template_id"))
+        .transpose()?;
+    let Some(group) = group else {
+        return Ok(None);
+    };
+    if lock_model_template(tx, tenant_id, &group, "UPDATE")
+        .await?
+        .is_none()
+    {
+        return Ok(None);
+    }
+    let still: Option<String> = sqlx::query(&find)
+        .bind(tenant_id)
+        .bind(id)
+        .fetch_optional(&mut *tx.tx)
+        .await?
+        .map(|r| r.try_get("model_template_id"))
+        .transpose()?;
+    Ok(still.filter(|g| *g == group))
 }
 
 async fn count(
@@ -308,32 +378,21 @@ async fn count(
         .try_get(0)
 }
 
-async fn group_config(
-    conn: &mut sqlx::AnyConnection,
-    tenant_id: &str,
-    id: &str,
-) -> Result<Option<String>, sqlx::Error> {
-    let row = sqlx::query("SELECT config FROM model_templates WHERE tenant_id = $1 AND id = $2")
-        .bind(tenant_id)
-        .bind(id)
-        .fetch_optional(conn)
-        .await?;
-    row.map(|r| r.try_get("config")).transpose()
-}
-
-/// Rewrites `defaults.model.primary` of a group's Config to `model`.
+/// Rewrites `defaults.model.primary` of a group's Config to `model`. The group's row must be
+/// locked already. A stored Config that no longer parses is corruption, reported, never
+/// overwritten.
 async fn set_group_default(
-    conn: &mut sqlx::AnyConnection,
+    tx: &mut WriteTx<'_>,
     tenant_id: &str,
     id: &str,
     model: Option<&ModelRef>,
     now: i64,
 ) -> Result<(), ModelChangeError> {
-    let text = group_config(&mut *conn, tenant_id, id)
+    let text = lock_model_template(tx, tenant_id, id, "UPDATE")
         .await?
         .ok_or_else(|| ModelChangeError::GroupNotFound(id.to_string()))?;
-    // A stored Config that no longer parses is replaced rather than blocking every change.
-    let mut config = GroupConfig::parse(&text).unwrap_or_default();
+    let mut config = GroupConfig::parse(&text)
+        .map_err(|e| StoreError::Corrupt(format!("Config of model group {id}: {e}")))?;
     config.set_default_model(model);
     sqlx::query(
         "UPDATE model_templates SET config = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4",
@@ -342,7 +401,7 @@ async fn set_group_default(
     .bind(now)
     .bind(tenant_id)
     .bind(id)
-    .execute(conn)
+    .execute(&mut *tx.tx)
     .await?;
     Ok(())
 }
@@ -374,27 +433,28 @@ impl Store {
     // Model groups
 
     pub async fn insert_model_template(&self, group: &ModelTemplate) -> Result<(), StoreError> {
-        let mut tx = self.write().await?;
-        sqlx::query(
-            "INSERT INTO model_templates (id, tenant_id, name, description, agent_platform, agent_provider, \
-             biz_type, ref_scope, source, config, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(&group.id)
-        .bind(&group.tenant_id)
-        .bind(&group.name)
-        .bind(&group.description)
-        .bind(&group.agent_platform)
-        .bind(&group.agent_provider)
-        .bind(group.biz_type)
-        .bind(&group.ref_scope)
-        .bind(&group.source)
-        .bind(&group.config)
-        .bind(group.created_at)
-        .bind(group.updated_at)
-        .execute(&mut *tx.tx)
-        .await?;
-        tx.commit().await
+        transact!(self, |tx| {
+            sqlx::query(
+                "INSERT INTO model_templates (id, tenant_id, name, description, agent_platform, agent_provider, \
+                 biz_type, ref_scope, source, config, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            )
+            .bind(&group.id)
+            .bind(&group.tenant_id)
+            .bind(&group.name)
+            .bind(&group.description)
+            .bind(&group.agent_platform)
+            .bind(&group.agent_provider)
+            .bind(group.biz_type)
+            .bind(&group.ref_scope)
+            .bind(&group.source)
+            .bind(&group.config)
+            .bind(group.created_at)
+            .bind(group.updated_at)
+            .execute(&mut *tx.tx)
+            .await?;
+            Ok::<_, StoreError>(())
+        })
     }
 
     /// The tenant's model group `id`.
@@ -478,79 +538,89 @@ impl Store {
         patch: &ModelTemplatePatch,
         now: i64,
     ) -> Result<(), ModelChangeError> {
-        let mut tx = self.write().await?;
-        let conn = &mut *tx.tx;
-        if group_config(&mut *conn, tenant_id, id).await?.is_none() {
-            return Err(ModelChangeError::GroupNotFound(id.to_string()));
-        }
-        let mut sql = Sql::new("UPDATE model_templates SET updated_at = ");
-        sql.bind_int(now);
+        let mut update = Sql::new("UPDATE model_templates SET updated_at = ");
+        update.bind_int(now);
         if let Some(name) = &patch.name {
-            sql.push(", name = ").bind_text(name.clone());
+            update.push(", name = ").bind_text(name.clone());
         }
         if let Some(description) = &patch.description {
-            sql.push(", description = ").bind_text(description.clone());
+            update
+                .push(", description = ")
+                .bind_text(description.clone());
         }
         if let Some(scope) = &patch.ref_scope {
-            sql.push(", ref_scope = ").bind_text(scope.clone());
+            update.push(", ref_scope = ").bind_text(scope.clone());
         }
         if let Some(config) = &patch.config {
-            sql.push(", config = ").bind_text(config.to_json());
+            update.push(", config = ").bind_text(config.to_json());
         }
-        sql.push(" WHERE tenant_id = ")
+        update
+            .push(" WHERE tenant_id = ")
             .bind_text(tenant_id)
             .push(" AND id = ")
             .bind_text(id);
-        sql.query()?.execute(&mut *conn).await?;
-        if let Some(config) = &patch.config {
-            let default = config
-                .default_model()
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            let target: Option<String> = match &default {
-                Some(model) => {
-                    let row = sqlx::query(
-                        "SELECT l.id FROM llm_templates l JOIN model_provider_templates p \
-                         ON p.id = l.provider_template_id \
-                         WHERE l.tenant_id = $1 AND l.model_template_id = $2 AND p.provider_name = $3 \
-                         AND l.llm_code = $4",
-                    )
-                    .bind(tenant_id)
-                    .bind(id)
-                    .bind(&model.provider)
-                    .bind(&model.llm_code)
-                    .fetch_optional(&mut *conn)
-                    .await?;
-                    match row {
-                        Some(row) => Some(row.try_get("id")?),
-                        None => {
-                            return Err(ModelChangeError::UnknownDefaultModel(model.to_string()));
+        let default = patch
+            .config
+            .as_ref()
+            .map(|config| config.default_model())
+            .transpose()
+            .map_err(ModelChangeError::Invalid)?;
+        transact!(self, |tx| {
+            if lock_model_template(tx, tenant_id, id, "UPDATE")
+                .await?
+                .is_none()
+            {
+                return Err(ModelChangeError::GroupNotFound(id.to_string()));
+            }
+            update.query()?.execute(&mut *tx.tx).await?;
+            if let Some(default) = &default {
+                let target: Option<String> = match default {
+                    Some(model) => {
+                        let row = sqlx::query(
+                            "SELECT l.id FROM llm_templates l JOIN model_provider_templates p \
+                             ON p.id = l.provider_template_id \
+                             WHERE l.tenant_id = $1 AND l.model_template_id = $2 AND p.provider_name = $3 \
+                             AND l.llm_code = $4",
+                        )
+                        .bind(tenant_id)
+                        .bind(id)
+                        .bind(&model.provider)
+                        .bind(&model.llm_code)
+                        .fetch_optional(&mut *tx.tx)
+                        .await?;
+                        match row {
+                            Some(row) => Some(row.try_get("id")?),
+                            None => {
+                                return Err(ModelChangeError::UnknownDefaultModel(
+                                    model.to_string(),
+                                ));
+                            }
                         }
                     }
-                }
-                None => None,
-            };
-            sqlx::query(
-                "UPDATE llm_templates SET is_default = 0, updated_at = $1 \
-                 WHERE tenant_id = $2 AND model_template_id = $3 AND is_default = 1",
-            )
-            .bind(now)
-            .bind(tenant_id)
-            .bind(id)
-            .execute(&mut *conn)
-            .await?;
-            if let Some(target) = target {
+                    None => None,
+                };
                 sqlx::query(
-                    "UPDATE llm_templates SET is_default = 1, updated_at = $1 WHERE id = $2",
+                    "UPDATE llm_templates SET is_default = 0, updated_at = $1 \
+                     WHERE tenant_id = $2 AND model_template_id = $3 AND is_default = 1",
                 )
                 .bind(now)
-                .bind(target)
-                .execute(&mut *conn)
+                .bind(tenant_id)
+                .bind(id)
+                .execute(&mut *tx.tx)
                 .await?;
+                if let Some(target) = target {
+                    sqlx::query(
+                        "UPDATE llm_templates SET is_default = 1, updated_at = $1 WHERE id = $2",
+                    )
+                    .bind(now)
+                    .bind(target)
+                    .execute(&mut *tx.tx)
+                    .await?;
+                }
             }
-        }
-        bump_generation_for_model_template(conn, tenant_id, id, now).await?;
-        tx.commit().await?;
-        Ok(())
+            bump_generation_for_model_template(tx, tenant_id, id, now).await?;
+            Ok(())
+        })
     }
 
     /// Deletes group `id`, refused while runtimes, resource groups or provider templates hold it.
@@ -559,51 +629,55 @@ impl Store {
         tenant_id: &str,
         id: &str,
     ) -> Result<(), ModelChangeError> {
-        let mut tx = self.write().await?;
-        let conn = &mut *tx.tx;
-        if group_config(&mut *conn, tenant_id, id).await?.is_none() {
-            return Err(ModelChangeError::GroupNotFound(id.to_string()));
-        }
-        let checks = [
-            (
-                Dependency::Runtimes,
-                "SELECT COUNT(*) FROM runtimes WHERE tenant_id = $1 AND model_template_id = $2 \
-                 AND desktop_status <> 'Deleted'",
-            ),
-            (
-                Dependency::ResourceGroups,
-                "SELECT COUNT(*) FROM resource_group_model_templates WHERE tenant_id = $1 AND model_template_id = $2",
-            ),
-            (
-                Dependency::ProviderTemplates,
-                "SELECT COUNT(*) FROM model_provider_templates WHERE tenant_id = $1 AND model_template_id = $2",
-            ),
-        ];
-        for (what, sql) in checks {
-            let n = count(&mut *conn, sql, tenant_id, id).await?;
-            if n > 0 {
-                return Err(ModelChangeError::InUse {
-                    id: id.to_string(),
-                    what,
-                    count: n,
-                });
+        transact!(self, |tx| {
+            if lock_model_template(tx, tenant_id, id, "UPDATE")
+                .await?
+                .is_none()
+            {
+                return Err(ModelChangeError::GroupNotFound(id.to_string()));
             }
-        }
-        // Deleted runtimes keep no reference to a group that no longer exists.
-        sqlx::query(
-            "UPDATE runtimes SET model_template_id = NULL WHERE tenant_id = $1 AND model_template_id = $2",
-        )
-        .bind(tenant_id)
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
-        sqlx::query("DELETE FROM model_templates WHERE tenant_id = $1 AND id = $2")
-            .bind(tenant_id)
-            .bind(id)
-            .execute(&mut *conn)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+            let checks = [
+                (
+                    Dependency::Runtimes,
+                    "SELECT COUNT(*) FROM runtimes WHERE tenant_id = $1 AND model_template_id = $2 \
+                     AND desktop_status <> 'Deleted'",
+                ),
+                (
+                    Dependency::ResourceGroups,
+                    "SELECT COUNT(*) FROM resource_group_model_templates WHERE tenant_id = $1 AND model_template_id = $2",
+                ),
+                (
+                    Dependency::ProviderTemplates,
+                    "SELECT COUNT(*) FROM model_provider_templates WHERE tenant_id = $1 AND model_template_id = $2",
+                ),
+            ];
+            for (what, sql) in checks {
+                let n = count(&mut tx.tx, sql, tenant_id, id).await?;
+                if n > 0 {
+                    return Err(ModelChangeError::InUse {
+                        id: id.to_string(),
+                        what,
+                        count: n,
+                    });
+                }
+            }
+            // Deleted runtimes keep no reference to a group that no longer exists.
+            let mut holders = Sql::new("tenant_id = $1 AND model_template_id = $2");
+            holders.preset(&[
+                crate::query::Value::Text(tenant_id.to_string()),
+                crate::query::Value::Text(id.to_string()),
+            ]);
+            lock_runtimes(tx, &holders).await?;
+            let mut release = Sql::new("UPDATE runtimes SET model_template_id = NULL WHERE ");
+            release.append(&holders);
+            release.query()?.execute(&mut *tx.tx).await?;
+            sqlx::query("DELETE FROM model_templates WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant_id)
+                .bind(id)
+                .execute(&mut *tx.tx)
+                .await?;
+            Ok(())
+        })
     }
 
     // -----------------------------------------------------------------------------------------
@@ -617,56 +691,62 @@ impl Store {
         let key_enc = provider
             .api_key
             .as_ref()
-            .map(|k| self.cipher.encrypt(k.expose()));
-        let mut tx = self.write().await?;
-        let conn = &mut *tx.tx;
-        if group_config(&mut *conn, &provider.tenant_id, &provider.model_template_id)
+            .map(|k| self.cipher.encrypt(k.expose()))
+            .transpose()
+            .map_err(StoreError::from)?;
+        transact!(self, |tx| {
+            if lock_model_template(
+                tx,
+                &provider.tenant_id,
+                &provider.model_template_id,
+                "UPDATE",
+            )
             .await?
             .is_none()
-        {
-            return Err(ModelChangeError::GroupNotFound(
-                provider.model_template_id.clone(),
-            ));
-        }
-        let done = sqlx::query(
-            "INSERT INTO model_provider_templates (id, tenant_id, model_template_id, provider_name, provider_type, \
-             name, description, agent_platform, agent_provider, biz_type, base_url, api, api_key_enc, \
-             enable_wuying_proxy, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
-             ON CONFLICT (model_template_id, provider_name) DO NOTHING",
-        )
-        .bind(&provider.id)
-        .bind(&provider.tenant_id)
-        .bind(&provider.model_template_id)
-        .bind(&provider.provider_name)
-        .bind(&provider.provider_type)
-        .bind(&provider.name)
-        .bind(&provider.description)
-        .bind(&provider.agent_platform)
-        .bind(&provider.agent_provider)
-        .bind(provider.biz_type)
-        .bind(&provider.base_url)
-        .bind(&provider.api)
-        .bind(key_enc)
-        .bind(i64::from(provider.enable_wuying_proxy))
-        .bind(provider.created_at)
-        .bind(provider.updated_at)
-        .execute(&mut *conn)
-        .await?;
-        if done.rows_affected() == 0 {
-            return Err(ModelChangeError::DuplicateProviderName(
-                provider.provider_name.clone(),
-            ));
-        }
-        bump_generation_for_model_template(
-            conn,
-            &provider.tenant_id,
-            &provider.model_template_id,
-            provider.updated_at,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+            {
+                return Err(ModelChangeError::GroupNotFound(
+                    provider.model_template_id.clone(),
+                ));
+            }
+            let done = sqlx::query(
+                "INSERT INTO model_provider_templates (id, tenant_id, model_template_id, provider_name, provider_type, \
+                 name, description, agent_platform, agent_provider, biz_type, base_url, api, api_key_enc, \
+                 enable_wuying_proxy, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+                 ON CONFLICT (model_template_id, provider_name) DO NOTHING",
+            )
+            .bind(&provider.id)
+            .bind(&provider.tenant_id)
+            .bind(&provider.model_template_id)
+            .bind(&provider.provider_name)
+            .bind(&provider.provider_type)
+            .bind(&provider.name)
+            .bind(&provider.description)
+            .bind(&provider.agent_platform)
+            .bind(&provider.agent_provider)
+            .bind(provider.biz_type)
+            .bind(&provider.base_url)
+            .bind(&provider.api)
+            .bind(&key_enc)
+            .bind(i64::from(provider.enable_wuying_proxy))
+            .bind(provider.created_at)
+            .bind(provider.updated_at)
+            .execute(&mut *tx.tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Err(ModelChangeError::DuplicateProviderName(
+                    provider.provider_name.clone(),
+                ));
+            }
+            bump_generation_for_model_template(
+                tx,
+                &provider.tenant_id,
+                &provider.model_template_id,
+                provider.updated_at,
+            )
+            .await?;
+            Ok(())
+        })
     }
 
     /// The tenant's provider template `id`, its key decrypted.
@@ -751,44 +831,56 @@ impl Store {
         Ok((providers, total))
     }
 
-    /// Writes the changeable fields of `provider` (name, description, connection, key, proxy).
+    /// Changes provider template `id`: `change` gets the template as stored and returns what it
+    /// becomes (or refuses). Read, decided and written in one transaction with the group's and
+    /// the template's rows locked, so concurrent changes of different fields all land. Only the
+    /// changeable fields are written (name, description, connection, key, proxy, `updated_at`).
+    /// Returns the template as written.
     pub async fn update_provider_template(
         &self,
-        provider: &ProviderTemplate,
-    ) -> Result<(), ModelChangeError> {
-        let key_enc = provider
-            .api_key
-            .as_ref()
-            .map(|k| self.cipher.encrypt(k.expose()));
-        let mut tx = self.write().await?;
-        let conn = &mut *tx.tx;
-        let done = sqlx::query(
-            "UPDATE model_provider_templates SET name = $1, description = $2, base_url = $3, api = $4, \
-             api_key_enc = $5, enable_wuying_proxy = $6, updated_at = $7 WHERE tenant_id = $8 AND id = $9",
-        )
-        .bind(&provider.name)
-        .bind(&provider.description)
-        .bind(&provider.base_url)
-        .bind(&provider.api)
-        .bind(key_enc)
-        .bind(i64::from(provider.enable_wuying_proxy))
-        .bind(provider.updated_at)
-        .bind(&provider.tenant_id)
-        .bind(&provider.id)
-        .execute(&mut *conn)
-        .await?;
-        if done.rows_affected() == 0 {
-            return Err(ModelChangeError::ProviderNotFound(provider.id.clone()));
-        }
-        bump_generation_for_model_template(
-            conn,
-            &provider.tenant_id,
-            &provider.model_template_id,
-            provider.updated_at,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        tenant_id: &str,
+        id: &str,
+        change: impl Fn(ProviderTemplate) -> Result<ProviderTemplate, ModelChangeError>,
+    ) -> Result<ProviderTemplate, ModelChangeError> {
+        transact!(self, |tx| {
+            let group = lock_group_of(tx, "model_provider_templates", tenant_id, id)
+                .await?
+                .ok_or_else(|| ModelChangeError::ProviderNotFound(id.to_string()))?;
+            let row = sqlx::query(&format!(
+                "SELECT {PROVIDER_COLUMNS} FROM model_provider_templates p \
+                 WHERE p.tenant_id = $1 AND p.id = $2{}",
+                tx.locking("NO KEY UPDATE")
+            ))
+            .bind(tenant_id)
+            .bind(id)
+            .fetch_optional(&mut *tx.tx)
+            .await?
+            .ok_or_else(|| ModelChangeError::ProviderNotFound(id.to_string()))?;
+            let provider = change(self.provider_from_row(&row)?)?;
+            let key_enc = provider
+                .api_key
+                .as_ref()
+                .map(|k| self.cipher.encrypt(k.expose()))
+                .transpose()
+                .map_err(StoreError::from)?;
+            sqlx::query(
+                "UPDATE model_provider_templates SET name = $1, description = $2, base_url = $3, api = $4, \
+                 api_key_enc = $5, enable_wuying_proxy = $6, updated_at = $7 WHERE tenant_id = $8 AND id = $9",
+            )
+            .bind(&provider.name)
+            .bind(&provider.description)
+            .bind(&provider.base_url)
+            .bind(&provider.api)
+            .bind(key_enc)
+            .bind(i64::from(provider.enable_wuying_proxy))
+            .bind(provider.updated_at)
+            .bind(tenant_id)
+            .bind(id)
+            .execute(&mut *tx.tx)
+            .await?;
+            bump_generation_for_model_template(tx, tenant_id, &group, provider.updated_at).await?;
+            Ok(provider)
+        })
     }
 
     /// Deletes provider template `id`, refused while it still has models.
@@ -798,40 +890,32 @@ impl Store {
         id: &str,
         now: i64,
     ) -> Result<(), ModelChangeError> {
-        let mut tx = self.write().await?;
-        let conn = &mut *tx.tx;
-        let group: Option<String> = sqlx::query(
-            "SELECT model_template_id FROM model_provider_templates WHERE tenant_id = $1 AND id = $2",
-        )
-        .bind(tenant_id)
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .map(|r| r.try_get("model_template_id"))
-        .transpose()?;
-        let group = group.ok_or_else(|| ModelChangeError::ProviderNotFound(id.to_string()))?;
-        let models = count(
-            &mut *conn,
-            "SELECT COUNT(*) FROM llm_templates WHERE tenant_id = $1 AND provider_template_id = $2",
-            tenant_id,
-            id,
-        )
-        .await?;
-        if models > 0 {
-            return Err(ModelChangeError::InUse {
-                id: id.to_string(),
-                what: Dependency::LlmTemplates,
-                count: models,
-            });
-        }
-        sqlx::query("DELETE FROM model_provider_templates WHERE tenant_id = $1 AND id = $2")
-            .bind(tenant_id)
-            .bind(id)
-            .execute(&mut *conn)
+        transact!(self, |tx| {
+            let group = lock_group_of(tx, "model_provider_templates", tenant_id, id)
+                .await?
+                .ok_or_else(|| ModelChangeError::ProviderNotFound(id.to_string()))?;
+            let models = count(
+                &mut tx.tx,
+                "SELECT COUNT(*) FROM llm_templates WHERE tenant_id = $1 AND provider_template_id = $2",
+                tenant_id,
+                id,
+            )
             .await?;
-        bump_generation_for_model_template(conn, tenant_id, &group, now).await?;
-        tx.commit().await?;
-        Ok(())
+            if models > 0 {
+                return Err(ModelChangeError::InUse {
+                    id: id.to_string(),
+                    what: Dependency::LlmTemplates,
+                    count: models,
+                });
+            }
+            sqlx::query("DELETE FROM model_provider_templates WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant_id)
+                .bind(id)
+                .execute(&mut *tx.tx)
+                .await?;
+            bump_generation_for_model_template(tx, tenant_id, &group, now).await?;
+            Ok(())
+        })
     }
 
     // -----------------------------------------------------------------------------------------
@@ -847,84 +931,91 @@ impl Store {
         items: &[NewLlmTemplate],
         now: i64,
     ) -> Result<BatchOutcome, ModelChangeError> {
-        let mut tx = self.write().await?;
-        let conn = &mut *tx.tx;
-        let row = sqlx::query(
-            "SELECT model_template_id, provider_name FROM model_provider_templates \
-             WHERE tenant_id = $1 AND id = $2",
-        )
-        .bind(tenant_id)
-        .bind(provider_template_id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or_else(|| ModelChangeError::ProviderNotFound(provider_template_id.to_string()))?;
-        let group: String = row.try_get("model_template_id")?;
-        let provider_name: String = row.try_get("provider_name")?;
-        let mut outcome = BatchOutcome::default();
-        let mut new_default: Option<&NewLlmTemplate> = None;
-        for item in items {
-            let done = sqlx::query(
-                "INSERT INTO llm_templates (id, tenant_id, model_template_id, provider_template_id, llm_code, name, \
-                 description, config, is_default, price_input, price_output, price_cache_read, price_cache_write, \
-                 credit_multiplier_min, credit_multiplier_max, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $10, $11, $12, $13, $14, $15, $16) \
-                 ON CONFLICT (provider_template_id, llm_code) DO NOTHING",
+        transact!(self, |tx| {
+            let not_found = || ModelChangeError::ProviderNotFound(provider_template_id.to_string());
+            let group = lock_group_of(
+                tx,
+                "model_provider_templates",
+                tenant_id,
+                provider_template_id,
             )
-            .bind(&item.id)
+            .await?
+            .ok_or_else(not_found)?;
+            let provider_name: String = sqlx::query(
+                "SELECT provider_name FROM model_provider_templates WHERE tenant_id = $1 AND id = $2",
+            )
             .bind(tenant_id)
-            .bind(&group)
             .bind(provider_template_id)
-            .bind(&item.llm_code)
-            .bind(&item.name)
-            .bind(&item.description)
-            .bind(&item.config)
-            .bind(&item.prices.input)
-            .bind(&item.prices.output)
-            .bind(&item.prices.cache_read)
-            .bind(&item.prices.cache_write)
-            .bind(item.credit_multiplier.as_ref().and_then(|c| c.min.clone()))
-            .bind(item.credit_multiplier.as_ref().and_then(|c| c.max.clone()))
-            .bind(now)
-            .bind(now)
-            .execute(&mut *conn)
-            .await?;
-            if done.rows_affected() == 0 {
-                outcome.skipped.push((
-                    item.llm_code.clone(),
-                    "LLM template already exists with same providerTemplateId and llmCode.".into(),
-                ));
-                continue;
-            }
-            outcome.created.push(item.id.clone());
-            if item.is_default {
-                new_default = Some(item);
-            }
-        }
-        if let Some(item) = new_default {
-            sqlx::query(
-                "UPDATE llm_templates SET is_default = 0, updated_at = $1 \
-                 WHERE tenant_id = $2 AND model_template_id = $3 AND is_default = 1",
-            )
-            .bind(now)
-            .bind(tenant_id)
-            .bind(&group)
-            .execute(&mut *conn)
-            .await?;
-            sqlx::query("UPDATE llm_templates SET is_default = 1 WHERE id = $1")
+            .fetch_optional(&mut *tx.tx)
+            .await?
+            .ok_or_else(not_found)?
+            .try_get("provider_name")?;
+            let mut outcome = BatchOutcome::default();
+            let mut new_default: Option<&NewLlmTemplate> = None;
+            for item in items {
+                let done = sqlx::query(
+                    "INSERT INTO llm_templates (id, tenant_id, model_template_id, provider_template_id, llm_code, name, \
+                     description, config, is_default, price_input, price_output, price_cache_read, price_cache_write, \
+                     credit_multiplier_min, credit_multiplier_max, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $10, $11, $12, $13, $14, $15, $16) \
+                     ON CONFLICT (provider_template_id, llm_code) DO NOTHING",
+                )
                 .bind(&item.id)
-                .execute(&mut *conn)
+                .bind(tenant_id)
+                .bind(&group)
+                .bind(provider_template_id)
+                .bind(&item.llm_code)
+                .bind(&item.name)
+                .bind(&item.description)
+                .bind(&item.config)
+                .bind(&item.prices.input)
+                .bind(&item.prices.output)
+                .bind(&item.prices.cache_read)
+                .bind(&item.prices.cache_write)
+                .bind(item.credit_multiplier.as_ref().and_then(|c| c.min.clone()))
+                .bind(item.credit_multiplier.as_ref().and_then(|c| c.max.clone()))
+                .bind(now)
+                .bind(now)
+                .execute(&mut *tx.tx)
                 .await?;
-            let model = ModelRef {
-                provider: provider_name.clone(),
-                llm_code: item.llm_code.clone(),
-            };
-            set_group_default(&mut *conn, tenant_id, &group, Some(&model), now).await?;
-        }
-        if !outcome.created.is_empty() {
-            bump_generation_for_model_template(conn, tenant_id, &group, now).await?;
-        }
-        tx.commit().await?;
-        Ok(outcome)
+                if done.rows_affected() == 0 {
+                    outcome.skipped.push((
+                        item.llm_code.clone(),
+                        "LLM template already exists with same providerTemplateId and llmCode."
+                            .into(),
+                    ));
+                    continue;
+                }
+                outcome.created.push(item.id.clone());
+                if item.is_default {
+                    new_default = Some(item);
+                }
+            }
+            if let Some(item) = new_default {
+                sqlx::query(
+                    "UPDATE llm_templates SET is_default = 0, updated_at = $1 \
+                     WHERE tenant_id = $2 AND model_template_id = $3 AND is_default = 1",
+                )
+                .bind(now)
+                .bind(tenant_id)
+                .bind(&group)
+                .execute(&mut *tx.tx)
+                .await?;
+                sqlx::query("UPDATE llm_templates SET is_default = 1 WHERE id = $1")
+                    .bind(&item.id)
+                    .execute(&mut *tx.tx)
+                    .await?;
+                let model = ModelRef {
+                    provider: provider_name.clone(),
+                    llm_code: item.llm_code.clone(),
+                };
+                set_group_default(tx, tenant_id, &group, Some(&model), now).await?;
+            }
+            if !outcome.created.is_empty() {
+                bump_generation_for_model_template(tx, tenant_id, &group, now).await?;
+            }
+            Ok(outcome)
+        })
     }
 
     /// Deletes model `id`; when it was the default, the group Config names no default any more.
@@ -934,29 +1025,32 @@ impl Store {
         id: &str,
         now: i64,
     ) -> Result<(), ModelChangeError> {
-        let mut tx = self.write().await?;
-        let conn = &mut *tx.tx;
-        let row = sqlx::query(
-            "SELECT model_template_id, is_default FROM llm_templates WHERE tenant_id = $1 AND id = $2",
-        )
-        .bind(tenant_id)
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or_else(|| ModelChangeError::LlmNotFound(id.to_string()))?;
-        let group: String = row.try_get("model_template_id")?;
-        let was_default = row.try_get::<i64, _>("is_default")? != 0;
-        sqlx::query("DELETE FROM llm_templates WHERE tenant_id = $1 AND id = $2")
+        transact!(self, |tx| {
+            let not_found = || ModelChangeError::LlmNotFound(id.to_string());
+            let group = lock_group_of(tx, "llm_templates", tenant_id, id)
+                .await?
+                .ok_or_else(not_found)?;
+            let was_default = sqlx::query(
+                "SELECT is_default FROM llm_templates WHERE tenant_id = $1 AND id = $2",
+            )
             .bind(tenant_id)
             .bind(id)
-            .execute(&mut *conn)
-            .await?;
-        if was_default {
-            set_group_default(&mut *conn, tenant_id, &group, None, now).await?;
-        }
-        bump_generation_for_model_template(conn, tenant_id, &group, now).await?;
-        tx.commit().await?;
-        Ok(())
+            .fetch_optional(&mut *tx.tx)
+            .await?
+            .ok_or_else(not_found)?
+            .try_get::<i64, _>("is_default")?
+                != 0;
+            sqlx::query("DELETE FROM llm_templates WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant_id)
+                .bind(id)
+                .execute(&mut *tx.tx)
+                .await?;
+            if was_default {
+                set_group_default(tx, tenant_id, &group, None, now).await?;
+            }
+            bump_generation_for_model_template(tx, tenant_id, &group, now).await?;
+            Ok(())
+        })
     }
 
     fn push_llm_filter(sql: &mut Sql, filter: &LlmTemplateFilter) {
@@ -1022,6 +1116,84 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::test_store;
+
+    fn group(tenant: &str, id: &str) -> ModelTemplate {
+        ModelTemplate {
+            id: id.into(),
+            tenant_id: tenant.into(),
+            name: id.into(),
+            description: String::new(),
+            agent_platform: "ENTERPRISE".into(),
+            agent_provider: "OpenClaw".into(),
+            biz_type: 1,
+            ref_scope: "RESOURCE_MIXED".into(),
+            source: "User".into(),
+            config: "{}".into(),
+            model_count: 0,
+            created_at: 1,
+            updated_at: 1,
+        }
+    }
+
+    fn provider(tenant: &str, id: &str, group: &str) -> ProviderTemplate {
+        ProviderTemplate {
+            id: id.into(),
+            tenant_id: tenant.into(),
+            model_template_id: group.into(),
+            provider_name: "provider-x".into(),
+            provider_type: "Custom".into(),
+            name: "x".into(),
+            description: String::new(),
+            agent_platform: "ENTERPRISE".into(),
+            agent_provider: "OpenClaw".into(),
+            biz_type: 1,
+            base_url: "https://x.example.com/v1".into(),
+            api: "openai-completions".into(),
+            api_key: None,
+            enable_wuying_proxy: false,
+            created_at: 1,
+            updated_at: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_group_config_is_reported_not_replaced() -> Result<(), StoreError> {
+        // issue: contention (swallowed errors)
+        let (store, tenant, _dir) = test_store("corrupt-config").await?;
+        store.insert_model_template(&group(&tenant, "mt-c")).await?;
+        store
+            .insert_provider_template(&provider(&tenant, "mpt-c", "mt-c"))
+            .await
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        sqlx::query("UPDATE model_templates SET config = 'not json' WHERE id = 'mt-c'")
+            .execute(&store.pool)
+            .await?;
+        let item = NewLlmTemplate {
+            id: "llmt-c".into(),
+            llm_code: "m".into(),
+            name: "m".into(),
+            description: String::new(),
+            config: "{}".into(),
+            is_default: true,
+            prices: Prices::default(),
+            credit_multiplier: None,
+        };
+        let made = store
+            .batch_create_llm_templates(&tenant, "mpt-c", &[item], 2)
+            .await;
+        assert!(
+            matches!(made, Err(ModelChangeError::Store(StoreError::Corrupt(_)))),
+            "{made:?}"
+        );
+        // Nothing of the batch was kept, and the stored Config is as it was.
+        let stored = store.model_template(&tenant, "mt-c").await?;
+        assert_eq!(
+            stored.map(|g| (g.config, g.model_count)),
+            Some(("not json".to_string(), 0))
+        );
+        Ok(())
+    }
 
     #[test]
     fn like_patterns_escape_wildcards() {

@@ -11,7 +11,7 @@ use std::fmt::Write;
 use sqlx::Row;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::{Store, StoreError};
+use crate::{Contention, Store, StoreError};
 
 /// Most nonces written in one transaction.
 const BATCH: usize = 256;
@@ -20,7 +20,15 @@ struct Pending {
     access_key_id: String,
     nonce: String,
     expires_at: i64,
-    reply: oneshot::Sender<Result<bool, String>>,
+    reply: oneshot::Sender<Result<bool, Failed>>,
+}
+
+/// Why a batch was not recorded, as every call of the batch learns it.
+#[derive(Clone)]
+enum Failed {
+    /// Contention outlasted the reruns.
+    Contended,
+    Other(String),
 }
 
 /// The queue of nonces waiting for the writer task.
@@ -34,16 +42,26 @@ impl NonceWriter {
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(BATCH);
             while receiver.recv_many(&mut batch, BATCH).await > 0 {
-                match write_batch(&pool, &batch).await {
+                let mut attempts = crate::Attempts::default();
+                let written = loop {
+                    match write_batch(&pool, &batch).await {
+                        Err(error) if error.is_contention() => {
+                            if !attempts.pause().await {
+                                break Err(Failed::Contended);
+                            }
+                        }
+                        other => break other.map_err(|e| Failed::Other(e.to_string())),
+                    }
+                };
+                match written {
                     Ok(fresh) => {
                         for (pending, fresh) in batch.drain(..).zip(fresh) {
                             let _ = pending.reply.send(Ok(fresh));
                         }
                     }
-                    Err(error) => {
-                        let message = error.to_string();
+                    Err(failed) => {
                         for pending in batch.drain(..) {
-                            let _ = pending.reply.send(Err(message.clone()));
+                            let _ = pending.reply.send(Err(failed.clone()));
                         }
                     }
                 }
@@ -54,8 +72,10 @@ impl NonceWriter {
 }
 
 /// Records a batch in one statement and says, per nonce, whether it was new. A nonce that comes
-/// twice in one batch (a replay sent at the same moment) is new at most once.
-async fn write_batch(pool: &sqlx::AnyPool, batch: &[Pending]) -> Result<Vec<bool>, sqlx::Error> {
+/// twice in one batch (a replay sent at the same moment) is new at most once. Rows go in key
+/// order, so that replicas recording the same nonces at once (a client retrying on another
+/// replica) wait for each other instead of deadlocking.
+async fn write_batch(pool: &sqlx::AnyPool, batch: &[Pending]) -> Result<Vec<bool>, StoreError> {
     let mut first_of: HashMap<(&str, &str), usize> = HashMap::with_capacity(batch.len());
     let mut candidates: Vec<usize> = Vec::with_capacity(batch.len());
     for (index, pending) in batch.iter().enumerate() {
@@ -65,6 +85,9 @@ async fn write_batch(pool: &sqlx::AnyPool, batch: &[Pending]) -> Result<Vec<bool
             candidates.push(index);
         }
     }
+    candidates.sort_by(|&a, &b| {
+        (&batch[a].access_key_id, &batch[a].nonce).cmp(&(&batch[b].access_key_id, &batch[b].nonce))
+    });
     let mut sql =
         String::from("INSERT INTO signature_nonces (access_key_id, nonce, expires_at) VALUES ");
     for (n, _) in candidates.iter().enumerate() {
@@ -119,7 +142,10 @@ impl Store {
         answer
             .await
             .map_err(|_| stopped())?
-            .map_err(StoreError::Nonces)
+            .map_err(|failed| match failed {
+                Failed::Contended => StoreError::Contended(crate::CONTENTION_ATTEMPTS),
+                Failed::Other(message) => StoreError::Nonces(message),
+            })
     }
 
     /// Forgets nonces whose window has passed (a replay then fails the timestamp check anyway).

@@ -8,7 +8,7 @@ use sqlx::any::AnyRow;
 
 use crate::query::Sql;
 use crate::runtimes::Runtime;
-use crate::{Store, StoreError};
+use crate::{Store, StoreError, transact};
 
 /// One office site as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -160,8 +160,8 @@ impl Store {
     pub async fn create_office_site(&self, site: &OfficeSite) -> Result<bool, StoreError> {
         let v_switch_ids = serde_json::to_string(&site.v_switch_ids)
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let mut tx = self.write().await?;
-        let inserted = sqlx::query(
+        let inserted = transact!(self, |tx| {
+            sqlx::query(
             "INSERT INTO office_sites (tenant_id, id, region_id, name, status, office_site_type, account_type, \
              vpc_type, vpc_id, cidr_block, v_switch_ids, desktop_access_type, enable_admin_access, \
              enable_internet_access, bandwidth, need_verify_zero_device, cloud_box_office_site, access_attribute, \
@@ -179,7 +179,7 @@ impl Store {
         .bind(&site.vpc_type)
         .bind(&site.vpc_id)
         .bind(&site.cidr_block)
-        .bind(v_switch_ids)
+        .bind(&v_switch_ids)
         .bind(&site.desktop_access_type)
         .bind(i64::from(site.enable_admin_access))
         .bind(i64::from(site.enable_internet_access))
@@ -196,9 +196,10 @@ impl Store {
         .bind(&site.eid)
         .bind(site.created_at)
         .execute(&mut *tx.tx)
-        .await?
-        .rows_affected();
-        tx.commit().await?;
+        .await
+        .map(|done| done.rows_affected())
+        .map_err(StoreError::from)
+        })?;
         Ok(inserted == 1)
     }
 
@@ -286,42 +287,13 @@ impl Store {
         region_id: &str,
         ids: &[String],
     ) -> Result<OfficeSiteDeletion, StoreError> {
-        let mut tx = self.write().await?;
         let mut existing = Sql::new("SELECT id FROM office_sites WHERE tenant_id = ");
         existing
             .bind_text(tenant_id)
             .push(" AND region_id = ")
             .bind_text(region_id)
             .push(" AND");
-        existing.in_list("id", ids);
-        let found: Vec<String> = existing
-            .query()?
-            .fetch_all(&mut *tx.tx)
-            .await?
-            .iter()
-            .map(|row| row.try_get("id"))
-            .collect::<Result<_, _>>()?;
-        if let Some(missing) = ids.iter().find(|id| !found.contains(id)) {
-            return Ok(OfficeSiteDeletion::NotFound(missing.clone()));
-        }
-        // Deleting first takes the rows' write locks: a concurrent CreateDesktops into one of the
-        // sites either committed before (its desktops are counted below) or waits and then finds
-        // the site gone (see `insert_runtimes_in_office_site`).
-        let mut delete = Sql::new("DELETE FROM office_sites WHERE tenant_id = ");
-        delete
-            .bind_text(tenant_id)
-            .push(" AND region_id = ")
-            .bind_text(region_id)
-            .push(" AND");
-        delete.in_list("id", ids);
-        let deleted = delete.query()?.execute(&mut *tx.tx).await?.rows_affected();
-        if deleted != ids.len() as u64 {
-            // Another call deleted one of them meanwhile.
-            tx.tx.rollback().await?;
-            return Ok(OfficeSiteDeletion::NotFound(
-                ids.first().cloned().unwrap_or_default(),
-            ));
-        }
+        existing.in_list("id", ids).push(" ORDER BY id");
         let mut held = Sql::new(
             "SELECT office_site_id, COUNT(*) AS desktops FROM runtimes WHERE tenant_id = ",
         );
@@ -329,22 +301,45 @@ impl Store {
             .push(" AND desktop_status <> 'Deleted' AND");
         held.in_list("office_site_id", ids)
             .push(" GROUP BY office_site_id");
-        let counts: HashMap<String, i64> = held
-            .query()?
-            .fetch_all(&mut *tx.tx)
-            .await?
-            .iter()
-            .map(|row| Ok((row.try_get("office_site_id")?, row.try_get("desktops")?)))
-            .collect::<Result<_, StoreError>>()?;
-        if let Some((id, count)) = ids
-            .iter()
-            .find_map(|id| counts.get(id).map(|count| (id.clone(), *count)))
-        {
-            tx.tx.rollback().await?;
-            return Ok(OfficeSiteDeletion::HoldsDesktops { id, count });
-        }
-        tx.commit().await?;
-        Ok(OfficeSiteDeletion::Deleted)
+        let mut delete = Sql::new("DELETE FROM office_sites WHERE tenant_id = ");
+        delete
+            .bind_text(tenant_id)
+            .push(" AND region_id = ")
+            .bind_text(region_id)
+            .push(" AND");
+        delete.in_list("id", ids);
+        transact!(self, |tx| {
+            // The sites' rows locked first: a concurrent CreateDesktops into one of them either
+            // committed before (its desktops are counted below) or waits and then finds the site
+            // gone (see `insert_runtimes_in_office_site`).
+            let mut locking = Sql::new("");
+            locking.append(&existing).push(&tx.locking("UPDATE"));
+            let found: Vec<String> = locking
+                .query()?
+                .fetch_all(&mut *tx.tx)
+                .await?
+                .iter()
+                .map(|row| row.try_get("id"))
+                .collect::<Result<_, _>>()?;
+            if let Some(missing) = ids.iter().find(|id| !found.contains(id)) {
+                return Ok::<_, StoreError>(OfficeSiteDeletion::NotFound(missing.clone()));
+            }
+            let counts: HashMap<String, i64> = held
+                .query()?
+                .fetch_all(&mut *tx.tx)
+                .await?
+                .iter()
+                .map(|row| Ok((row.try_get("office_site_id")?, row.try_get("desktops")?)))
+                .collect::<Result<_, StoreError>>()?;
+            if let Some((id, count)) = ids
+                .iter()
+                .find_map(|id| counts.get(id).map(|count| (id.clone(), *count)))
+            {
+                return Ok(OfficeSiteDeletion::HoldsDesktops { id, count });
+            }
+            delete.query()?.execute(&mut *tx.tx).await?;
+            Ok(OfficeSiteDeletion::Deleted)
+        })
     }
 
     /// Inserts new runtimes of the tenant's site `site_id` in `region_id`, in one transaction
@@ -357,23 +352,26 @@ impl Store {
         site_id: &str,
         runtimes: &[Runtime],
     ) -> Result<bool, StoreError> {
-        let mut tx = self.write().await?;
-        // A no-op update: it takes the row's write lock for the rest of the transaction.
-        let locked = sqlx::query(
-            "UPDATE office_sites SET status = status WHERE tenant_id = $1 AND region_id = $2 AND id = $3",
-        )
-        .bind(tenant_id)
-        .bind(region_id)
-        .bind(site_id)
-        .execute(&mut *tx.tx)
-        .await?
-        .rows_affected();
-        if locked != 1 {
-            tx.tx.rollback().await?;
+        let inserted = transact!(self, |tx| {
+            // A no-op update: it takes the row's write lock for the rest of the transaction.
+            let locked = sqlx::query(
+                "UPDATE office_sites SET status = status WHERE tenant_id = $1 AND region_id = $2 AND id = $3",
+            )
+            .bind(tenant_id)
+            .bind(region_id)
+            .bind(site_id)
+            .execute(&mut *tx.tx)
+            .await?
+            .rows_affected();
+            if locked != 1 {
+                return Ok::<_, StoreError>(false);
+            }
+            crate::runtimes::insert_rows(&mut tx.tx, runtimes).await?;
+            Ok(true)
+        })?;
+        if !inserted {
             return Ok(false);
         }
-        crate::runtimes::insert_rows(&mut tx.tx, runtimes).await?;
-        tx.commit().await?;
         self.runtimes_inserted(runtimes);
         Ok(true)
     }

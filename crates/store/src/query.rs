@@ -12,7 +12,7 @@ pub(crate) enum Value {
     Int(i64),
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Sql {
     text: String,
     values: Vec<Value>,
@@ -24,6 +24,26 @@ impl Sql {
             text: text.to_string(),
             values: Vec::new(),
         }
+    }
+
+    /// Appends `other` (a condition, say) with its values, renumbering its placeholders to
+    /// follow this statement's: one condition can then serve several statements.
+    pub(crate) fn append(&mut self, other: &Sql) -> &mut Self {
+        let offset = self.values.len();
+        let mut rest = other.text.as_str();
+        while let Some(at) = rest.find('$') {
+            self.text.push_str(&rest[..=at]);
+            rest = &rest[at + 1..];
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            match rest[..digits].parse::<usize>() {
+                Ok(n) => self.text.push_str(&(n + offset).to_string()),
+                Err(_) => self.text.push_str(&rest[..digits]),
+            }
+            rest = &rest[digits..];
+        }
+        self.text.push_str(rest);
+        self.values.extend_from_slice(&other.values);
+        self
     }
 
     pub(crate) fn push(&mut self, text: &str) -> &mut Self {
@@ -156,5 +176,31 @@ impl Sql {
         &self,
     ) -> Result<sqlx::query::Query<'_, Any, AnyArguments<'_>>, sqlx::Error> {
         Ok(sqlx::query_with(self.text(), self.arguments()?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn appended_conditions_are_renumbered() {
+        let mut condition = Sql::new("tenant_id = $1 AND");
+        condition.preset(&[Value::Text("t".into())]);
+        condition.in_list("id", &["a".into(), "b".into()]);
+        let mut update = Sql::new("UPDATE runtimes SET updated_at = ");
+        update.bind_int(5).push(" WHERE ").append(&condition);
+        assert_eq!(
+            update.text(),
+            "UPDATE runtimes SET updated_at = $1 WHERE tenant_id = $2 AND id IN ($3, $4)"
+        );
+        assert_eq!(update.values.len(), 4);
+        let mut twelve = Sql::new("");
+        for i in 0..12 {
+            twelve.bind_int(i);
+        }
+        let mut shifted = Sql::new("x = ");
+        shifted.bind_int(0).push(" AND ").append(&twelve);
+        assert!(shifted.text().ends_with("$12$13"), "{}", shifted.text());
     }
 }

@@ -5,8 +5,10 @@ use std::collections::HashMap;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use crate::delivery::lock_resource_group;
 use crate::query::Sql;
-use crate::{Store, StoreError};
+use crate::runtimes::{lock_runtimes, runtime_ids};
+use crate::{Store, StoreError, transact};
 
 /// One resource group as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,38 +107,38 @@ impl Store {
     /// Inserts `group` with its tags. `false` (and nothing written) when the tenant already has
     /// a group of that name.
     pub async fn create_resource_group(&self, group: &ResourceGroup) -> Result<bool, StoreError> {
-        let mut tx = self.write().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO resource_groups (id, tenant_id, name, display_name, status, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, name) DO NOTHING",
-        )
-        .bind(&group.id)
-        .bind(&group.tenant_id)
-        .bind(&group.name)
-        .bind(&group.display_name)
-        .bind(&group.status)
-        .bind(group.created_at)
-        .execute(&mut *tx.tx)
-        .await?
-        .rows_affected();
-        if inserted == 0 {
-            return Ok(false);
-        }
-        for (key, value) in &group.tags {
-            sqlx::query(
-                "INSERT INTO resource_group_tags (resource_group_id, tenant_id, tag_key, tag_value) \
-                 VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (resource_group_id, tag_key) DO UPDATE SET tag_value = excluded.tag_value",
+        transact!(self, |tx| {
+            let inserted = sqlx::query(
+                "INSERT INTO resource_groups (id, tenant_id, name, display_name, status, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, name) DO NOTHING",
             )
             .bind(&group.id)
             .bind(&group.tenant_id)
-            .bind(key)
-            .bind(value)
+            .bind(&group.name)
+            .bind(&group.display_name)
+            .bind(&group.status)
+            .bind(group.created_at)
             .execute(&mut *tx.tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(true)
+            .await?
+            .rows_affected();
+            if inserted == 0 {
+                return Ok::<_, StoreError>(false);
+            }
+            for (key, value) in &group.tags {
+                sqlx::query(
+                    "INSERT INTO resource_group_tags (resource_group_id, tenant_id, tag_key, tag_value) \
+                     VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (resource_group_id, tag_key) DO UPDATE SET tag_value = excluded.tag_value",
+                )
+                .bind(&group.id)
+                .bind(&group.tenant_id)
+                .bind(key)
+                .bind(value)
+                .execute(&mut *tx.tx)
+                .await?;
+            }
+            Ok(true)
+        })
     }
 
     /// Fills the tags of `groups` with one query.
@@ -235,7 +237,9 @@ impl Store {
         Ok(sql.query()?.fetch_one(&self.pool).await?.try_get(0)?)
     }
 
-    /// Deletes the group unless it still holds runtimes (deleted runtimes do not count).
+    /// Deletes the group unless it still holds runtimes (deleted runtimes do not count). The
+    /// group's row is locked first, so no runtime moves in and no model group is bound to it
+    /// while this decides.
     pub async fn delete_resource_group(
         &self,
         tenant_id: &str,
@@ -244,47 +248,53 @@ impl Store {
         let Some(group) = self.resource_group(tenant_id, id).await? else {
             return Ok(GroupDeletion::NotFound);
         };
-        let mut tx = self.write().await?;
-        let held: i64 = sqlx::query(
-            "SELECT COUNT(*) FROM runtimes WHERE tenant_id = $1 AND resource_group_id = $2 \
-             AND desktop_status <> 'Deleted'",
-        )
-        .bind(tenant_id)
-        .bind(id)
-        .fetch_one(&mut *tx.tx)
-        .await?
-        .try_get(0)?;
-        if held > 0 {
-            return Ok(GroupDeletion::HoldsRuntimes(held));
-        }
-        sqlx::query("DELETE FROM resource_group_tags WHERE resource_group_id = $1")
-            .bind(id)
-            .execute(&mut *tx.tx)
-            .await?;
-        // A group without runtimes takes its model group bindings with it: nothing inherits them.
-        sqlx::query("DELETE FROM resource_group_model_templates WHERE tenant_id = $1 AND resource_group_id = $2")
+        transact!(self, |tx| {
+            if !lock_resource_group(tx, tenant_id, id, "UPDATE").await? {
+                return Ok::<_, StoreError>(GroupDeletion::NotFound);
+            }
+            let held: i64 = sqlx::query(
+                "SELECT COUNT(*) FROM runtimes WHERE tenant_id = $1 AND resource_group_id = $2 \
+                 AND desktop_status <> 'Deleted'",
+            )
             .bind(tenant_id)
             .bind(id)
-            .execute(&mut *tx.tx)
-            .await?;
-        let deleted = sqlx::query("DELETE FROM resource_groups WHERE tenant_id = $1 AND id = $2")
-            .bind(tenant_id)
-            .bind(id)
-            .execute(&mut *tx.tx)
+            .fetch_one(&mut *tx.tx)
             .await?
-            .rows_affected();
-        tx.commit().await?;
-        Ok(if deleted == 0 {
-            GroupDeletion::NotFound
-        } else {
-            GroupDeletion::Deleted(group)
+            .try_get(0)?;
+            if held > 0 {
+                return Ok(GroupDeletion::HoldsRuntimes(held));
+            }
+            sqlx::query("DELETE FROM resource_group_tags WHERE resource_group_id = $1")
+                .bind(id)
+                .execute(&mut *tx.tx)
+                .await?;
+            // A group without runtimes takes its model group bindings with it: nothing inherits them.
+            sqlx::query(
+                "DELETE FROM resource_group_model_templates WHERE tenant_id = $1 AND resource_group_id = $2",
+            )
+            .bind(tenant_id)
+            .bind(id)
+            .execute(&mut *tx.tx)
+            .await?;
+            let deleted =
+                sqlx::query("DELETE FROM resource_groups WHERE tenant_id = $1 AND id = $2")
+                    .bind(tenant_id)
+                    .bind(id)
+                    .execute(&mut *tx.tx)
+                    .await?
+                    .rows_affected();
+            Ok(if deleted == 0 {
+                GroupDeletion::NotFound
+            } else {
+                GroupDeletion::Deleted(group.clone())
+            })
         })
     }
 
     /// Puts the tenant's (not deleted) runtimes `ids` into group `group_id`, bumping the
     /// desired-state generation of each runtime whose group changes (its effective model group
     /// may change with it). Returns the ids of the runtimes now in the group; nothing is moved
-    /// when the group does not exist (any more).
+    /// when the group does not exist (any more). The group is locked against deletion meanwhile.
     pub async fn move_runtimes_to_group(
         &self,
         tenant_id: &str,
@@ -295,21 +305,17 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut tx = self.write().await?;
-        let mut sql = Sql::new(
-            "UPDATE runtimes SET resource_group_id = $1, generation = generation + 1, updated_at = $2 \
-             WHERE tenant_id = $3 AND desktop_status <> 'Deleted' \
-             AND (resource_group_id IS NULL OR resource_group_id <> $1) \
-             AND EXISTS (SELECT 1 FROM resource_groups g WHERE g.id = $1 AND g.tenant_id = $3) AND",
-        );
-        // The three leading placeholders are written by hand; bind them in that order.
-        sql.preset(&[
-            crate::query::Value::Text(group_id.to_string()),
-            crate::query::Value::Int(now),
-            crate::query::Value::Text(tenant_id.to_string()),
-        ]);
-        sql.in_list("id", ids);
-        sql.query()?.execute(&mut *tx.tx).await?;
+        let mut update = Sql::new("UPDATE runtimes SET resource_group_id = ");
+        update
+            .bind_text(group_id)
+            .push(", generation = generation + 1, updated_at = ")
+            .bind_int(now)
+            .push(" WHERE tenant_id = ")
+            .bind_text(tenant_id)
+            .push(" AND desktop_status <> 'Deleted' AND (resource_group_id IS NULL OR resource_group_id <> ")
+            .bind_text(group_id)
+            .push(") AND");
+        update.in_list("id", ids);
         let mut check = Sql::new("SELECT id FROM runtimes WHERE tenant_id = ");
         check
             .bind_text(tenant_id)
@@ -317,12 +323,19 @@ impl Store {
             .bind_text(group_id)
             .push(" AND desktop_status <> 'Deleted' AND");
         check.in_list("id", ids);
-        let rows = check.query()?.fetch_all(&mut *tx.tx).await?;
-        tx.commit().await?;
+        let moved = transact!(self, |tx| {
+            if !lock_resource_group(tx, tenant_id, group_id, "KEY SHARE").await? {
+                return Ok::<_, StoreError>(Vec::new());
+            }
+            lock_runtimes(tx, &runtime_ids(tenant_id, ids)).await?;
+            update.query()?.execute(&mut *tx.tx).await?;
+            let rows = check.query()?.fetch_all(&mut *tx.tx).await?;
+            rows.iter()
+                .map(|r| Ok(r.try_get("id")?))
+                .collect::<Result<Vec<String>, StoreError>>()
+        })?;
         self.runtime_counts.invalidate(tenant_id);
-        rows.iter()
-            .map(|r| Ok(r.try_get("id")?))
-            .collect::<Result<Vec<String>, StoreError>>()
+        Ok(moved)
     }
 }
 

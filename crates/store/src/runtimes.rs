@@ -9,10 +9,9 @@ use domain::runtime::{AgentStatus, DesktopStatus, Operation, Progress};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::Backend;
 use crate::delivery::{EFFECTIVE_MODEL_TEMPLATE, EffectiveModelTemplate, ModelTemplateRef};
 use crate::query::Sql;
-use crate::{Store, StoreError};
+use crate::{Backend, Store, StoreError, WriteTx, transact};
 
 /// One runtime as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -210,6 +209,33 @@ impl CountCache {
     }
 }
 
+/// Locks, on PostgreSQL, the `runtimes` rows that `condition` (a condition on the table, not
+/// aliased, with its values) matches, in id order: the one order in which every transaction takes
+/// runtime rows, so that transactions writing overlapping sets of runtimes queue instead of
+/// deadlocking. Take it before writing any of them, after the rows of model groups and resource
+/// groups the transaction locks. Nothing on SQLite, whose writers take turns.
+pub(crate) async fn lock_runtimes(
+    tx: &mut WriteTx<'_>,
+    condition: &Sql,
+) -> Result<(), sqlx::Error> {
+    if tx.backend != Backend::Postgres {
+        return Ok(());
+    }
+    let mut lock = Sql::new("SELECT COUNT(*) FROM (SELECT id FROM runtimes WHERE ");
+    lock.append(condition)
+        .push(" ORDER BY id FOR NO KEY UPDATE) locked");
+    lock.query()?.fetch_one(&mut *tx.tx).await?;
+    Ok(())
+}
+
+/// The condition "runtime `ids` of tenant `tenant_id`", for [`lock_runtimes`].
+pub(crate) fn runtime_ids(tenant_id: &str, ids: &[String]) -> Sql {
+    let mut sql = Sql::new("tenant_id = ");
+    sql.bind_text(tenant_id).push(" AND");
+    sql.in_list("id", ids);
+    sql
+}
+
 fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Corrupt(format!("{what} {value:?}"))
 }
@@ -227,8 +253,9 @@ fn runtime_from_row(row: &AnyRow) -> Result<Runtime, StoreError> {
             operation: op
                 .parse::<Operation>()
                 .map_err(|_| corrupt("operation", &op))?,
-            step_index: usize::try_from(op_step.unwrap_or(0))
-                .map_err(|_| corrupt("op_step", "negative"))?,
+            step_index: op_step
+                .and_then(|step| usize::try_from(step).ok())
+                .ok_or_else(|| corrupt("op_step of operation", &op))?,
         }),
     };
     Ok(Runtime {
@@ -303,11 +330,18 @@ impl ListingRow {
             (None, Some(id)) => Some((id, ModelTemplateRef::ResourceGroup)),
             (None, None) => None,
         }
-        .map(|(model_template_id, ref_type)| EffectiveModelTemplate {
-            model_template_id,
-            name: self.model_template_name.unwrap_or_default(),
-            ref_type,
-        });
+        .map(|(model_template_id, ref_type)| {
+            // Model groups in use cannot be deleted: a reference to none is corruption.
+            let name = self
+                .model_template_name
+                .ok_or_else(|| corrupt("model group reference", &model_template_id))?;
+            Ok::<_, StoreError>(EffectiveModelTemplate {
+                model_template_id,
+                name,
+                ref_type,
+            })
+        })
+        .transpose()?;
         let (mut configured, mut configuring) = (Vec::new(), Vec::new());
         for pair in self
             .channels
@@ -441,6 +475,28 @@ fn push_filter(sql: &mut Sql, filter: &RuntimeFilter) {
     );
 }
 
+/// ` tenant_id = … AND id IN (…)` and the condition of `guard`: the runtimes a lifecycle write
+/// may touch.
+fn push_guarded_ids(sql: &mut Sql, tenant_id: &str, ids: &[String], guard: &StepGuard) {
+    sql.push("tenant_id = ").bind_text(tenant_id).push(" AND");
+    sql.in_list("id", ids);
+    match guard {
+        StepGuard::Begin { from, interrupting } => {
+            let from: Vec<String> = from.iter().map(|s| s.as_str().to_string()).collect();
+            sql.push(" AND");
+            sql.in_list("desktop_status", &from);
+            if !interrupting {
+                sql.push(" AND operation IS NULL");
+            }
+        }
+        StepGuard::At(at) => {
+            sql.push(" AND operation = ")
+                .bind_text(at.operation.as_str());
+            sql.push(" AND op_step = ").bind_int(at.step_index as i64);
+        }
+    }
+}
+
 /// Writes new runtimes (with their users and tags) inside `tx`.
 pub(crate) async fn insert_rows(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
@@ -523,9 +579,7 @@ pub(crate) async fn insert_rows(
 impl Store {
     /// Inserts new runtimes in one transaction.
     pub async fn insert_runtimes(&self, runtimes: &[Runtime]) -> Result<(), StoreError> {
-        let mut tx = self.write().await?;
-        insert_rows(&mut tx.tx, runtimes).await?;
-        tx.commit().await?;
+        transact!(self, |tx| insert_rows(&mut tx.tx, runtimes).await)?;
         self.runtimes_inserted(runtimes);
         Ok(())
     }
@@ -669,51 +723,42 @@ impl Store {
             return Ok(true);
         };
         let ongoing = progress.next().is_some();
-        let mut sql = Sql::new("UPDATE runtimes SET desktop_status = ");
-        sql.bind_text(step.desktop.as_str());
+        let mut update = Sql::new("UPDATE runtimes SET desktop_status = ");
+        update.bind_text(step.desktop.as_str());
         if let Some(agent) = step.agent {
-            sql.push(", agent_status = ").bind_text(agent.as_str());
+            update.push(", agent_status = ").bind_text(agent.as_str());
         }
         if ongoing {
-            sql.push(", operation = ")
+            update
+                .push(", operation = ")
                 .bind_text(progress.operation.as_str());
-            sql.push(", op_step = ")
+            update
+                .push(", op_step = ")
                 .bind_int(progress.step_index as i64);
             match next_step_at {
-                Some(at) => sql.push(", next_step_at = ").bind_int(at),
-                None => sql.push(", next_step_at = NULL"),
+                Some(at) => update.push(", next_step_at = ").bind_int(at),
+                None => update.push(", next_step_at = NULL"),
             };
         } else {
-            sql.push(", operation = NULL, op_step = NULL, next_step_at = NULL");
+            update.push(", operation = NULL, op_step = NULL, next_step_at = NULL");
         }
-        sql.push(", updated_at = ").bind_int(now);
-        sql.push(" WHERE tenant_id = ")
-            .bind_text(tenant_id)
-            .push(" AND");
-        sql.in_list("id", ids);
-        match guard {
-            StepGuard::Begin { from, interrupting } => {
-                let from: Vec<String> = from.iter().map(|s| s.as_str().to_string()).collect();
-                sql.push(" AND");
-                sql.in_list("desktop_status", &from);
-                if !interrupting {
-                    sql.push(" AND operation IS NULL");
+        update.push(", updated_at = ").bind_int(now);
+        update.push(" WHERE ");
+        push_guarded_ids(&mut update, tenant_id, ids, guard);
+        let mut admitted = Sql::new("SELECT COUNT(*) FROM runtimes WHERE ");
+        push_guarded_ids(&mut admitted, tenant_id, ids, guard);
+        let whole = transact!(self, |tx| {
+            lock_runtimes(tx, &runtime_ids(tenant_id, ids)).await?;
+            if matches!(guard, StepGuard::Begin { .. }) {
+                // All or nothing: with the rows locked, the count is what the update would do.
+                let count: i64 = admitted.query()?.fetch_one(&mut *tx.tx).await?.try_get(0)?;
+                if count != ids.len() as i64 {
+                    return Ok::<_, StoreError>(false);
                 }
             }
-            StepGuard::At(at) => {
-                sql.push(" AND operation = ")
-                    .bind_text(at.operation.as_str());
-                sql.push(" AND op_step = ").bind_int(at.step_index as i64);
-            }
-        }
-        let mut tx = self.write().await?;
-        let changed = sql.query()?.execute(&mut *tx.tx).await?.rows_affected();
-        let whole = changed == ids.len() as u64;
-        if !whole && matches!(guard, StepGuard::Begin { .. }) {
-            tx.tx.rollback().await?;
-            return Ok(false);
-        }
-        tx.commit().await?;
+            let changed = update.query()?.execute(&mut *tx.tx).await?.rows_affected();
+            Ok(changed == ids.len() as u64)
+        })?;
         self.runtime_counts.invalidate(tenant_id);
         Ok(whole)
     }
@@ -738,5 +783,41 @@ impl Store {
                 .fetch_one(&self.pool)
                 .await?;
         Ok(row.try_get::<Option<i64>, _>(0)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::{runtime, test_store};
+
+    #[tokio::test]
+    async fn corrupt_rows_are_reported_not_papered_over() -> Result<(), StoreError> {
+        // issue: contention (swallowed errors)
+        let (store, tenant, _dir) = test_store("corrupt-runtime").await?;
+        store
+            .insert_runtimes(&[
+                runtime(&tenant, "ecd-1", None),
+                runtime(&tenant, "ecd-2", None),
+            ])
+            .await?;
+        // An operation without its step is not "step 0".
+        sqlx::query("UPDATE runtimes SET operation = 'Stop', op_step = NULL WHERE id = 'ecd-1'")
+            .execute(&store.pool)
+            .await?;
+        let read = store.runtimes_by_ids(&tenant, &["ecd-1".into()]).await;
+        assert!(matches!(read, Err(StoreError::Corrupt(_))), "{read:?}");
+        // A model group reference to no model group is not a group without a name.
+        sqlx::query("UPDATE runtimes SET model_template_id = 'mt-gone' WHERE id = 'ecd-2'")
+            .execute(&store.pool)
+            .await?;
+        let filter = RuntimeFilter {
+            tenant_id: tenant.clone(),
+            ids: Some(vec!["ecd-2".into()]),
+            ..RuntimeFilter::default()
+        };
+        let page = store.list_runtime_listings(&filter, 0, 10).await;
+        assert!(matches!(page, Err(StoreError::Corrupt(_))), "{page:?}");
+        Ok(())
     }
 }

@@ -3,7 +3,7 @@
 
 use sqlx::Row;
 
-use crate::{Store, StoreError};
+use crate::{Store, StoreError, transact};
 
 pub(crate) const MASTER_KEY_ID: &str = "master_key_id";
 
@@ -32,13 +32,14 @@ impl Store {
                 given: current,
             }),
             None => {
-                let mut tx = self.write().await?;
-                sqlx::query("INSERT INTO store_settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
-                    .bind(MASTER_KEY_ID)
-                    .bind(&current)
-                    .execute(&mut *tx.tx)
-                    .await?;
-                tx.commit().await?;
+                transact!(self, |tx| {
+                    sqlx::query("INSERT INTO store_settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+                        .bind(MASTER_KEY_ID)
+                        .bind(&current)
+                        .execute(&mut *tx.tx)
+                        .await?;
+                    Ok::<_, StoreError>(())
+                })?;
                 // Another process may have claimed the store first.
                 match self.master_key_id().await? {
                     Some(recorded) if recorded != current => Err(StoreError::WrongMasterKey {

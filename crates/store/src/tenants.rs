@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use sqlx::Row;
 
-use crate::{Secret, Store, StoreError};
+use crate::{Secret, Store, StoreError, transact};
 
 /// A new tenant with its root access key, as the caller (who chose the ids) hands it over.
 #[derive(Debug, Clone)]
@@ -57,25 +57,26 @@ impl AccessKeyCache {
 
 impl Store {
     pub async fn create_tenant(&self, tenant: &NewTenant) -> Result<(), StoreError> {
-        let secret_enc = self.cipher.encrypt(tenant.access_key_secret.expose());
-        let mut tx = self.write().await?;
-        sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)")
+        let secret_enc = self.cipher.encrypt(tenant.access_key_secret.expose())?;
+        transact!(self, |tx| {
+            sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)")
+                .bind(&tenant.account_id)
+                .bind(&tenant.name)
+                .bind(tenant.created_at)
+                .execute(&mut *tx.tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO access_keys (id, tenant_id, secret_enc, is_root, status, created_at) \
+                 VALUES ($1, $2, $3, 1, 'Active', $4)",
+            )
+            .bind(&tenant.access_key_id)
             .bind(&tenant.account_id)
-            .bind(&tenant.name)
+            .bind(&secret_enc)
             .bind(tenant.created_at)
             .execute(&mut *tx.tx)
             .await?;
-        sqlx::query(
-            "INSERT INTO access_keys (id, tenant_id, secret_enc, is_root, status, created_at) \
-             VALUES ($1, $2, $3, 1, 'Active', $4)",
-        )
-        .bind(&tenant.access_key_id)
-        .bind(&tenant.account_id)
-        .bind(secret_enc)
-        .bind(tenant.created_at)
-        .execute(&mut *tx.tx)
-        .await?;
-        tx.commit().await
+            Ok::<_, StoreError>(())
+        })
     }
 
     pub async fn tenant_count(&self) -> Result<i64, StoreError> {

@@ -1,11 +1,16 @@
-//! One story of the store, told on both engines: SQLite in a temporary file, and PostgreSQL in a
+//! Stories of the store, told on both engines: SQLite in a temporary file, and PostgreSQL in a
 //! database created for the run and dropped after it (`AMC_TEST_POSTGRES_URL`, default
-//! `postgres://postgres@127.0.0.1:5432/postgres`, names the server).
+//! `postgres://postgres@127.0.0.1:5432/postgres`, names the server). One walks through every
+//! repository; one has many writers change the same rows at once.
 
 use domain::runtime::{AgentStatus, DesktopStatus, Operation, Progress};
 use rand::SeedableRng;
 use sqlx::Executor;
-use store::models::{ModelChangeError, ModelTemplate, NewLlmTemplate, ProviderTemplate};
+use store::delivery::Delivery;
+use store::models::{
+    ModelChangeError, ModelTemplate, ModelTemplatePatch, NewLlmTemplate, ProviderTemplate,
+};
+use store::resource_groups::ResourceGroup;
 use store::runtimes::{Runtime, RuntimeFilter, StepGuard};
 use store::tenants::NewTenant;
 use store::{Cipher, MasterKey, Secret, Store, StoreError};
@@ -556,18 +561,26 @@ fn story_error(e: ModelChangeError) -> StoreError {
     }
 }
 
-#[tokio::test]
-async fn story_on_sqlite() {
+/// Runs `story` on a fresh SQLite store file.
+async fn on_sqlite<F, Fut>(story: F)
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = Result<(), StoreError>>,
+{
     let dir = std::env::temp_dir().join(format!("amc-store-{}", uuid_like()));
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("temp dir: {e}"));
     let url = format!("sqlite://{}?mode=rwc", dir.join("amc.db").display());
-    let result = story(&url).await;
+    let result = story(url).await;
     let _ = std::fs::remove_dir_all(&dir);
     result.unwrap_or_else(|e| panic!("{e}"));
 }
 
-#[tokio::test]
-async fn story_on_postgres() {
+/// Runs `story` on a PostgreSQL database created for it and dropped after it.
+async fn on_postgres<F, Fut>(story: F)
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = Result<(), StoreError>>,
+{
     sqlx::any::install_default_drivers();
     let server = std::env::var("AMC_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
@@ -583,11 +596,287 @@ async fn story_on_postgres() {
         Some((base, _)) => format!("{base}/{name}"),
         None => panic!("AMC_TEST_POSTGRES_URL must end with /database"),
     };
-    let result = story(&url).await;
+    let result = story(url).await;
     let _ = admin
         .execute(format!("DROP DATABASE {name} WITH (FORCE)").as_str())
         .await;
     result.unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[tokio::test]
+async fn story_on_sqlite() {
+    on_sqlite(|url| async move { story(&url).await }).await;
+}
+
+#[tokio::test]
+async fn story_on_postgres() {
+    on_postgres(|url| async move { story(&url).await }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn contention_on_sqlite() {
+    on_sqlite(|url| async move { contention(&url).await }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn contention_on_postgres() {
+    on_postgres(|url| async move { contention(&url).await }).await;
+}
+
+/// What one writer of the contention story did.
+#[derive(Default)]
+struct Tally {
+    done: usize,
+    conflicts: usize,
+}
+
+impl Tally {
+    /// Counts one write; a conflict (contention that outlasted the reruns) is allowed, any other
+    /// failure is not.
+    fn count<T>(&mut self, result: Result<T, StoreError>) -> Result<(), StoreError> {
+        match result {
+            Ok(_) => self.done += 1,
+            Err(StoreError::Contended(_)) => self.conflicts += 1,
+            Err(other) => return Err(other),
+        }
+        Ok(())
+    }
+}
+
+fn model_change(result: Result<(), ModelChangeError>) -> Result<(), StoreError> {
+    match result {
+        Ok(()) => Ok(()),
+        Err(ModelChangeError::Store(e)) => Err(e),
+        Err(other) => Err(StoreError::Corrupt(other.to_string())),
+    }
+}
+
+/// issue: contention. Many writers at once assign and take away model groups of overlapping
+/// runtimes, update the groups (each update rewrites the generation of every runtime using it),
+/// and stop and start runtimes: no write fails and none ends in a conflict (rows are locked in one
+/// order, and a deadlock would be rerun, not reported), and concurrent updates of different fields of one provider template all
+/// land.
+async fn contention(url: &str) -> Result<(), StoreError> {
+    const WRITERS: usize = 12;
+    const ROUNDS: usize = 20;
+    const RUNTIMES: usize = 400;
+    let store = Store::connect(url, cipher(1)).await?;
+    let t = "1000000000000001";
+    store
+        .create_tenant(&NewTenant {
+            account_id: t.into(),
+            name: "t".into(),
+            access_key_id: "LTAIcontention".into(),
+            access_key_secret: Secret::new("secret"),
+            created_at: 1,
+        })
+        .await?;
+    store
+        .create_resource_group(&ResourceGroup {
+            id: "rg-storm".into(),
+            tenant_id: t.into(),
+            name: "storm".into(),
+            display_name: "storm".into(),
+            status: "OK".into(),
+            tags: vec![],
+            created_at: 1,
+        })
+        .await?;
+    let ids: Vec<String> = (0..RUNTIMES).map(|i| format!("ecd-storm{i:05}")).collect();
+    let fleet: Vec<Runtime> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let mut rt = runtime(t, id, "OpenClaw", DesktopStatus::Running, &[], i as i64);
+            rt.resource_group_id = Some("rg-storm".into());
+            rt
+        })
+        .collect();
+    for chunk in fleet.chunks(100) {
+        store.insert_runtimes(chunk).await?;
+    }
+    let groups: Vec<String> = (0..3).map(|i| format!("mt-storm{i}")).collect();
+    for id in &groups {
+        store
+            .insert_model_template(&ModelTemplate {
+                id: id.clone(),
+                tenant_id: t.into(),
+                name: id.clone(),
+                description: String::new(),
+                agent_platform: "ENTERPRISE".into(),
+                agent_provider: "OpenClaw".into(),
+                biz_type: 1,
+                ref_scope: "RESOURCE_MIXED".into(),
+                source: "User".into(),
+                config: "{}".into(),
+                model_count: 0,
+                created_at: 1,
+                updated_at: 1,
+            })
+            .await?;
+    }
+    assert_eq!(
+        store
+            .bind_resource_group_model_template(t, "rg-storm", "OpenClaw", &groups[0], 2)
+            .await?,
+        Delivery::Done
+    );
+
+    let mut writers = Vec::new();
+    for w in 0..WRITERS {
+        let (store, ids, groups) = (store.clone(), ids.clone(), groups.clone());
+        writers.push(tokio::spawn(async move {
+            let mut tally = Tally::default();
+            for round in 0..ROUNDS {
+                let n = w * ROUNDS + round;
+                let group = &groups[n % groups.len()];
+                // Overlapping runs of runtimes, each named in an order of its own.
+                let batch: Vec<String> = (0..50)
+                    .map(|i| ids[(n * 37 + i * 11) % ids.len()].clone())
+                    .collect();
+                let now = 10 + n as i64;
+                match (w + round) % 4 {
+                    0 => tally.count(
+                        store
+                            .assign_runtime_model_template(t, &batch, group, now)
+                            .await,
+                    )?,
+                    1 => tally.count(
+                        store
+                            .unassign_runtime_model_template(t, &batch, group, now)
+                            .await,
+                    )?,
+                    2 => {
+                        let patch = ModelTemplatePatch {
+                            description: Some(format!("writer {w} round {round}")),
+                            ..ModelTemplatePatch::default()
+                        };
+                        match model_change(store.update_model_template(t, group, &patch, now).await)
+                        {
+                            Err(StoreError::Contended(_)) => tally.conflicts += 1,
+                            other => tally.count(other)?,
+                        }
+                    }
+                    _ => {
+                        let operation = if round % 2 == 0 {
+                            Operation::Stop
+                        } else {
+                            Operation::Start
+                        };
+                        tally.count(
+                            store
+                                .set_progress(
+                                    t,
+                                    &batch[..5],
+                                    Progress::begin(operation).last(),
+                                    None,
+                                    now,
+                                    &StepGuard::begin(operation),
+                                )
+                                .await,
+                        )?
+                    }
+                }
+            }
+            Ok::<_, StoreError>(tally)
+        }));
+    }
+    let (mut done, mut conflicts) = (0, 0);
+    for writer in writers {
+        let tally = writer
+            .await
+            .map_err(|e| StoreError::Corrupt(format!("writer panicked: {e}")))??;
+        done += tally.done;
+        conflicts += tally.conflicts;
+    }
+    assert_eq!(done + conflicts, WRITERS * ROUNDS);
+    // Locked in one order, writers queue instead of deadlocking: nothing is left to conflict.
+    assert_eq!(conflicts, 0, "writes that kept deadlocking");
+    // Every runtime is where some write left it: a model group of the three, and at rest.
+    let after = store.runtimes_by_ids(t, &ids).await?;
+    assert_eq!(after.len(), RUNTIMES);
+    for rt in &after {
+        assert!(rt.progress.is_none(), "{} is still in an operation", rt.id);
+        assert!(
+            rt.model_template_id
+                .as_ref()
+                .is_none_or(|m| groups.contains(m)),
+            "{} has {:?}",
+            rt.id,
+            rt.model_template_id
+        );
+    }
+
+    // Four writers update four different fields of one provider template, twenty times each:
+    // every field ends with its writer's last value.
+    let provider = ProviderTemplate {
+        id: "mpt-storm".into(),
+        tenant_id: t.into(),
+        model_template_id: groups[1].clone(),
+        provider_name: "provider-storm".into(),
+        provider_type: "Custom".into(),
+        name: "storm".into(),
+        description: String::new(),
+        agent_platform: "ENTERPRISE".into(),
+        agent_provider: "OpenClaw".into(),
+        biz_type: 1,
+        base_url: "https://llm.example.com/v1".into(),
+        api: "openai-completions".into(),
+        api_key: Some(Secret::new("sk-first")),
+        enable_wuying_proxy: false,
+        created_at: 1,
+        updated_at: 1,
+    };
+    store
+        .insert_provider_template(&provider)
+        .await
+        .map_err(story_error)?;
+    let mut writers = Vec::new();
+    for field in 0..4 {
+        let store = store.clone();
+        writers.push(tokio::spawn(async move {
+            for round in 0..ROUNDS {
+                let value = format!("{field}-{round}");
+                store
+                    .update_provider_template(t, "mpt-storm", |mut p| {
+                        match field {
+                            0 => p.name = value.clone(),
+                            1 => p.description = value.clone(),
+                            2 => p.base_url = format!("https://{value}.example.com/v1"),
+                            _ => p.api_key = Some(Secret::new(value.clone())),
+                        }
+                        p.updated_at = 100 + round as i64;
+                        Ok(p)
+                    })
+                    .await
+                    .map_err(story_error)?;
+            }
+            Ok::<_, StoreError>(())
+        }));
+    }
+    for writer in writers {
+        writer
+            .await
+            .map_err(|e| StoreError::Corrupt(format!("writer panicked: {e}")))??;
+    }
+    let last = ROUNDS - 1;
+    let stored = store.provider_template(t, "mpt-storm").await?;
+    assert_eq!(
+        stored.map(|p| (
+            p.name,
+            p.description,
+            p.base_url,
+            p.api_key.map(|k| k.expose().to_string())
+        )),
+        Some((
+            format!("0-{last}"),
+            format!("1-{last}"),
+            format!("https://2-{last}.example.com/v1"),
+            Some(format!("3-{last}"))
+        ))
+    );
+    store.close().await;
+    Ok(())
 }
 
 fn uuid_like() -> String {

@@ -32,7 +32,7 @@ use super::common::{
 };
 use super::limits::{ConfigJson, Id, Ids, Name, Token, strings};
 use crate::Ctx;
-use crate::errors::{self, internal};
+use crate::errors::{self, internal, store_failure};
 
 /// Runtimes one channel call configures: amc's cap, the SDK documents none.
 const MAX_RUNTIMES: usize = 100;
@@ -64,7 +64,7 @@ async fn target_runtimes(
         .store
         .runtimes_by_ids(&ctx.tenant_id, &unique)
         .await
-        .map_err(internal)?;
+        .map_err(store_failure)?;
     let mut out = Vec::with_capacity(unique.len());
     for id in &unique {
         let runtime = found
@@ -112,7 +112,7 @@ async fn settings_per_runtime(
         .store
         .channel_settings(&ctx.tenant_id, ids, code.as_str())
         .await
-        .map_err(internal)?;
+        .map_err(store_failure)?;
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
         let kept = match stored.get(id).map(|s| serde_json::from_str(s.expose())) {
@@ -198,7 +198,7 @@ impl Action for ConfigRuntimeChannel {
             .store
             .configure_channel(&ctx.tenant_id, &write, &settings, ctx.now_ms)
             .await
-            .map_err(internal)?;
+            .map_err(store_failure)?;
         Ok(Empty {})
     }
 }
@@ -240,7 +240,7 @@ impl Action for RemoveRuntimeChannel {
             .store
             .remove_channel(&ctx.tenant_id, &ids, code.as_str(), ctx.now_ms)
             .await
-            .map_err(internal)?;
+            .map_err(store_failure)?;
         Ok(Empty {})
     }
 }
@@ -303,7 +303,7 @@ impl Action for GetRuntimeChannel {
             .store
             .runtime_channels(&ctx.tenant_id, &self.runtime_id)
             .await
-            .map_err(internal)?;
+            .map_err(store_failure)?;
         let include_risk = self.include_risk_info == Some(true);
         let mut data = Vec::with_capacity(channels.len());
         for channel in channels {

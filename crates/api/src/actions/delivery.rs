@@ -17,7 +17,7 @@ use std::collections::{HashMap, HashSet};
 use domain::runtime::DesktopStatus;
 use pop::ApiError;
 use serde::{Deserialize, Serialize};
-use store::delivery::ModelTemplateRef;
+use store::delivery::{Delivery, ModelTemplateRef};
 use store::models::ModelTemplate;
 use store::runtimes::{Runtime, RuntimeFilter};
 
@@ -30,7 +30,7 @@ use super::common::{
 use super::limits::{Id, Ids, MAX_IDS, Token};
 use super::models::{CreditMultiplierView, InferenceMetadataView, llm_view};
 use crate::Ctx;
-use crate::errors::{self, internal};
+use crate::errors::{self, store_failure};
 
 /// Runtimes one `ConfigRuntimeModelTemplate` may name (a whole department at once).
 const MAX_RUNTIMES: usize = 1000;
@@ -41,7 +41,7 @@ async fn load_template(ctx: &Ctx, id: &str) -> Result<ModelTemplate, ApiError> {
         .store
         .model_template(&ctx.tenant_id, id)
         .await
-        .map_err(internal)?
+        .map_err(store_failure)?
         .ok_or_else(|| model_template_not_found(id))
 }
 
@@ -113,7 +113,7 @@ async fn judge_runtimes(
         .store
         .runtimes_by_ids(&ctx.tenant_id, ids)
         .await
-        .map_err(internal)?;
+        .map_err(store_failure)?;
     let by_id: HashMap<&str, &Runtime> = found.iter().map(|r| (r.id.as_str(), r)).collect();
     let mut accepted = Vec::new();
     let mut results = Vec::with_capacity(ids.len());
@@ -166,11 +166,16 @@ impl Action for ConfigRuntimeModelTemplate {
             }
         })
         .await?;
-        ctx.state
+        let delivered = ctx
+            .state
             .store
-            .set_runtime_model_template(&ctx.tenant_id, &accepted, Some(&template.id), ctx.now_ms)
+            .assign_runtime_model_template(&ctx.tenant_id, &accepted, &template.id, ctx.now_ms)
             .await
-            .map_err(internal)?;
+            .map_err(store_failure)?;
+        if delivered == Delivery::NoModelTemplate {
+            // Deleted since it was read above.
+            return Err(model_template_not_found(&template.id));
+        }
         Ok(RuntimeResults {
             total_count: results.len(),
             data: results,
@@ -204,9 +209,9 @@ impl Action for RemoveRuntimeModelTemplate {
         .await?;
         ctx.state
             .store
-            .set_runtime_model_template(&ctx.tenant_id, &accepted, None, ctx.now_ms)
+            .unassign_runtime_model_template(&ctx.tenant_id, &accepted, template_id, ctx.now_ms)
             .await
-            .map_err(internal)?;
+            .map_err(store_failure)?;
         Ok(RuntimeResults {
             total_count: results.len(),
             data: results,
@@ -234,9 +239,9 @@ impl Action for ConfigResourceGroupModelTemplate {
         let group = store
             .resource_group(&ctx.tenant_id, &self.resource_group_id)
             .await
-            .map_err(internal)?
+            .map_err(store_failure)?
             .ok_or_else(|| resource_group_not_found(&self.resource_group_id))?;
-        store
+        let delivered = store
             .bind_resource_group_model_template(
                 &ctx.tenant_id,
                 &group.id,
@@ -245,8 +250,13 @@ impl Action for ConfigResourceGroupModelTemplate {
                 ctx.now_ms,
             )
             .await
-            .map_err(internal)?;
-        Ok(Empty {})
+            .map_err(store_failure)?;
+        // Either may have been deleted since it was read above.
+        match delivered {
+            Delivery::Done => Ok(Empty {}),
+            Delivery::NoModelTemplate => Err(model_template_not_found(&template.id)),
+            Delivery::NoResourceGroup => Err(resource_group_not_found(&group.id)),
+        }
     }
 }
 
@@ -308,7 +318,7 @@ impl Action for RemoveResourceGroupModelTemplate {
         let known = store
             .resource_group_names(&ctx.tenant_id, &ids)
             .await
-            .map_err(internal)?;
+            .map_err(store_failure)?;
         let mut data = Vec::with_capacity(ids.len());
         for id in ids {
             let failure = if !known.contains_key(&id) {
@@ -321,7 +331,7 @@ impl Action for RemoveResourceGroupModelTemplate {
                     ctx.now_ms,
                 )
                 .await
-                .map_err(internal)?
+                .map_err(store_failure)?
             {
                 None
             } else {
@@ -378,7 +388,7 @@ impl Action for ListModelTemplateResourceGroup {
                 page.size,
             )
             .await
-            .map_err(internal)?;
+            .map_err(store_failure)?;
         Ok(ListModelTemplateResourceGroupResponse {
             data: ids
                 .into_iter()
@@ -467,7 +477,7 @@ impl Action for GetRuntimeModelConfig {
         let runtime = store
             .list_runtime_listings(&filter, 0, 1)
             .await
-            .map_err(internal)?
+            .map_err(store_failure)?
             .into_iter()
             .next()
             .ok_or_else(|| runtime_not_found(&self.runtime_id))?;
@@ -505,11 +515,11 @@ impl Action for GetRuntimeModelConfig {
         let providers = store
             .providers_of(&ctx.tenant_id, mt)
             .await
-            .map_err(internal)?;
+            .map_err(store_failure)?;
         let mut models = store
             .llm_templates_of(&ctx.tenant_id, mt)
             .await
-            .map_err(internal)?;
+            .map_err(store_failure)?;
         // The group's Config names the same model as its default (the model actions keep them in step).
         let default_model = models
             .iter()
@@ -523,12 +533,12 @@ impl Action for GetRuntimeModelConfig {
                     .drain(..)
                     .partition(|m| m.provider_template_id == provider.id);
                 models = rest;
-                ModelProviderInfo {
+                Ok(ModelProviderInfo {
                     llm_info_list: mine
                         .into_iter()
                         .map(|model| {
-                            let view = llm_view(model);
-                            LlmInfo {
+                            let view = llm_view(model)?;
+                            Ok(LlmInfo {
                                 credit_multiplier: view.credit_multiplier,
                                 description: view.description,
                                 features: view.features,
@@ -537,15 +547,15 @@ impl Action for GetRuntimeModelConfig {
                                 name: view.name,
                                 published_time: view.published_time,
                                 risk_type: include_risk.then_some("Normal"),
-                            }
+                            })
                         })
-                        .collect(),
+                        .collect::<Result<_, ApiError>>()?,
                     model_provider_template_id: provider.id,
                     name: provider.name,
                     provider_name: provider.provider_name,
-                }
+                })
             })
-            .collect();
+            .collect::<Result<_, ApiError>>()?;
         Ok(GetRuntimeModelConfigResponse {
             data: RuntimeModelConfig {
                 default_model,

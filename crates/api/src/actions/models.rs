@@ -23,12 +23,12 @@ use domain::providers;
 use pop::{ApiError, List, Text};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use store::Secret;
 use store::models::{
     Dependency, LlmTemplate, LlmTemplateFilter, ModelChangeError, ModelTemplate,
     ModelTemplateFilter, ModelTemplatePatch, NewLlmTemplate, ProviderTemplate,
     ProviderTemplateFilter,
 };
+use store::{Secret, StoreError};
 
 use super::Action;
 use super::common::{
@@ -39,7 +39,7 @@ use super::limits::{
     ConfigJson, Description, Filter, Id, Ids, LlmName, MAX_IDS, Name, Token, Tokens,
 };
 use crate::Ctx;
-use crate::errors::{self, internal};
+use crate::errors::{self, internal, store_failure};
 
 /// Models one `BatchCreateLlmTemplates` adds: amc's cap, the SDK documents none.
 const MAX_BATCH: usize = 100;
@@ -82,7 +82,8 @@ fn change_error(error: ModelChangeError) -> ApiError {
                 "defaults.model.primary names {model}, which is not a model of this model template"
             ),
         ),
-        ModelChangeError::Store(e) => internal(e),
+        ModelChangeError::Invalid(e) => model_error(e),
+        ModelChangeError::Store(e) => store_failure(e),
     }
 }
 
@@ -91,7 +92,7 @@ async fn load_group(ctx: &Ctx, id: &str) -> Result<ModelTemplate, ApiError> {
         .store
         .model_template(&ctx.tenant_id, id)
         .await
-        .map_err(internal)?
+        .map_err(store_failure)?
         .ok_or_else(|| model_template_not_found(id))
 }
 
@@ -100,7 +101,7 @@ async fn load_provider(ctx: &Ctx, id: &str) -> Result<ProviderTemplate, ApiError
         .store
         .provider_template(&ctx.tenant_id, id)
         .await
-        .map_err(internal)?
+        .map_err(store_failure)?
         .ok_or_else(|| provider_not_found(id))
 }
 
@@ -160,7 +161,7 @@ impl Action for CreateModelTemplate {
             .store
             .insert_model_template(&group)
             .await
-            .map_err(internal)?;
+            .map_err(store_failure)?;
         Ok(CreateModelTemplateResponse {
             data: ModelTemplateIdData {
                 model_template_id: group.id,
@@ -374,7 +375,7 @@ impl Action for ListModelTemplates {
             .store
             .list_model_templates(&filter, page.offset(), page.size)
             .await
-            .map_err(internal)?;
+            .map_err(store_failure)?;
         Ok(ListModelTemplatesResponse {
             data: groups.into_iter().map(model_template_view).collect(),
             page_number: page.number,
@@ -570,43 +571,51 @@ impl Action for UpdateModelProviderTemplate {
     async fn handle(self, ctx: &Ctx) -> Result<Empty, ApiError> {
         let id = required("ProviderTemplateId", &self.provider_template_id)?;
         let name = non_empty(self.name);
-        let mut provider = load_provider(ctx, id).await?;
-        let kind = ProviderType::parse(&provider.provider_type)
-            .ok_or_else(|| internal(format!("stored provider type of {id} is unknown")))?;
         let patch = ProviderConfigInput::from(self.config.unwrap_or_default());
-        let current_key = provider.api_key.as_ref().map(|k| k.expose().to_string());
-        // A caller that sends back the masked key it was shown means "keep the key".
-        let api_key = match patch.api_key.filter(|k| !k.is_empty()) {
-            Some(key) if Some(&key) == provider.masked_api_key().as_ref() => current_key,
-            Some(key) => Some(key),
-            None => current_key,
+        // Merged with the template as stored, in the store's transaction: two updates of
+        // different fields at once both land.
+        let merge = |mut provider: ProviderTemplate| {
+            let kind = ProviderType::parse(&provider.provider_type).ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "provider type {:?} of {id}",
+                    provider.provider_type
+                ))
+            })?;
+            let current_key = provider.api_key.as_ref().map(|k| k.expose().to_string());
+            // A caller that sends back the masked key it was shown means "keep the key".
+            let api_key = match patch.api_key.clone().filter(|k| !k.is_empty()) {
+                Some(key) if Some(&key) == provider.masked_api_key().as_ref() => current_key,
+                Some(key) => Some(key),
+                None => current_key,
+            };
+            let merged = ProviderConfigInput {
+                base_url: non_empty(patch.base_url.clone())
+                    .or_else(|| Some(provider.base_url.clone()).filter(|u| !u.is_empty())),
+                api: non_empty(patch.api.clone()).or_else(|| Some(provider.api.clone())),
+                api_key,
+            };
+            let enable_proxy = self
+                .enable_wuying_proxy
+                .unwrap_or(provider.enable_wuying_proxy);
+            let connection =
+                models::resolve_connection(kind, &provider.provider_name, &merged, enable_proxy)
+                    .map_err(update_param)?;
+            if let Some(name) = &name {
+                provider.name = name.clone();
+            }
+            if let Some(description) = &self.description {
+                provider.description = description.to_string();
+            }
+            provider.base_url = connection.base_url;
+            provider.api = connection.api;
+            provider.api_key = connection.api_key.map(Secret::new);
+            provider.enable_wuying_proxy = enable_proxy;
+            provider.updated_at = ctx.now_ms;
+            Ok::<_, ModelChangeError>(provider)
         };
-        let merged = ProviderConfigInput {
-            base_url: non_empty(patch.base_url)
-                .or_else(|| Some(provider.base_url.clone()).filter(|u| !u.is_empty())),
-            api: non_empty(patch.api).or_else(|| Some(provider.api.clone())),
-            api_key,
-        };
-        let enable_proxy = self
-            .enable_wuying_proxy
-            .unwrap_or(provider.enable_wuying_proxy);
-        let connection =
-            models::resolve_connection(kind, &provider.provider_name, &merged, enable_proxy)
-                .map_err(|e| model_error(update_param(e)))?;
-        if let Some(name) = name {
-            provider.name = name;
-        }
-        if let Some(description) = self.description {
-            provider.description = description.into_string();
-        }
-        provider.base_url = connection.base_url;
-        provider.api = connection.api;
-        provider.api_key = connection.api_key.map(Secret::new);
-        provider.enable_wuying_proxy = enable_proxy;
-        provider.updated_at = ctx.now_ms;
         ctx.state
             .store
-            .update_provider_template(&provider)
+            .update_provider_template(&ctx.tenant_id, id, merge)
             .await
             .map_err(change_error)?;
         Ok(Empty {})
@@ -746,7 +755,7 @@ impl Action for ListModelProviderTemplates {
             .store
             .list_provider_templates(&filter, page.offset(), page.size)
             .await
-            .map_err(internal)?;
+            .map_err(store_failure)?;
         Ok(ListModelProviderTemplatesResponse {
             data: providers.into_iter().map(provider_view).collect(),
             page_number: page.number,
@@ -1062,9 +1071,11 @@ pub struct ListLlmTemplatesResponse {
     pub total_count: i64,
 }
 
-pub(crate) fn llm_view(model: LlmTemplate) -> LlmTemplateView {
-    // The stored Config was validated on the way in; a failure here only loses enrichments.
-    let facts = LlmFacts::parse("Config", &model.config).unwrap_or_default();
+/// The view of a stored model. Its Config was validated on the way in: one that no longer
+/// parses is corruption, reported rather than shown without its facts.
+pub(crate) fn llm_view(model: LlmTemplate) -> Result<LlmTemplateView, ApiError> {
+    let facts = LlmFacts::parse("Config", &model.config)
+        .map_err(|e| internal(format!("stored Config of LLM template {}: {e}", model.id)))?;
     let number = |v: &Option<String>| v.as_deref().and_then(|s| s.parse::<f64>().ok());
     let priced = [
         ("Input", &model.prices.input),
@@ -1082,7 +1093,7 @@ pub(crate) fn llm_view(model: LlmTemplate) -> LlmTemplateView {
             })
         })
         .collect();
-    LlmTemplateView {
+    Ok(LlmTemplateView {
         credit_multiplier: model
             .credit_multiplier
             .as_ref()
@@ -1114,7 +1125,7 @@ pub(crate) fn llm_view(model: LlmTemplate) -> LlmTemplateView {
         },
         provider_template_id: model.provider_template_id,
         published_time: facts.published_time,
-    }
+    })
 }
 
 impl Action for ListLlmTemplates {
@@ -1150,9 +1161,9 @@ impl Action for ListLlmTemplates {
             .store
             .list_llm_templates(&filter, page.offset(), page.size)
             .await
-            .map_err(internal)?;
+            .map_err(store_failure)?;
         Ok(ListLlmTemplatesResponse {
-            data: models.into_iter().map(llm_view).collect(),
+            data: models.into_iter().map(llm_view).collect::<Result<_, _>>()?,
             page_number: page.number,
             page_size: page.size,
             total_count,
@@ -1163,6 +1174,33 @@ impl Action for ListLlmTemplates {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_corrupt_stored_model_config_is_an_internal_error() {
+        // issue: contention (swallowed errors)
+        let model = |config: &str| LlmTemplate {
+            id: "llmt-1".into(),
+            tenant_id: "t".into(),
+            model_template_id: "mt-1".into(),
+            provider_template_id: "mpt-1".into(),
+            provider_name: "bailian".into(),
+            llm_code: "qwen-max".into(),
+            name: "Qwen".into(),
+            description: String::new(),
+            config: config.into(),
+            is_default: false,
+            prices: Default::default(),
+            credit_multiplier: None,
+            created_at: 0,
+            updated_at: 0,
+        };
+        assert!(llm_view(model(r#"{"features":["function-calling"]}"#)).is_ok());
+        let broken = llm_view(model("not json")).map(|_| ());
+        assert_eq!(
+            broken.map_err(|e| (e.status, e.code)),
+            Err((500, "InternalError".into()))
+        );
+    }
 
     #[test]
     fn update_errors_use_the_sdk_names() {

@@ -23,7 +23,7 @@ use super::common::{
     required, token_page,
 };
 use crate::Ctx;
-use crate::errors::{self, internal};
+use crate::errors::{self, internal, store_failure};
 
 /// The cloud takes 1 to 100 office site ids per call.
 const MAX_IDS: usize = 100;
@@ -248,7 +248,7 @@ impl Action for CreateSimpleOfficeSite {
                 .store
                 .create_office_site(&site)
                 .await
-                .map_err(internal)?
+                .map_err(store_failure)?
             {
                 return Ok(CreateSimpleOfficeSiteResponse {
                     office_site_id: site.id,
@@ -426,12 +426,15 @@ impl Action for DescribeOfficeSites {
             filter.ids = Some(Vec::new());
         }
         let store = &ctx.state.store;
-        let total_count = store.count_office_sites(&filter).await.map_err(internal)?;
+        let total_count = store
+            .count_office_sites(&filter)
+            .await
+            .map_err(store_failure)?;
         let sites = if offset < total_count {
             store
                 .list_office_sites(&filter, offset, size)
                 .await
-                .map_err(internal)?
+                .map_err(store_failure)?
         } else {
             Vec::new()
         };
@@ -472,7 +475,7 @@ impl Action for DeleteOfficeSites {
             .store
             .delete_office_sites(&ctx.tenant_id, region_id, &unique)
             .await
-            .map_err(internal)?
+            .map_err(store_failure)?
         {
             OfficeSiteDeletion::Deleted => Ok(Empty {}),
             OfficeSiteDeletion::NotFound(id) => Err(office_site_not_found(&id)),

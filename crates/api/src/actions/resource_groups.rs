@@ -23,7 +23,7 @@ use super::Action;
 use super::common::{non_empty, resource_group_not_found};
 use super::limits::{Id, Ids, MAX_IDS, Tags, Token};
 use crate::Ctx;
-use crate::errors::{self, internal};
+use crate::errors::{self, store_failure};
 
 /// The cloud moves at most 10 resources per call.
 const MAX_MOVE: usize = 10;
@@ -149,7 +149,7 @@ impl Action for CreateResourceGroup {
             .store
             .create_resource_group(&group)
             .await
-            .map_err(internal)?;
+            .map_err(store_failure)?;
         if !created {
             return Err(errors::RESOURCE_GROUP_NAME_EXISTS.error(&[&group.name]));
         }
@@ -181,7 +181,7 @@ impl Action for GetResourceGroup {
             .store
             .resource_group(&ctx.tenant_id, &self.resource_group_id)
             .await
-            .map_err(internal)?
+            .map_err(store_failure)?
             .ok_or_else(|| resource_group_not_found(&self.resource_group_id))?;
         Ok(GroupResponse {
             resource_group: group_view(group, self.include_tags == Some(true), None),
@@ -266,12 +266,12 @@ impl Action for ListResourceGroups {
         let total_count = store
             .count_resource_groups(&filter)
             .await
-            .map_err(internal)?;
+            .map_err(store_failure)?;
         let groups = if page.offset() < total_count {
             store
                 .list_resource_groups(&filter, page.offset(), page.size)
                 .await
-                .map_err(internal)?
+                .map_err(store_failure)?
         } else {
             Vec::new()
         };
@@ -311,7 +311,7 @@ impl Action for DeleteResourceGroup {
             .store
             .delete_resource_group(&ctx.tenant_id, &id)
             .await
-            .map_err(internal)?
+            .map_err(store_failure)?
         {
             // The cloud deletes asynchronously and answers PendingDelete; amc deletes at once
             // and answers the same, so clients written for the cloud keep working.
@@ -406,7 +406,7 @@ impl Action for MoveResources {
         store
             .resource_group(&ctx.tenant_id, &group_id)
             .await
-            .map_err(internal)?
+            .map_err(store_failure)?
             .ok_or_else(|| resource_group_not_found(&group_id))?;
 
         let text = |v: &Option<pop::Text<0, 64>>| v.as_deref().unwrap_or_default().to_string();
@@ -418,7 +418,7 @@ impl Action for MoveResources {
         let found = store
             .runtimes_by_ids(&ctx.tenant_id, &wanted)
             .await
-            .map_err(internal)?;
+            .map_err(store_failure)?;
         let regions: HashMap<String, String> = found
             .into_iter()
             .filter(|r| r.desktop_status != domain::runtime::DesktopStatus::Deleted)
@@ -451,7 +451,7 @@ impl Action for MoveResources {
         let moved = store
             .move_runtimes_to_group(&ctx.tenant_id, &group_id, &movable_ids, ctx.now_ms)
             .await
-            .map_err(internal)?;
+            .map_err(store_failure)?;
         let responses = self
             .resources
             .into_iter()

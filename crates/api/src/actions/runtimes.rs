@@ -15,12 +15,12 @@ use store::runtimes::{Runtime, RuntimeFilter, RuntimeListing, StepGuard};
 
 use super::Action;
 use super::common::{
-    Empty, check_biz_type, next_token, non_empty, non_empty_list, office_site_not_found, page,
+    Empty, check_biz_type, encode_token, non_empty, non_empty_list, office_site_not_found, page,
     resource_group_not_found, token_page,
 };
 use super::limits::{Id, Ids, MAX_IDS, Name, Tags, Token, Tokens, UserId, UserIds, strings};
 use crate::Ctx;
-use crate::errors::{self, internal};
+use crate::errors::{self, store_failure};
 use pop::List;
 
 const MAX_AMOUNT: i64 = 100;
@@ -203,7 +203,7 @@ impl Action for CreateDesktops {
                 .store
                 .office_site(&ctx.tenant_id, &self.region_id, site_id)
                 .await
-                .map_err(internal)?
+                .map_err(store_failure)?
                 .ok_or_else(|| office_site_not_found(site_id))?;
         }
         let charge_type = charge_type(self.charge_type.as_deref())?;
@@ -213,7 +213,7 @@ impl Action for CreateDesktops {
                 .store
                 .resource_group(&ctx.tenant_id, group_id)
                 .await
-                .map_err(internal)?
+                .map_err(store_failure)?
                 .ok_or_else(|| resource_group_not_found(group_id))?;
         }
         let tags = self.validate_tags()?;
@@ -308,12 +308,15 @@ impl Action for CreateDesktops {
                         &runtimes,
                     )
                     .await
-                    .map_err(internal)?;
+                    .map_err(store_failure)?;
                 if !inserted {
                     return Err(office_site_not_found(site_id));
                 }
             }
-            None => store.insert_runtimes(&runtimes).await.map_err(internal)?,
+            None => store
+                .insert_runtimes(&runtimes)
+                .await
+                .map_err(store_failure)?,
         }
         ctx.state.lifecycle.notify();
         let order_id: u64 = rand::Rng::gen_range(&mut rng, 100_000_000_000..999_999_999_999);
@@ -352,7 +355,7 @@ async fn operate(
         .store
         .runtimes_by_ids(&ctx.tenant_id, &unique)
         .await
-        .map_err(internal)?;
+        .map_err(store_failure)?;
     let by_id: HashMap<&str, &Runtime> = found.iter().map(|r| (r.id.as_str(), r)).collect();
     for id in desktop_ids {
         let runtime = by_id
@@ -382,7 +385,7 @@ async fn operate(
             &guard,
         )
         .await
-        .map_err(internal)?;
+        .map_err(store_failure)?;
     if !begun {
         // Another call changed one of the desktops since they were read above.
         return Err(errors::INCORRECT_DESKTOP_STATUS.error(&[&"it changed meanwhile"]));
@@ -547,7 +550,7 @@ async fn group_names(ctx: &Ctx, runtimes: &[Runtime]) -> Result<HashMap<String, 
         .store
         .resource_group_names(&ctx.tenant_id, &ids)
         .await
-        .map_err(internal)
+        .map_err(store_failure)
 }
 
 /// Names and types of the office sites of `runtimes`, in one query.
@@ -565,7 +568,7 @@ async fn office_sites_of(
         .store
         .office_site_summaries(&ctx.tenant_id, &ids)
         .await
-        .map_err(internal)
+        .map_err(store_failure)
 }
 
 /// `group_names` is `None` when not asked to fill the groups in.
@@ -730,16 +733,19 @@ impl Action for DescribeDesktops {
             (page.offset(), page.size, Some(page.number))
         };
         let store = &ctx.state.store;
-        let total_count = store.count_runtimes(&filter).await.map_err(internal)?;
-        let runtimes = store
-            .list_runtimes(&filter, offset, size)
+        let total_count = store.count_runtimes(&filter).await.map_err(store_failure)?;
+        // One row past the page tells whether there is a next one. The count may lag behind
+        // other replicas' writes (within its cache lifetime); the rows never do, and the total
+        // shown is at least what the rows prove.
+        let mut runtimes = store
+            .list_runtimes(&filter, offset, size + 1)
             .await
-            .map_err(internal)?;
-        let next_token = if token_paging {
-            next_token(offset, runtimes.len(), total_count)
-        } else {
-            None
-        };
+            .map_err(store_failure)?;
+        let more = runtimes.len() as i64 > size;
+        runtimes.truncate(size as usize);
+        let next_offset = offset + runtimes.len() as i64;
+        let total_count = total_count.max(next_offset + i64::from(more));
+        let next_token = (token_paging && more).then(|| encode_token(next_offset));
         let names = if self.fill_resource_group.unwrap_or(false) {
             Some(group_names(ctx, &runtimes).await?)
         } else {
@@ -1024,15 +1030,15 @@ impl Action for ListDesktopAgentRuntime {
         let filter = self.filter(&ctx.tenant_id)?;
         let page = page(self.page_number, self.page_size, 20)?;
         let store = &ctx.state.store;
-        let total_count = store.count_runtimes(&filter).await.map_err(internal)?;
-        let runtimes = if page.offset() < total_count {
-            store
-                .list_runtime_listings(&filter, page.offset(), page.size)
-                .await
-                .map_err(internal)?
-        } else {
-            Vec::new()
-        };
+        let total_count = store.count_runtimes(&filter).await.map_err(store_failure)?;
+        // The page is read whatever the count says: a cached count may lag behind other
+        // replicas' writes (within its lifetime), the rows never do. The total shown is at
+        // least what the page proves.
+        let runtimes = store
+            .list_runtime_listings(&filter, page.offset(), page.size)
+            .await
+            .map_err(store_failure)?;
+        let total_count = total_count.max(page.offset() + runtimes.len() as i64);
         let include_risk = self.include_risk_info == Some(true);
         Ok(ListDesktopAgentRuntimeResponse {
             data: runtimes
