@@ -16,7 +16,13 @@ def mode(path: Path) -> int:
 
 
 def private_files(data_dir: Path) -> dict[str, int]:
-    return {p.name: mode(p) for p in data_dir.iterdir() if p.is_file() and p.name != "server.log"}
+    """Every file under the data dir (the nonce log's files included) and every directory in it."""
+    return {str(p.relative_to(data_dir)): mode(p) for p in data_dir.rglob("*") if p.name != "server.log"}
+
+
+def assert_private(files: dict[str, int]) -> None:
+    wrong = {n: oct(m) for n, m in files.items() if m != (0o700 if n == "amc-nonces" else 0o600)}
+    assert not wrong, wrong
 
 
 @pytest.fixture
@@ -44,9 +50,10 @@ def test_a_new_data_dir_and_every_file_in_it_are_private(fresh_server, tmp_path)
     srv.api().describe()
     files = private_files(data_dir)
     # While the server runs, SQLite keeps its write-ahead log and shared memory beside each file.
-    assert {"amc.db", "amc.db-wal", "amc.db-shm", "amc-nonces.db", "master.key"} <= set(files), files
+    assert {"amc.db", "amc.db-wal", "amc.db-shm", "amc-nonces", "master.key"} <= set(files), files
+    assert any(n.startswith("amc-nonces/") for n in files), "the signed call's nonce is in the log"
     assert mode(data_dir) == 0o700
-    assert all(m == 0o600 for m in files.values()), {n: oct(m) for n, m in files.items()}
+    assert_private(files)
 
 
 def test_an_existing_open_data_dir_is_tightened(fresh_server, tmp_path):
@@ -55,10 +62,8 @@ def test_an_existing_open_data_dir_is_tightened(fresh_server, tmp_path):
     data_dir.chmod(0o755)
     srv = fresh_server(data_dir)
     srv.stop()
-    for name in ("amc.db", "amc-nonces.db"):
-        (data_dir / name).chmod(0o644)
+    (data_dir / "amc.db").chmod(0o644)
     data_dir.chmod(0o755)
     srv.start()
     assert mode(data_dir) == 0o700
-    files = private_files(data_dir)
-    assert all(m == 0o600 for m in files.values()), {n: oct(m) for n, m in files.items()}
+    assert_private(private_files(data_dir))

@@ -8,6 +8,7 @@ mod crypto;
 pub mod delivery;
 mod error;
 pub mod models;
+mod nonce_log;
 pub mod nonces;
 pub mod office_sites;
 mod query;
@@ -39,9 +40,9 @@ pub enum Backend {
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
-    /// Signature nonces: on SQLite a database file of its own, on PostgreSQL the main pool.
-    nonce_pool: AnyPool,
-    nonce_writer: nonces::NonceWriter,
+    /// Signature nonces: on PostgreSQL a table every replica shares; on SQLite, whose store one
+    /// process owns, a log beside the database.
+    nonces: nonces::Nonces,
     backend: Backend,
     /// SQLite has one writer: taking this lock before a write transaction queues writers in
     /// process instead of letting them fail with SQLITE_BUSY on lock upgrade.
@@ -53,14 +54,12 @@ pub struct Store {
 
 static MIGRATE_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static MIGRATE_POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
-static MIGRATE_SQLITE_NONCES: sqlx::migrate::Migrator =
-    sqlx::migrate!("./migrations/sqlite-nonces");
 
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000; \
      PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;";
 
 /// The file of a `sqlite://path?query` URL; `None` for an in-memory database.
-fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+pub(crate) fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
     let rest = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))?;
@@ -99,7 +98,7 @@ fn make_private(url: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
-async fn sqlite_pool(url: &str, max_connections: u32) -> Result<AnyPool, StoreError> {
+pub(crate) async fn sqlite_pool(url: &str, max_connections: u32) -> Result<AnyPool, StoreError> {
     make_private(url)?;
     let pool = AnyPoolOptions::new()
         .max_connections(max_connections)
@@ -114,21 +113,6 @@ async fn sqlite_pool(url: &str, max_connections: u32) -> Result<AnyPool, StoreEr
     Ok(pool)
 }
 
-/// `sqlite://dir/amc.db?mode=rwc` -> `sqlite://dir/amc-nonces.db?mode=rwc`.
-fn sibling_sqlite_url(url: &str, suffix: &str) -> String {
-    let (path, query) = url
-        .split_once('?')
-        .map_or((url, None), |(p, q)| (p, Some(q)));
-    let path = match path.strip_suffix(".db") {
-        Some(stem) => format!("{stem}-{suffix}.db"),
-        None => format!("{path}-{suffix}"),
-    };
-    match query {
-        Some(query) => format!("{path}?{query}"),
-        None => path,
-    }
-}
-
 impl Store {
     /// Connects to `database_url` (`sqlite://…` or `postgres://…`) and brings the schema up to date.
     pub async fn connect(database_url: &str, cipher: Cipher) -> Result<Store, StoreError> {
@@ -140,15 +124,12 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl);
         };
-        let (pool, nonce_pool) = match backend {
+        let (pool, nonces) = match backend {
             Backend::Sqlite => {
                 let pool = sqlite_pool(database_url, 8).await?;
                 MIGRATE_SQLITE.run(&pool).await?;
-                // One connection: nonce inserts are serialised there instead of contending.
-                let nonce_pool =
-                    sqlite_pool(&sibling_sqlite_url(database_url, "nonces"), 1).await?;
-                MIGRATE_SQLITE_NONCES.run(&nonce_pool).await?;
-                (pool, nonce_pool)
+                let nonces = nonces::Nonces::sqlite_log(database_url).await?;
+                (pool, nonces)
             }
             Backend::Postgres => {
                 let pool = AnyPoolOptions::new()
@@ -156,7 +137,8 @@ impl Store {
                     .connect(database_url)
                     .await?;
                 MIGRATE_POSTGRES.run(&pool).await?;
-                (pool.clone(), pool)
+                let nonces = nonces::Nonces::database(pool.clone());
+                (pool, nonces)
             }
         };
         let runtime_counts = Arc::new(runtimes::CountCache::new(match backend {
@@ -166,8 +148,7 @@ impl Store {
         }));
         Ok(Store {
             pool,
-            nonce_writer: nonces::NonceWriter::start(nonce_pool.clone()),
-            nonce_pool,
+            nonces,
             backend,
             write_lock: Arc::new(Mutex::new(())),
             cipher,
@@ -196,7 +177,6 @@ impl Store {
 
     pub async fn close(&self) {
         self.pool.close().await;
-        self.nonce_pool.close().await;
     }
 
     /// Begins a write transaction, queued behind other writers on SQLite.
@@ -469,18 +449,6 @@ mod tests {
         );
         assert_eq!(super::sqlite_path("sqlite::memory:"), None);
         assert_eq!(super::sqlite_path("postgres://h/db"), None);
-    }
-
-    #[test]
-    fn nonce_database_sits_beside_the_main_one() {
-        assert_eq!(
-            super::sibling_sqlite_url("sqlite://d/amc.db?mode=rwc", "nonces"),
-            "sqlite://d/amc-nonces.db?mode=rwc"
-        );
-        assert_eq!(
-            super::sibling_sqlite_url("sqlite://d/store", "nonces"),
-            "sqlite://d/store-nonces"
-        );
     }
 }
 

@@ -1,9 +1,11 @@
-//! Signature nonces seen within the timestamp window, shared by every replica through the database.
+//! Signature nonces seen within the timestamp window. On PostgreSQL they are shared by every
+//! replica through a table; on SQLite, whose store one process owns, they live in a log beside
+//! the database (`nonce_log`).
 //!
-//! Every signed call records one nonce, so nonces are written in batches: concurrent calls join
-//! one statement (group commit: one round trip and one commit for the batch) and each still
-//! learns, before it is answered, whether its nonce was new. A nonce is never trusted before it
-//! is durably recorded.
+//! Every signed call records one nonce, so on PostgreSQL nonces are written in batches:
+//! concurrent calls join one statement (group commit: one round trip and one commit for the
+//! batch) and each still learns, before it is answered, whether its nonce was new. A nonce is
+//! never trusted before it is recorded.
 
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -11,6 +13,9 @@ use std::fmt::Write;
 use sqlx::Row;
 use tokio::sync::{mpsc, oneshot};
 
+use std::sync::Arc;
+
+use crate::nonce_log::NonceLog;
 use crate::{Contention, Store, StoreError};
 
 /// Most nonces written in one transaction.
@@ -29,6 +34,85 @@ enum Failed {
     /// Contention outlasted the reruns.
     Contended,
     Other(String),
+}
+
+/// Where a store's nonces are recorded.
+#[derive(Clone)]
+pub(crate) enum Nonces {
+    Database {
+        writer: NonceWriter,
+        pool: sqlx::AnyPool,
+    },
+    Log(Arc<NonceLog>),
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+impl Nonces {
+    pub(crate) fn database(pool: sqlx::AnyPool) -> Nonces {
+        Nonces::Database {
+            writer: NonceWriter::start(pool.clone()),
+            pool,
+        }
+    }
+
+    /// The log of the SQLite store at `url`: the directory `<db>-nonces` beside `<db>.db`
+    /// (nothing on disk for an in-memory store). Nonces an earlier release kept in the database
+    /// `<db>-nonces.db` are taken over, and that file removed.
+    pub(crate) async fn sqlite_log(url: &str) -> Result<Nonces, StoreError> {
+        let now = now_ms();
+        let dir = crate::sqlite_path(url).map(|db| {
+            let db = db.display().to_string();
+            let stem = db.strip_suffix(".db").unwrap_or(&db);
+            std::path::PathBuf::from(format!("{stem}-nonces"))
+        });
+        let log = NonceLog::open(dir, now)?;
+        if let Some(old) = crate::sqlite_path(url).and_then(|db| {
+            let db = db.display().to_string();
+            let path = format!("{}-nonces.db", db.strip_suffix(".db").unwrap_or(&db));
+            std::path::Path::new(&path).exists().then_some(path)
+        }) {
+            take_over(&old, &log, now).await?;
+        }
+        Ok(Nonces::Log(Arc::new(log)))
+    }
+}
+
+/// Moves the nonces still in force from an earlier release's nonce database into `log`, then
+/// removes that database.
+async fn take_over(path: &str, log: &NonceLog, now: i64) -> Result<(), StoreError> {
+    let pool = crate::sqlite_pool(&format!("sqlite://{path}?mode=rw"), 1).await?;
+    let rows = sqlx::query(
+        "SELECT access_key_id, nonce, expires_at FROM signature_nonces WHERE expires_at >= $1",
+    )
+    .bind(now)
+    .fetch_all(&pool)
+    .await;
+    pool.close().await;
+    // A database without the table held no nonces.
+    for row in rows.unwrap_or_default() {
+        let access_key_id: String = row.try_get(0)?;
+        let nonce: String = row.try_get(1)?;
+        let expires_at: i64 = row.try_get(2)?;
+        log.record(&access_key_id, &nonce, expires_at)?;
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let file = format!("{path}{suffix}");
+        match std::fs::remove_file(&file) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(StoreError::File {
+                    path: file,
+                    source: e,
+                });
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// The queue of nonces waiting for the writer task.
@@ -126,6 +210,10 @@ impl Store {
         nonce: &str,
         expires_at: i64,
     ) -> Result<bool, StoreError> {
+        let writer = match &self.nonces {
+            Nonces::Log(log) => return log.record(access_key_id, nonce, expires_at),
+            Nonces::Database { writer, .. } => writer,
+        };
         let (reply, answer) = oneshot::channel();
         let pending = Pending {
             access_key_id: access_key_id.to_string(),
@@ -134,11 +222,7 @@ impl Store {
             reply,
         };
         let stopped = || StoreError::Corrupt("the nonce writer has stopped".into());
-        self.nonce_writer
-            .0
-            .send(pending)
-            .await
-            .map_err(|_| stopped())?;
+        writer.0.send(pending).await.map_err(|_| stopped())?;
         answer
             .await
             .map_err(|_| stopped())?
@@ -150,10 +234,55 @@ impl Store {
 
     /// Forgets nonces whose window has passed (a replay then fails the timestamp check anyway).
     pub async fn purge_nonces(&self, now: i64) -> Result<u64, StoreError> {
-        let result = sqlx::query("DELETE FROM signature_nonces WHERE expires_at < $1")
-            .bind(now)
-            .execute(&self.nonce_pool)
+        match &self.nonces {
+            Nonces::Log(log) => log.purge(now),
+            Nonces::Database { pool, .. } => {
+                let result = sqlx::query("DELETE FROM signature_nonces WHERE expires_at < $1")
+                    .bind(now)
+                    .execute(pool)
+                    .await?;
+                Ok(result.rows_affected())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An upgrade keeps refusing the replays the nonce database of an earlier release knew of.
+    #[tokio::test]
+    async fn the_log_takes_over_an_earlier_nonce_database() -> Result<(), StoreError> {
+        sqlx::any::install_default_drivers();
+        let dir = std::env::temp_dir().join(format!(
+            "amc-nonce-takeover-{}-{}",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        std::fs::create_dir_all(&dir).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let old = dir.join("amc-nonces.db");
+        let pool = crate::sqlite_pool(&format!("sqlite://{}?mode=rwc", old.display()), 1).await?;
+        sqlx::query(
+            "CREATE TABLE signature_nonces (access_key_id TEXT, nonce TEXT, expires_at BIGINT)",
+        )
+        .execute(&pool)
+        .await?;
+        sqlx::query("INSERT INTO signature_nonces VALUES ('k', 'live', $1), ('k', 'gone', 0)")
+            .bind(now_ms() + 60_000)
+            .execute(&pool)
             .await?;
-        Ok(result.rows_affected())
+        pool.close().await;
+
+        let url = format!("sqlite://{}?mode=rwc", dir.join("amc.db").display());
+        let Nonces::Log(log) = Nonces::sqlite_log(&url).await? else {
+            return Err(StoreError::Corrupt("not a log".into()));
+        };
+        assert!(!log.record("k", "live", now_ms() + 60_000)?);
+        assert!(log.record("k", "gone", now_ms() + 60_000)?);
+        assert!(!old.exists());
+        assert!(dir.join("amc-nonces").is_dir());
+        let _ = std::fs::remove_dir_all(&dir);
+        Ok(())
     }
 }
