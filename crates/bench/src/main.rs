@@ -67,6 +67,24 @@ enum Command {
         #[arg(long, default_value_t = 4)]
         groups: usize,
     },
+    /// Write a wrk script that sends `count` distinct requests of an action, each signed ahead
+    /// with a nonce of its own (ListDesktopAgentRuntime as `list` sends it, unless `--action`):
+    /// `wrk -t 2 -s FILE` (wrk counts answers other than 200 as "Non-2xx"). The load generator
+    /// then spends nothing on signing; the timestamps hold for the 15 minutes after the script
+    /// is written. A request is sent once; after the last, each thread starts over (its
+    /// nonces are then refused), so give a count above the requests a run sends.
+    WrkScript {
+        #[arg(long)]
+        out: std::path::PathBuf,
+        #[arg(long, default_value_t = 400_000)]
+        count: usize,
+        #[arg(long)]
+        action: Option<String>,
+        #[arg(long)]
+        version: Option<String>,
+        #[arg(long = "param")]
+        params: Vec<String>,
+    },
     /// Drive any action: `--action X --version V --param Name=Value ...`.
     Call {
         #[arg(long)]
@@ -167,6 +185,99 @@ impl Client {
         Ok((status, body))
     }
 }
+
+/// What `list` asks for: the OpenClaw runtimes that run, a page of 20.
+fn list_params() -> FlatParams {
+    params(&[
+        ("AgentProvider", "OpenClaw".into()),
+        ("DesktopStatuses.1", "Running".into()),
+        ("PageSize", "20".into()),
+    ])
+}
+
+fn parse_params(raw: &[String]) -> anyhow::Result<FlatParams> {
+    let mut query = FlatParams::new();
+    for pair in raw {
+        let (name, value) = pair
+            .split_once('=')
+            .with_context(|| format!("--param {pair}: expected Name=Value"))?;
+        query.insert(name, value);
+    }
+    Ok(query)
+}
+
+/// A Lua string literal of `bytes`.
+fn lua_string(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() + 16);
+    out.push('"');
+    for &b in bytes {
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            0x20..=0x7e => out.push(b as char),
+            _ => out.push_str(&format!("\\{b:03}")),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The wrk script: every request whole (head and body), each thread taking its own share.
+fn write_wrk_script(
+    client: &Client,
+    out: &std::path::Path,
+    count: usize,
+    action: &str,
+    version: &str,
+    query: &FlatParams,
+) -> anyhow::Result<()> {
+    use std::io::Write;
+    let file = std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
+    let mut lua = std::io::BufWriter::new(file);
+    writeln!(lua, "local requests = {{")?;
+    let empty = FlatParams::new();
+    let timestamp = chrono::Utc::now();
+    for _ in 0..count {
+        let nonce = uuid::Uuid::new_v4().simple().to_string();
+        let signed = sign_v3(&SigningInput {
+            method: "POST",
+            host: &client.host,
+            action,
+            version,
+            query,
+            form: &empty,
+            access_key_id: &client.key_id,
+            access_key_secret: &client.secret,
+            nonce: &nonce,
+            timestamp,
+        });
+        let mut raw = format!("POST {} HTTP/1.1\r\n", signed.path_and_query).into_bytes();
+        for (name, value) in &signed.headers {
+            raw.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
+        }
+        raw.extend_from_slice(format!("content-length: {}\r\n\r\n", signed.body.len()).as_bytes());
+        raw.extend_from_slice(&signed.body);
+        writeln!(lua, "{},", lua_string(&raw))?;
+    }
+    writeln!(
+        lua,
+        "}}\n\
+         local threads = 0\n\
+         function setup(thread) thread:set(\"first\", threads); threads = threads + 1 end\n\
+         function init(args) step = {WRK_THREADS}; next = first + 1 end\n\
+         function request()\n\
+           local r = requests[next]\n\
+           if r == nil then next = first + 1; r = requests[next] end\n\
+           next = next + step\n\
+           return r\n\
+         end"
+    )?;
+    lua.flush()?;
+    Ok(())
+}
+
+/// Threads the wrk script is written for (`wrk -t`).
+const WRK_THREADS: usize = 2;
 
 fn params(pairs: &[(&str, String)]) -> FlatParams {
     let mut params = FlatParams::new();
@@ -720,16 +831,11 @@ async fn main() -> anyhow::Result<()> {
             concurrency,
             seconds,
         } => {
-            let query = params(&[
-                ("AgentProvider", "OpenClaw".into()),
-                ("DesktopStatuses.1", "Running".into()),
-                ("PageSize", "20".into()),
-            ]);
             let report = load(
                 client,
                 "ListDesktopAgentRuntime",
                 "2021-09-01",
-                query,
+                list_params(),
                 concurrency,
                 seconds,
             )
@@ -749,6 +855,28 @@ async fn main() -> anyhow::Result<()> {
             batch,
             groups,
         } => contention(client, clients, seconds, runtimes, batch, groups).await,
+        Command::WrkScript {
+            out,
+            count,
+            action,
+            version,
+            params: raw,
+        } => {
+            let (action, version, query) = match action {
+                Some(action) => {
+                    let version = version.context("--action needs --version")?;
+                    (action, version, parse_params(&raw)?)
+                }
+                None => (
+                    "ListDesktopAgentRuntime".to_string(),
+                    "2021-09-01".to_string(),
+                    list_params(),
+                ),
+            };
+            write_wrk_script(&client, &out, count, &action, &version, &query)?;
+            println!("{count} signed {action} requests in {}", out.display());
+            Ok(())
+        }
         Command::Call {
             action,
             version,
@@ -757,13 +885,7 @@ async fn main() -> anyhow::Result<()> {
             seconds,
             once,
         } => {
-            let mut query = FlatParams::new();
-            for pair in &raw {
-                let (name, value) = pair
-                    .split_once('=')
-                    .with_context(|| format!("--param {pair}: expected Name=Value"))?;
-                query.insert(name, value);
-            }
+            let query = parse_params(&raw)?;
             if once {
                 let started = Instant::now();
                 client.call(&action, &version, &query).await?;

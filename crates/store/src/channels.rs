@@ -274,9 +274,13 @@ mod tests {
         };
         let page = store.list_runtime_listings(&filter, 0, 1).await?;
         Ok(page
-            .into_iter()
-            .next()
-            .map(|r| (r.channels_configured, r.channels_configuring))
+            .first()
+            .map(|r| {
+                (
+                    r.channels_configured.clone(),
+                    r.channels_configuring.clone(),
+                )
+            })
             .unwrap_or_default())
     }
 

@@ -19,6 +19,7 @@ mod settings;
 pub mod tenants;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
@@ -49,6 +50,11 @@ pub struct Store {
     write_lock: Arc<Mutex<()>>,
     cipher: Cipher,
     runtime_counts: Arc<runtimes::CountCache>,
+    runtime_pages: Arc<runtimes::PageCache>,
+    /// Write transactions this process committed, counted after each commit: on SQLite, which
+    /// no other process writes (but for `amc admin`, which adds tenants and keys), a cached read
+    /// made when the count was N is current while it is still N.
+    writes: Arc<AtomicU64>,
     access_keys: Arc<tenants::AccessKeyCache>,
 }
 
@@ -153,6 +159,8 @@ impl Store {
             write_lock: Arc::new(Mutex::new(())),
             cipher,
             runtime_counts,
+            runtime_pages: Arc::default(),
+            writes: Arc::default(),
             access_keys: Arc::default(),
         })
     }
@@ -189,6 +197,7 @@ impl Store {
         Ok(WriteTx {
             tx,
             backend: self.backend,
+            writes: &self.writes,
             _guard: guard,
         })
     }
@@ -302,6 +311,7 @@ impl Attempts {
 pub(crate) struct WriteTx<'a> {
     tx: sqlx::Transaction<'static, sqlx::Any>,
     backend: Backend,
+    writes: &'a AtomicU64,
     _guard: Option<MutexGuard<'a, ()>>,
 }
 
@@ -313,6 +323,9 @@ impl WriteTx<'_> {
         match result {
             Ok(value) => {
                 self.tx.commit().await.map_err(StoreError::from)?;
+                // After the commit, never before: a read that saw the old count also saw the
+                // old data.
+                self.writes.fetch_add(1, Ordering::Release);
                 Ok(value)
             }
             Err(error) => {

@@ -2,7 +2,7 @@
 //! and the filtered, paged listing behind `DescribeDesktops` and `ListDesktopAgentRuntime`.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use domain::runtime::{AgentStatus, DesktopStatus, Operation, Progress};
@@ -148,16 +148,27 @@ const COUNT_CACHE_LIMIT: usize = 4096;
 
 /// Cached `TotalCount`s. Counting a large filtered set dominates the cost of a list call, and the
 /// same filters repeat; a tenant's entries die with any runtime write of that tenant here, and
-/// after [`COUNT_TTL`] at the latest when other replicas may write (PostgreSQL).
+/// when other replicas may write (PostgreSQL) an entry is counted again after [`COUNT_TTL`]: by
+/// one caller, while the others go on answering the count it replaces (for at most another
+/// [`COUNT_TTL`]), so that a busy listing does not count the same set many times at once.
 pub(crate) struct CountCache {
     inner: Mutex<CountCacheInner>,
     ttl: Option<Duration>,
 }
 
+/// A count, the tenant version and the moment it was counted at, and whether a caller is
+/// counting it again.
+struct CachedCount {
+    version: u64,
+    at: Instant,
+    count: i64,
+    recounting: bool,
+}
+
 #[derive(Default)]
 struct CountCacheInner {
     tenant_versions: HashMap<String, u64>,
-    counts: HashMap<RuntimeFilter, (u64, Instant, i64)>,
+    counts: HashMap<RuntimeFilter, CachedCount>,
 }
 
 impl CountCache {
@@ -168,16 +179,27 @@ impl CountCache {
         }
     }
 
+    /// The count to answer, or `None`: the caller counts (and [`CountCache::put`]s the count).
     fn get(&self, filter: &RuntimeFilter) -> Option<i64> {
-        let inner = self.inner.lock().ok()?;
+        let mut inner = self.inner.lock().ok()?;
         let version = inner
             .tenant_versions
             .get(&filter.tenant_id)
             .copied()
             .unwrap_or(0);
-        let (cached_version, at, count) = inner.counts.get(filter)?;
-        (*cached_version == version && self.ttl.is_none_or(|ttl| at.elapsed() < ttl))
-            .then_some(*count)
+        let cached = inner.counts.get_mut(filter)?;
+        if cached.version != version {
+            return None;
+        }
+        let Some(ttl) = self.ttl else {
+            return Some(cached.count);
+        };
+        let age = cached.at.elapsed();
+        if age < ttl || (cached.recounting && age < 2 * ttl) {
+            return Some(cached.count);
+        }
+        cached.recounting = true;
+        None
     }
 
     fn put(&self, filter: RuntimeFilter, count: i64, version: u64) {
@@ -185,9 +207,15 @@ impl CountCache {
             if inner.counts.len() >= COUNT_CACHE_LIMIT {
                 inner.counts.clear();
             }
-            inner
-                .counts
-                .insert(filter, (version, Instant::now(), count));
+            inner.counts.insert(
+                filter,
+                CachedCount {
+                    version,
+                    at: Instant::now(),
+                    count,
+                    recounting: false,
+                },
+            );
         }
     }
 
@@ -234,6 +262,40 @@ pub(crate) fn runtime_ids(tenant_id: &str, ids: &[String]) -> Sql {
     sql.bind_text(tenant_id).push(" AND");
     sql.in_list("id", ids);
     sql
+}
+
+/// Most pages [`PageCache`] holds.
+const PAGE_CACHE_LIMIT: usize = 1024;
+
+type PageKey = (RuntimeFilter, i64, i64);
+/// A page and the write count it was read at.
+type CachedPage = (u64, Arc<Vec<RuntimeListing>>);
+
+/// Pages of `ListDesktopAgentRuntime` on SQLite, each with the store's write count it was read
+/// at: one is served only while no write transaction has committed since, so a page is never
+/// staler than the database. (On PostgreSQL other replicas write too: pages are always read.)
+/// Reading a page costs more than the rest of the call; dashboards ask for the same ones.
+#[derive(Default)]
+pub(crate) struct PageCache(Mutex<HashMap<PageKey, CachedPage>>);
+
+impl PageCache {
+    fn get(&self, key: &PageKey, writes: u64) -> Option<Arc<Vec<RuntimeListing>>> {
+        let pages = self.0.lock().ok()?;
+        let (at, page) = pages.get(key)?;
+        (*at == writes).then(|| page.clone())
+    }
+
+    fn put(&self, key: PageKey, writes: u64, page: Arc<Vec<RuntimeListing>>) {
+        if let Ok(mut pages) = self.0.lock() {
+            if pages.len() >= PAGE_CACHE_LIMIT {
+                pages.retain(|_, (at, _)| *at == writes);
+                if pages.len() >= PAGE_CACHE_LIMIT {
+                    pages.clear();
+                }
+            }
+            pages.insert(key, (writes, page));
+        }
+    }
 }
 
 fn corrupt(what: &str, value: &str) -> StoreError {
@@ -630,7 +692,46 @@ impl Store {
         filter: &RuntimeFilter,
         offset: i64,
         limit: i64,
+    ) -> Result<Arc<Vec<RuntimeListing>>, StoreError> {
+        if self.backend != Backend::Sqlite {
+            return Ok(Arc::new(
+                self.read_runtime_listings(filter, offset, limit).await?,
+            ));
+        }
+        let key = (filter.clone(), offset, limit);
+        // Read before the page: a write committing meanwhile makes the page stale at once.
+        let writes = self.writes.load(std::sync::atomic::Ordering::Acquire);
+        if let Some(page) = self.runtime_pages.get(&key, writes) {
+            return Ok(page);
+        }
+        let page = Arc::new(self.read_runtime_listings(filter, offset, limit).await?);
+        self.runtime_pages.put(key, writes, page.clone());
+        Ok(page)
+    }
+
+    async fn read_runtime_listings(
+        &self,
+        filter: &RuntimeFilter,
+        offset: i64,
+        limit: i64,
     ) -> Result<Vec<RuntimeListing>, StoreError> {
+        // First the ids of the page: a one-table query the database plans in no time. Then its
+        // rows, with their group's name, effective model group and channels joined in: planned
+        // once per connection (the shape no longer depends on the filter), where planning the
+        // joins together with the filter cost PostgreSQL more than running them.
+        let mut ids = Sql::new("SELECT r.id FROM runtimes r");
+        push_filter(&mut ids, filter);
+        ids.page("r.created_at DESC, r.id DESC", offset, limit);
+        let ids: Vec<String> = ids
+            .query()?
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|row| row.try_get(0))
+            .collect::<Result<_, _>>()?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
         // The page comes back as ONE JSON document built by the database: decoding rows and
         // columns one by one costs more than the query itself. `channels` holds `status:code`
         // pairs (codes and statuses never contain ',' or ':').
@@ -684,9 +785,10 @@ impl Store {
                AND b.tenant_id = r.tenant_id AND b.resource_group_id = r.resource_group_id AND b.agent_provider = r.agent_provider \
              LEFT JOIN model_templates m ON m.id = COALESCE(r.model_template_id, b.model_template_id)"
         ));
-        push_filter(&mut sql, filter);
-        sql.page("r.created_at DESC, r.id DESC", offset, limit)
-            .push(") page");
+        sql.push(" WHERE r.tenant_id = ")
+            .bind_text(filter.tenant_id.clone())
+            .push(" AND");
+        sql.in_list("r.id", &ids).push(") page");
         let text: String = sql.query()?.fetch_one(&self.pool).await?.try_get(0)?;
         let rows: Vec<ListingRow> = serde_json::from_str(&text)
             .map_err(|e| StoreError::Corrupt(format!("runtime page: {e}")))?;
@@ -790,6 +892,51 @@ impl Store {
 mod tests {
     use super::*;
     use crate::test_support::{runtime, test_store};
+
+    /// Pages are cached on SQLite, but never outlive a write: whatever a write changes, the next
+    /// read sees it.
+    #[tokio::test]
+    async fn a_cached_page_never_outlives_a_write() -> Result<(), StoreError> {
+        let (store, tenant, _dir) = test_store("page-cache").await?;
+        store
+            .insert_runtimes(&[runtime(&tenant, "ecd-1", None)])
+            .await?;
+        let filter = RuntimeFilter {
+            tenant_id: tenant.clone(),
+            ..RuntimeFilter::default()
+        };
+        let ids =
+            |page: Arc<Vec<RuntimeListing>>| page.iter().map(|r| r.id.clone()).collect::<Vec<_>>();
+        assert_eq!(
+            ids(store.list_runtime_listings(&filter, 0, 10).await?),
+            ["ecd-1"]
+        );
+        assert_eq!(
+            ids(store.list_runtime_listings(&filter, 0, 10).await?),
+            ["ecd-1"]
+        );
+        let mut newer = runtime(&tenant, "ecd-2", None);
+        newer.created_at = 1;
+        store.insert_runtimes(&[newer]).await?;
+        assert_eq!(
+            ids(store.list_runtime_listings(&filter, 0, 10).await?),
+            ["ecd-2", "ecd-1"]
+        );
+        let stop = Progress::begin(Operation::Stop);
+        store
+            .set_progress(
+                &tenant,
+                &["ecd-1".into()],
+                stop.last(),
+                None,
+                5,
+                &StepGuard::begin(Operation::Stop),
+            )
+            .await?;
+        let page = store.list_runtime_listings(&filter, 0, 10).await?;
+        assert_eq!(page[1].desktop_status, DesktopStatus::Stopped);
+        Ok(())
+    }
 
     #[tokio::test]
     async fn corrupt_rows_are_reported_not_papered_over() -> Result<(), StoreError> {

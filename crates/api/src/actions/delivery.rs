@@ -478,8 +478,8 @@ impl Action for GetRuntimeModelConfig {
             .list_runtime_listings(&filter, 0, 1)
             .await
             .map_err(store_failure)?
-            .into_iter()
-            .next()
+            .first()
+            .cloned()
             .ok_or_else(|| runtime_not_found(&self.runtime_id))?;
         if runtime.agent_provider != self.agent_provider.as_str() {
             return Err(errors::AGENT_PROVIDER_MISMATCH.error(&[

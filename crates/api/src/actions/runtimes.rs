@@ -2,6 +2,7 @@
 //! runtime listing (appstream-center 2021-09-01 `ListDesktopAgentRuntime`).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use domain::catalogue::RuntimeTemplate;
@@ -803,10 +804,28 @@ pub struct ListDesktopAgentRuntime {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ListDesktopAgentRuntimeResponse {
-    pub data: Vec<AgentRuntimeView>,
+    pub data: RuntimePage,
     pub page_number: i64,
     pub page_size: i64,
     pub total_count: i64,
+}
+
+/// A page of runtimes, shared with the store's page cache and written out through views that
+/// borrow from it: a page served from the cache costs no copy.
+#[derive(Debug)]
+pub struct RuntimePage {
+    runtimes: Arc<Vec<RuntimeListing>>,
+    include_risk: bool,
+}
+
+impl Serialize for RuntimePage {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(
+            self.runtimes
+                .iter()
+                .map(|runtime| agent_runtime_view(runtime, self.include_risk)),
+        )
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -819,25 +838,25 @@ pub struct AgentImInfo {
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct AgentInstanceView {
-    pub agent_instance_status: String,
-    pub agent_instance_version: String,
-    pub agent_platform: String,
-    pub agent_provider: String,
+pub struct AgentInstanceView<'a> {
+    pub agent_instance_status: &'static str,
+    pub agent_instance_version: &'a str,
+    pub agent_platform: &'a str,
+    pub agent_provider: &'a str,
     pub channel_configure: bool,
-    pub channel_configured_list: Vec<String>,
-    pub deployment_source: String,
+    pub channel_configured_list: &'a [String],
+    pub deployment_source: &'a str,
     pub model_configure: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub model_template_id: Option<String>,
+    pub model_template_id: Option<&'a str>,
 }
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct ResourceGroupView {
-    pub resource_group_id: String,
+pub struct ResourceGroupView<'a> {
+    pub resource_group_id: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub resource_group_name: Option<String>,
+    pub resource_group_name: Option<&'a str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -850,29 +869,29 @@ pub struct RiskInfo {
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct AgentRuntimeView {
+pub struct AgentRuntimeView<'a> {
     pub agent_im_info: AgentImInfo,
-    pub agent_instance_info_list: Vec<AgentInstanceView>,
-    pub auth_users: Vec<String>,
+    pub agent_instance_info_list: [AgentInstanceView<'a>; 1],
+    pub auth_users: &'a [String],
     pub channel_configure: bool,
-    pub channel_configured_list: Vec<String>,
-    pub desktop_id: String,
-    pub desktop_name: String,
-    pub desktop_status: String,
+    pub channel_configured_list: &'a [String],
+    pub desktop_id: &'a str,
+    pub desktop_name: &'a str,
+    pub desktop_status: &'static str,
     pub has_auth_user: bool,
-    pub management_statuses: Vec<String>,
+    pub management_statuses: [&'static str; 0],
     pub model_configure: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub model_template_id: Option<String>,
+    pub model_template_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub model_template_name: Option<String>,
-    pub os_type: String,
-    pub qr_code_configuring_list: Vec<String>,
-    pub region_id: String,
+    pub model_template_name: Option<&'a str>,
+    pub os_type: &'a str,
+    pub qr_code_configuring_list: &'a [String],
+    pub region_id: &'a str,
     pub region_location: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub resource_group: Option<ResourceGroupView>,
-    pub resource_id: String,
+    pub resource_group: Option<ResourceGroupView<'a>>,
+    pub resource_id: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub risk_info: Option<RiskInfo>,
 }
@@ -888,11 +907,10 @@ fn intersect(a: Option<Vec<String>>, b: Option<Vec<String>>) -> Option<Vec<Strin
     }
 }
 
-fn agent_runtime_view(runtime: RuntimeListing, include_risk: bool) -> AgentRuntimeView {
+fn agent_runtime_view(runtime: &RuntimeListing, include_risk: bool) -> AgentRuntimeView<'_> {
     let channel_configure = !runtime.channels_configured.is_empty();
-    let model = runtime.model_template;
-    let model_configure = model.is_some();
-    let model_template_id = model.as_ref().map(|m| m.model_template_id.clone());
+    let model = runtime.model_template.as_ref();
+    let model_template_id = model.map(|m| m.model_template_id.as_str());
     let region_location =
         if runtime.region_id.starts_with("cn-") && runtime.region_id != "cn-hongkong" {
             "Mainland"
@@ -905,42 +923,45 @@ fn agent_runtime_view(runtime: RuntimeListing, include_risk: bool) -> AgentRunti
             agent_im_status: "Disabled",
             cloud_space_status: "Disabled",
         },
-        agent_instance_info_list: vec![AgentInstanceView {
-            agent_instance_status: runtime.agent_status.to_string(),
-            agent_instance_version: runtime.agent_version,
-            agent_platform: runtime.agent_platform,
-            agent_provider: runtime.agent_provider,
+        agent_instance_info_list: [AgentInstanceView {
+            agent_instance_status: runtime.agent_status.as_str(),
+            agent_instance_version: &runtime.agent_version,
+            agent_platform: &runtime.agent_platform,
+            agent_provider: &runtime.agent_provider,
             channel_configure,
-            channel_configured_list: runtime.channels_configured.clone(),
-            deployment_source: runtime.deployment_source,
-            model_configure,
-            model_template_id: model_template_id.clone(),
+            channel_configured_list: &runtime.channels_configured,
+            deployment_source: &runtime.deployment_source,
+            model_configure: model.is_some(),
+            model_template_id,
         }],
         has_auth_user: !runtime.auth_users.is_empty(),
-        auth_users: runtime.auth_users,
+        auth_users: &runtime.auth_users,
         channel_configure,
-        channel_configured_list: runtime.channels_configured,
-        desktop_name: runtime.name,
-        desktop_status: runtime.desktop_status.to_string(),
-        management_statuses: Vec::new(),
-        model_configure,
+        channel_configured_list: &runtime.channels_configured,
+        desktop_name: &runtime.name,
+        desktop_status: runtime.desktop_status.as_str(),
+        management_statuses: [],
+        model_configure: model.is_some(),
         model_template_id,
-        model_template_name: model.map(|m| m.name),
-        os_type: runtime.os_type,
-        qr_code_configuring_list: runtime.channels_configuring,
-        region_id: runtime.region_id,
+        model_template_name: model.map(|m| m.name.as_str()),
+        os_type: &runtime.os_type,
+        qr_code_configuring_list: &runtime.channels_configuring,
+        region_id: &runtime.region_id,
         region_location,
-        resource_group: runtime.resource_group_id.map(|id| ResourceGroupView {
-            resource_group_name: runtime.resource_group_name,
-            resource_group_id: id,
-        }),
-        resource_id: runtime.id.clone(),
+        resource_group: runtime
+            .resource_group_id
+            .as_deref()
+            .map(|id| ResourceGroupView {
+                resource_group_name: runtime.resource_group_name.as_deref(),
+                resource_group_id: id,
+            }),
+        resource_id: &runtime.id,
         risk_info: include_risk.then_some(RiskInfo {
             agent_uninstalled: false,
             channel_modified: false,
             model_modified: false,
         }),
-        desktop_id: runtime.id,
+        desktop_id: &runtime.id,
     }
 }
 
@@ -1041,10 +1062,10 @@ impl Action for ListDesktopAgentRuntime {
         let total_count = total_count.max(page.offset() + runtimes.len() as i64);
         let include_risk = self.include_risk_info == Some(true);
         Ok(ListDesktopAgentRuntimeResponse {
-            data: runtimes
-                .into_iter()
-                .map(|r| agent_runtime_view(r, include_risk))
-                .collect(),
+            data: RuntimePage {
+                runtimes,
+                include_risk,
+            },
             page_number: page.number,
             page_size: page.size,
             total_count,
