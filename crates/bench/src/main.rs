@@ -443,27 +443,7 @@ async fn delivery(client: Client, count: usize, batch: usize, rounds: usize) -> 
     .await?;
     println!("ConfigResourceGroupModelTemplate (group of {count} runtimes): {bind_ms:.1} ms");
 
-    let mut ids = Vec::with_capacity(batch);
-    for page in 1..=batch.div_ceil(100) {
-        let query = params(&[
-            ("AgentProvider", "OpenClaw".into()),
-            ("ResourceGroupId", group_id.clone()),
-            ("PageSize", "100".into()),
-            ("PageNumber", page.to_string()),
-        ]);
-        let body = json(
-            &client
-                .call("ListDesktopAgentRuntime", "2021-09-01", &query)
-                .await?,
-        )?;
-        ids.extend(
-            body["Data"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|r| r["DesktopId"].as_str().map(str::to_string)),
-        );
-    }
+    let mut ids = runtimes_in(&client, &group_id, batch).await?;
     ids.truncate(batch);
     let mut pairs = vec![
         ("ModelTemplateId", direct.clone()),

@@ -10,6 +10,27 @@ use serde::Serialize;
 
 use crate::errors;
 
+/// A page of a listing as the PageNumber/PageSize actions answer it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Paged<T> {
+    pub data: T,
+    pub page_number: i64,
+    pub page_size: i64,
+    pub total_count: i64,
+}
+
+impl<T> Paged<T> {
+    pub(crate) fn of(data: T, page: &Page, total_count: i64) -> Paged<T> {
+        Paged {
+            data,
+            page_number: page.number,
+            page_size: page.size,
+            total_count,
+        }
+    }
+}
+
 /// A response with nothing but `RequestId`.
 #[derive(Debug, Serialize)]
 pub struct Empty {}

@@ -23,7 +23,7 @@ use store::runtimes::{Runtime, RuntimeFilter};
 
 use super::Action;
 use super::common::{
-    Empty, check_agent_provider, check_optional_platform, check_runtime_type,
+    Empty, Paged, check_agent_provider, check_optional_platform, check_runtime_type,
     model_template_not_found, non_empty_list, page, required, resource_group_not_found,
     runtime_not_found,
 };
@@ -361,14 +361,7 @@ pub struct BoundResourceGroup {
     pub resource_group_id: String,
 }
 
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct ListModelTemplateResourceGroupResponse {
-    pub data: Vec<BoundResourceGroup>,
-    pub page_number: i64,
-    pub page_size: i64,
-    pub total_count: i64,
-}
+pub type ListModelTemplateResourceGroupResponse = Paged<Vec<BoundResourceGroup>>;
 
 impl Action for ListModelTemplateResourceGroup {
     type Response = ListModelTemplateResourceGroupResponse;
@@ -389,15 +382,13 @@ impl Action for ListModelTemplateResourceGroup {
             )
             .await
             .map_err(store_failure)?;
-        Ok(ListModelTemplateResourceGroupResponse {
-            data: ids
-                .into_iter()
+        Ok(Paged::of(
+            ids.into_iter()
                 .map(|resource_group_id| BoundResourceGroup { resource_group_id })
                 .collect(),
-            page_number: page.number,
-            page_size: page.size,
+            &page,
             total_count,
-        })
+        ))
     }
 }
 

@@ -32,7 +32,7 @@ use store::{Secret, StoreError};
 
 use super::Action;
 use super::common::{
-    Empty, check_agent_platform, check_agent_provider, check_biz_type, check_each,
+    Empty, Paged, check_agent_platform, check_agent_provider, check_biz_type, check_each,
     check_optional_platform, model_template_not_found, non_empty, non_empty_list, page, required,
 };
 use super::limits::{
@@ -284,14 +284,7 @@ pub struct ModelTemplateView {
     pub user_group_count: Option<i64>,
 }
 
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct ListModelTemplatesResponse {
-    pub data: Vec<ModelTemplateView>,
-    pub page_number: i64,
-    pub page_size: i64,
-    pub total_count: i64,
-}
+pub type ListModelTemplatesResponse = Paged<Vec<ModelTemplateView>>;
 
 fn model_template_view(group: ModelTemplate) -> ModelTemplateView {
     let user_mixed = group.ref_scope == "USER_MIXED";
@@ -376,12 +369,11 @@ impl Action for ListModelTemplates {
             .list_model_templates(&filter, page.offset(), page.size)
             .await
             .map_err(store_failure)?;
-        Ok(ListModelTemplatesResponse {
-            data: groups.into_iter().map(model_template_view).collect(),
-            page_number: page.number,
-            page_size: page.size,
+        Ok(Paged::of(
+            groups.into_iter().map(model_template_view).collect(),
+            &page,
             total_count,
-        })
+        ))
     }
 }
 
@@ -723,14 +715,7 @@ pub struct ListModelProviderTemplates {
     pub provider_template_ids: Option<Ids<MAX_IDS>>,
 }
 
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct ListModelProviderTemplatesResponse {
-    pub data: Vec<ProviderTemplateView>,
-    pub page_number: i64,
-    pub page_size: i64,
-    pub total_count: i64,
-}
+pub type ListModelProviderTemplatesResponse = Paged<Vec<ProviderTemplateView>>;
 
 impl Action for ListModelProviderTemplates {
     type Response = ListModelProviderTemplatesResponse;
@@ -756,12 +741,11 @@ impl Action for ListModelProviderTemplates {
             .list_provider_templates(&filter, page.offset(), page.size)
             .await
             .map_err(store_failure)?;
-        Ok(ListModelProviderTemplatesResponse {
-            data: providers.into_iter().map(provider_view).collect(),
-            page_number: page.number,
-            page_size: page.size,
+        Ok(Paged::of(
+            providers.into_iter().map(provider_view).collect(),
+            &page,
             total_count,
-        })
+        ))
     }
 }
 
@@ -1062,14 +1046,7 @@ pub struct LlmTemplateView {
     pub published_time: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct ListLlmTemplatesResponse {
-    pub data: Vec<LlmTemplateView>,
-    pub page_number: i64,
-    pub page_size: i64,
-    pub total_count: i64,
-}
+pub type ListLlmTemplatesResponse = Paged<Vec<LlmTemplateView>>;
 
 /// The view of a stored model. Its Config was validated on the way in: one that no longer
 /// parses is corruption, reported rather than shown without its facts.
@@ -1142,12 +1119,7 @@ impl Action for ListLlmTemplates {
                 return Err(ApiError::missing_parameter("BizType"));
             }
             // Smart-model tiers are system presets amc does not have: nothing is behind them.
-            return Ok(ListLlmTemplatesResponse {
-                data: Vec::new(),
-                page_number: page.number,
-                page_size: page.size,
-                total_count: 0,
-            });
+            return Ok(Paged::of(Vec::new(), &page, 0));
         }
         let filter = LlmTemplateFilter {
             tenant_id: ctx.tenant_id.clone(),
@@ -1162,12 +1134,11 @@ impl Action for ListLlmTemplates {
             .list_llm_templates(&filter, page.offset(), page.size)
             .await
             .map_err(store_failure)?;
-        Ok(ListLlmTemplatesResponse {
-            data: models.into_iter().map(llm_view).collect::<Result<_, _>>()?,
-            page_number: page.number,
-            page_size: page.size,
+        Ok(Paged::of(
+            models.into_iter().map(llm_view).collect::<Result<_, _>>()?,
+            &page,
             total_count,
-        })
+        ))
     }
 }
 

@@ -16,8 +16,8 @@ use store::runtimes::{Runtime, RuntimeFilter, RuntimeListing, StepGuard};
 
 use super::Action;
 use super::common::{
-    Empty, check_biz_type, encode_token, non_empty, non_empty_list, office_site_not_found, page,
-    resource_group_not_found, token_page,
+    Empty, Paged, check_biz_type, encode_token, non_empty, non_empty_list, office_site_not_found,
+    page, resource_group_not_found, token_page,
 };
 use super::limits::{Id, Ids, MAX_IDS, Name, Tags, Token, Tokens, UserId, UserIds, strings};
 use crate::Ctx;
@@ -801,14 +801,7 @@ pub struct ListDesktopAgentRuntime {
     pub resource_ids: Option<Ids<MAX_IDS>>,
 }
 
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct ListDesktopAgentRuntimeResponse {
-    pub data: RuntimePage,
-    pub page_number: i64,
-    pub page_size: i64,
-    pub total_count: i64,
-}
+pub type ListDesktopAgentRuntimeResponse = Paged<RuntimePage>;
 
 /// A page of runtimes, shared with the store's page cache and written out through views that
 /// borrow from it: a page served from the cache costs no copy.
@@ -1061,14 +1054,13 @@ impl Action for ListDesktopAgentRuntime {
             .map_err(store_failure)?;
         let total_count = total_count.max(page.offset() + runtimes.len() as i64);
         let include_risk = self.include_risk_info == Some(true);
-        Ok(ListDesktopAgentRuntimeResponse {
-            data: RuntimePage {
+        Ok(Paged::of(
+            RuntimePage {
                 runtimes,
                 include_risk,
             },
-            page_number: page.number,
-            page_size: page.size,
+            &page,
             total_count,
-        })
+        ))
     }
 }
