@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 
+use crate::locks::lock_runtimes;
 use crate::query::Sql;
-use crate::runtimes::lock_runtimes;
 use crate::{Secret, Store, StoreError, transact};
 
 /// Where a channel stands on its runtime.
@@ -79,7 +79,7 @@ impl Store {
             return Ok(());
         }
         let runtime_ids: Vec<String> = settings.iter().map(|s| s.runtime_id.clone()).collect();
-        let runtimes = crate::runtimes::runtime_ids(tenant_id, &runtime_ids);
+        let runtimes = crate::locks::runtime_ids(tenant_id, &runtime_ids);
         let mut bump = Sql::new("UPDATE runtimes SET generation = generation + 1, updated_at = ");
         bump.bind_int(now).push(" WHERE ").append(&runtimes);
         transact!(self, |tx| {
@@ -153,7 +153,7 @@ impl Store {
         if runtime_ids.is_empty() {
             return Ok(0);
         }
-        let runtimes = crate::runtimes::runtime_ids(tenant_id, runtime_ids);
+        let runtimes = crate::locks::runtime_ids(tenant_id, runtime_ids);
         let mut bump = Sql::new("UPDATE runtimes SET generation = generation + 1, updated_at = ");
         bump.bind_int(now)
             .push(" WHERE EXISTS (SELECT 1 FROM runtime_channels c WHERE c.runtime_id = runtimes.id AND c.code = ")

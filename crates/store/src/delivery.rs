@@ -5,9 +5,9 @@
 
 use sqlx::Row;
 
-use crate::models::lock_model_template;
+use crate::locks::lock_model_template;
+use crate::locks::{lock_runtimes, runtime_ids};
 use crate::query::Sql;
-use crate::runtimes::{lock_runtimes, runtime_ids};
 use crate::{Store, StoreError, WriteTx, transact};
 
 /// How a runtime got its model group.

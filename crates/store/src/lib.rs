@@ -7,6 +7,7 @@ pub mod channels;
 mod crypto;
 pub mod delivery;
 mod error;
+mod locks;
 pub mod models;
 mod nonce_log;
 pub mod nonces;

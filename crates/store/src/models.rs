@@ -12,8 +12,8 @@ use domain::models::{CreditMultiplier, GroupConfig, ModelRef, Prices};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use crate::locks::{lock_model_template, lock_runtimes};
 use crate::query::Sql;
-use crate::runtimes::lock_runtimes;
 use crate::{Contention, Secret, Store, StoreError, WriteTx, transact};
 
 /// A model group as stored.
@@ -307,25 +307,6 @@ pub(crate) async fn bump_generation_for_model_template(
     update.bind_int(now).push(" WHERE ").append(&users);
     let done = update.query()?.execute(&mut *tx.tx).await?;
     Ok(done.rows_affected())
-}
-
-/// Reads the Config of group `id` and locks the group's row (`FOR {strength}` on PostgreSQL)
-/// until the transaction ends; `None` when the tenant has no such group.
-pub(crate) async fn lock_model_template(
-    tx: &mut WriteTx<'_>,
-    tenant_id: &str,
-    id: &str,
-    strength: &str,
-) -> Result<Option<String>, sqlx::Error> {
-    let row = sqlx::query(&format!(
-        "SELECT config FROM model_templates WHERE tenant_id = $1 AND id = $2{}",
-        tx.locking(strength)
-    ))
-    .bind(tenant_id)
-    .bind(id)
-    .fetch_optional(&mut *tx.tx)
-    .await?;
-    row.map(|r| r.try_get("config")).transpose()
 }
 
 /// Locks the group that row `id` of `table` (providers or models) belongs to, for a change of

@@ -6,8 +6,8 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::delivery::lock_resource_group;
+use crate::locks::{lock_runtimes, runtime_ids};
 use crate::query::Sql;
-use crate::runtimes::{lock_runtimes, runtime_ids};
 use crate::{Store, StoreError, transact};
 
 /// One resource group as stored.

@@ -10,8 +10,9 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::delivery::{EFFECTIVE_MODEL_TEMPLATE, EffectiveModelTemplate, ModelTemplateRef};
+use crate::locks::{lock_runtimes, runtime_ids};
 use crate::query::Sql;
-use crate::{Backend, Store, StoreError, WriteTx, transact};
+use crate::{Backend, Store, StoreError, transact};
 
 /// One runtime as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -235,33 +236,6 @@ impl CountCache {
                 .or_default() += 1;
         }
     }
-}
-
-/// Locks, on PostgreSQL, the `runtimes` rows that `condition` (a condition on the table, not
-/// aliased, with its values) matches, in id order: the one order in which every transaction takes
-/// runtime rows, so that transactions writing overlapping sets of runtimes queue instead of
-/// deadlocking. Take it before writing any of them, after the rows of model groups and resource
-/// groups the transaction locks. Nothing on SQLite, whose writers take turns.
-pub(crate) async fn lock_runtimes(
-    tx: &mut WriteTx<'_>,
-    condition: &Sql,
-) -> Result<(), sqlx::Error> {
-    if tx.backend != Backend::Postgres {
-        return Ok(());
-    }
-    let mut lock = Sql::new("SELECT COUNT(*) FROM (SELECT id FROM runtimes WHERE ");
-    lock.append(condition)
-        .push(" ORDER BY id FOR NO KEY UPDATE) locked");
-    lock.query()?.fetch_one(&mut *tx.tx).await?;
-    Ok(())
-}
-
-/// The condition "runtime `ids` of tenant `tenant_id`", for [`lock_runtimes`].
-pub(crate) fn runtime_ids(tenant_id: &str, ids: &[String]) -> Sql {
-    let mut sql = Sql::new("tenant_id = ");
-    sql.bind_text(tenant_id).push(" AND");
-    sql.in_list("id", ids);
-    sql
 }
 
 /// Most pages [`PageCache`] holds.
