@@ -82,7 +82,7 @@ impl Store {
         let runtimes = crate::locks::runtime_ids(tenant_id, &runtime_ids);
         let mut bump = Sql::new("UPDATE runtimes SET generation = generation + 1, updated_at = ");
         bump.bind_int(now).push(" WHERE ").append(&runtimes);
-        transact!(self, |tx| {
+        transact!(self, &[tenant_id], |tx| {
             // The runtimes first: whoever changes a runtime's channels holds its row.
             lock_runtimes(tx, &runtimes).await?;
             for RuntimeSettings { runtime_id, config } in settings {
@@ -109,7 +109,6 @@ impl Store {
             bump.query()?.execute(&mut *tx.tx).await?;
             Ok::<_, StoreError>(())
         })?;
-        self.runtime_counts.invalidate(tenant_id);
         Ok(())
     }
 
@@ -167,12 +166,11 @@ impl Store {
             .bind_text(code)
             .push(" AND");
         delete.in_list("runtime_id", runtime_ids);
-        let removed = transact!(self, |tx| {
+        let removed = transact!(self, &[tenant_id], |tx| {
             lock_runtimes(tx, &runtimes).await?;
             bump.query()?.execute(&mut *tx.tx).await?;
             Ok::<_, StoreError>(delete.query()?.execute(&mut *tx.tx).await?.rows_affected())
         })?;
-        self.runtime_counts.invalidate(tenant_id);
         Ok(removed)
     }
 
@@ -218,7 +216,7 @@ impl Store {
         code: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let updated = transact!(self, |tx| {
+        let updated = transact!(self, &[tenant_id], |tx| {
             let done = sqlx::query(
                     "UPDATE runtime_channels SET status = 'Configured', updated_at = $1 \
                      WHERE tenant_id = $2 AND runtime_id = $3 AND code = $4 AND status = 'Configuring'",
@@ -231,7 +229,6 @@ impl Store {
                 .await?;
             Ok::<_, StoreError>(done.rows_affected())
         })?;
-        self.runtime_counts.invalidate(tenant_id);
         Ok(updated > 0)
     }
 }

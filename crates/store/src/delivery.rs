@@ -80,7 +80,7 @@ impl Store {
             .push(" AND (model_template_id IS NULL OR model_template_id <> ")
             .bind_text(model_template_id)
             .push(")");
-        let done = transact!(self, |tx| {
+        let done = transact!(self, &[tenant_id], |tx| {
             if lock_model_template(tx, tenant_id, model_template_id, "SHARE")
                 .await?
                 .is_none()
@@ -91,7 +91,6 @@ impl Store {
             update.query()?.execute(&mut *tx.tx).await?;
             Ok(Delivery::Done)
         })?;
-        self.runtime_counts.invalidate(tenant_id);
         Ok(done)
     }
 
@@ -119,11 +118,10 @@ impl Store {
             .bind_text(model_template_id)
             .push(" AND");
         update.in_list("id", ids);
-        let changed = transact!(self, |tx| {
+        let changed = transact!(self, &[tenant_id], |tx| {
             lock_runtimes(tx, &runtime_ids(tenant_id, ids)).await?;
             Ok::<_, StoreError>(update.query()?.execute(&mut *tx.tx).await?.rows_affected())
         })?;
-        self.runtime_counts.invalidate(tenant_id);
         Ok(changed)
     }
 
@@ -138,7 +136,7 @@ impl Store {
         model_template_id: &str,
         now: i64,
     ) -> Result<Delivery, StoreError> {
-        let done = transact!(self, |tx| {
+        let done = transact!(self, &[tenant_id], |tx| {
             if lock_model_template(tx, tenant_id, model_template_id, "SHARE")
                 .await?
                 .is_none()
@@ -177,7 +175,6 @@ impl Store {
             bump_inheriting_runtimes(tx, tenant_id, resource_group_id, agent_provider, now).await?;
             Ok(Delivery::Done)
         })?;
-        self.runtime_counts.invalidate(tenant_id);
         Ok(done)
     }
 
@@ -189,7 +186,7 @@ impl Store {
         model_template_id: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let unbound = transact!(self, |tx| {
+        let unbound = transact!(self, &[tenant_id], |tx| {
             let providers: Vec<String> = sqlx::query(
                 "SELECT agent_provider FROM resource_group_model_templates \
                      WHERE tenant_id = $1 AND resource_group_id = $2 AND model_template_id = $3",
@@ -221,9 +218,6 @@ impl Store {
             }
             Ok(true)
         })?;
-        if unbound {
-            self.runtime_counts.invalidate(tenant_id);
-        }
         Ok(unbound)
     }
 

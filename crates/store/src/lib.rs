@@ -19,13 +19,15 @@ mod secrets;
 mod settings;
 pub mod tenants;
 
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, Executor, Row};
 use tokio::sync::{Mutex, MutexGuard};
+
+use crate::query::Sql;
 
 pub use crypto::{Cipher, CryptoError, MasterKey, Secret};
 pub use error::StoreError;
@@ -52,10 +54,10 @@ pub struct Store {
     cipher: Cipher,
     runtime_counts: Arc<runtimes::CountCache>,
     runtime_pages: Arc<runtimes::PageCache>,
-    /// Write transactions this process committed, counted after each commit: on SQLite, which
-    /// no other process writes (but for `amc admin`, which adds tenants and keys), a cached read
-    /// made when the count was N is current while it is still N.
-    writes: Arc<AtomicU64>,
+    /// On SQLite, which no other process writes (but for `amc admin`, which adds tenants and
+    /// keys), the count of each tenant's committed write transactions; on PostgreSQL the count
+    /// lives in `tenant_changes`, where every replica bumps it (see [`Store::tenant_version`]).
+    changes: Arc<std::sync::Mutex<HashMap<String, u64>>>,
     access_keys: Arc<tenants::AccessKeyCache>,
 }
 
@@ -148,20 +150,16 @@ impl Store {
                 (pool, nonces)
             }
         };
-        let runtime_counts = Arc::new(runtimes::CountCache::new(match backend {
-            // One process owns a SQLite store: its own writes are all there are.
-            Backend::Sqlite => None,
-            Backend::Postgres => Some(runtimes::COUNT_TTL),
-        }));
+
         Ok(Store {
             pool,
             nonces,
             backend,
             write_lock: Arc::new(Mutex::new(())),
             cipher,
-            runtime_counts,
+            runtime_counts: Arc::default(),
             runtime_pages: Arc::default(),
-            writes: Arc::default(),
+            changes: Arc::default(),
             access_keys: Arc::default(),
         })
     }
@@ -188,17 +186,51 @@ impl Store {
         self.pool.close().await;
     }
 
+    /// How many write transactions of `tenant_id` have committed, or a number that grows with
+    /// them: what was read while it is `v` is current while it is still `v`. On PostgreSQL one
+    /// indexed read, the same whichever replica wrote.
+    pub async fn tenant_version(&self, tenant_id: &str) -> Result<u64, StoreError> {
+        match self.backend {
+            Backend::Sqlite => Ok(self
+                .changes
+                .lock()
+                .map_err(|_| StoreError::Corrupt("the change counters' lock is poisoned".into()))?
+                .get(tenant_id)
+                .copied()
+                .unwrap_or(0)),
+            Backend::Postgres => {
+                let seq: Option<i64> =
+                    sqlx::query("SELECT seq FROM tenant_changes WHERE tenant_id = $1")
+                        .bind(tenant_id)
+                        .fetch_optional(&self.pool)
+                        .await?
+                        .map(|row| row.try_get(0))
+                        .transpose()?;
+                Ok(u64::try_from(seq.unwrap_or(0)).unwrap_or(0))
+            }
+        }
+    }
+
     /// Begins a write transaction, queued behind other writers on SQLite.
-    async fn write(&self) -> Result<WriteTx<'_>, StoreError> {
+    ///
+    /// The transaction changes what `tenants` see: it bumps their versions (see
+    /// [`Store::tenant_version`]) as it commits.
+    async fn write(&self, tenants: &[&str]) -> Result<WriteTx<'_>, StoreError> {
         let guard = match self.backend {
             Backend::Sqlite => Some(self.write_lock.lock().await),
             Backend::Postgres => None,
         };
         let tx = self.pool.begin().await?;
+        let mut touched: Vec<String> = tenants.iter().map(|t| t.to_string()).collect();
+        // In one order: two transactions bumping the same tenants never wait for each other
+        // the wrong way round.
+        touched.sort_unstable();
+        touched.dedup();
         Ok(WriteTx {
             tx,
             backend: self.backend,
-            writes: &self.writes,
+            changes: &self.changes,
+            touched,
             _guard: guard,
         })
     }
@@ -212,11 +244,11 @@ impl Store {
 /// (see [`Attempts`]): `$body` must do nothing but work in the transaction. A macro rather than a function taking a closure: the body borrows the
 /// transaction, and futures of such closures cannot yet be proven `Send`.
 macro_rules! transact {
-    ($store:expr, |$tx:ident| $body:expr) => {{
+    ($store:expr, $tenants:expr, |$tx:ident| $body:expr) => {{
         let mut attempts = $crate::Attempts::default();
         loop {
             let attempt = async {
-                let mut tx = $store.write().await?;
+                let mut tx = $store.write($tenants).await?;
                 let result = async {
                     let $tx = &mut tx;
                     $body
@@ -312,7 +344,9 @@ impl Attempts {
 pub(crate) struct WriteTx<'a> {
     tx: sqlx::Transaction<'static, sqlx::Any>,
     backend: Backend,
-    writes: &'a AtomicU64,
+    changes: &'a std::sync::Mutex<HashMap<String, u64>>,
+    /// The tenants whose version the transaction bumps, sorted.
+    touched: Vec<String>,
     _guard: Option<MutexGuard<'a, ()>>,
 }
 
@@ -323,10 +357,45 @@ impl WriteTx<'_> {
     async fn finish<T, E: From<StoreError>>(self, result: Result<T, E>) -> Result<T, E> {
         match result {
             Ok(value) => {
-                self.tx.commit().await.map_err(StoreError::from)?;
-                // After the commit, never before: a read that saw the old count also saw the
-                // old data.
-                self.writes.fetch_add(1, Ordering::Release);
+                let WriteTx {
+                    mut tx,
+                    backend,
+                    changes,
+                    touched,
+                    ..
+                } = self;
+                if backend == Backend::Postgres && !touched.is_empty() {
+                    // Last, just before the commit: the tenants' rows are locked for no longer
+                    // than the commit takes, and nothing is locked after them.
+                    let mut bump = Sql::new("INSERT INTO tenant_changes (tenant_id, seq) VALUES ");
+                    for (i, tenant) in touched.iter().enumerate() {
+                        if i > 0 {
+                            bump.push(", ");
+                        }
+                        bump.push("(").bind_text(tenant.clone()).push(", 1)");
+                    }
+                    bump.push(
+                        " ON CONFLICT (tenant_id) DO UPDATE SET seq = tenant_changes.seq + 1",
+                    );
+                    let bumped = match bump.query() {
+                        Ok(query) => query.execute(&mut *tx).await.map(|_| ()),
+                        Err(error) => Err(error),
+                    };
+                    if let Err(error) = bumped {
+                        let _ = tx.rollback().await;
+                        return Err(StoreError::from(error).into());
+                    }
+                }
+                tx.commit().await.map_err(StoreError::from)?;
+                if backend == Backend::Sqlite {
+                    // After the commit, never before: a read that saw the old version also saw
+                    // the old data.
+                    if let Ok(mut changes) = changes.lock() {
+                        for tenant in touched {
+                            *changes.entry(tenant).or_default() += 1;
+                        }
+                    }
+                }
                 Ok(value)
             }
             Err(error) => {
@@ -398,7 +467,7 @@ mod tests {
         failures: u32,
     ) -> (Result<u32, StoreError>, u32) {
         let runs = AtomicU32::new(0);
-        let result = transact!(store, |tx| {
+        let result = transact!(store, &[], |tx| {
             let run = runs.fetch_add(1, Ordering::SeqCst) + 1;
             sqlx::query("INSERT INTO store_settings (name, value) VALUES ($1, 'x')")
                 .bind(format!("run-{sqlstate}-{run}"))

@@ -414,7 +414,7 @@ impl Store {
     // Model groups
 
     pub async fn insert_model_template(&self, group: &ModelTemplate) -> Result<(), StoreError> {
-        transact!(self, |tx| {
+        transact!(self, &[group.tenant_id.as_str()], |tx| {
             sqlx::query(
                 "INSERT INTO model_templates (id, tenant_id, name, description, agent_platform, agent_provider, \
                  biz_type, ref_scope, source, config, created_at, updated_at) \
@@ -546,7 +546,7 @@ impl Store {
             .map(|config| config.default_model())
             .transpose()
             .map_err(ModelChangeError::Invalid)?;
-        transact!(self, |tx| {
+        transact!(self, &[tenant_id], |tx| {
             if lock_model_template(tx, tenant_id, id, "UPDATE")
                 .await?
                 .is_none()
@@ -610,7 +610,7 @@ impl Store {
         tenant_id: &str,
         id: &str,
     ) -> Result<(), ModelChangeError> {
-        transact!(self, |tx| {
+        transact!(self, &[tenant_id], |tx| {
             if lock_model_template(tx, tenant_id, id, "UPDATE")
                 .await?
                 .is_none()
@@ -675,7 +675,7 @@ impl Store {
             .map(|k| self.cipher.encrypt(k.expose()))
             .transpose()
             .map_err(StoreError::from)?;
-        transact!(self, |tx| {
+        transact!(self, &[provider.tenant_id.as_str()], |tx| {
             if lock_model_template(
                 tx,
                 &provider.tenant_id,
@@ -823,7 +823,7 @@ impl Store {
         id: &str,
         change: impl Fn(ProviderTemplate) -> Result<ProviderTemplate, ModelChangeError>,
     ) -> Result<ProviderTemplate, ModelChangeError> {
-        transact!(self, |tx| {
+        transact!(self, &[tenant_id], |tx| {
             let group = lock_group_of(tx, "model_provider_templates", tenant_id, id)
                 .await?
                 .ok_or_else(|| ModelChangeError::ProviderNotFound(id.to_string()))?;
@@ -871,7 +871,7 @@ impl Store {
         id: &str,
         now: i64,
     ) -> Result<(), ModelChangeError> {
-        transact!(self, |tx| {
+        transact!(self, &[tenant_id], |tx| {
             let group = lock_group_of(tx, "model_provider_templates", tenant_id, id)
                 .await?
                 .ok_or_else(|| ModelChangeError::ProviderNotFound(id.to_string()))?;
@@ -912,7 +912,7 @@ impl Store {
         items: &[NewLlmTemplate],
         now: i64,
     ) -> Result<BatchOutcome, ModelChangeError> {
-        transact!(self, |tx| {
+        transact!(self, &[tenant_id], |tx| {
             let not_found = || ModelChangeError::ProviderNotFound(provider_template_id.to_string());
             let group = lock_group_of(
                 tx,
@@ -1006,7 +1006,7 @@ impl Store {
         id: &str,
         now: i64,
     ) -> Result<(), ModelChangeError> {
-        transact!(self, |tx| {
+        transact!(self, &[tenant_id], |tx| {
             let not_found = || ModelChangeError::LlmNotFound(id.to_string());
             let group = lock_group_of(tx, "llm_templates", tenant_id, id)
                 .await?

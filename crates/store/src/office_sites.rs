@@ -160,7 +160,7 @@ impl Store {
     pub async fn create_office_site(&self, site: &OfficeSite) -> Result<bool, StoreError> {
         let v_switch_ids = serde_json::to_string(&site.v_switch_ids)
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let inserted = transact!(self, |tx| {
+        let inserted = transact!(self, &[site.tenant_id.as_str()], |tx| {
             sqlx::query(
             "INSERT INTO office_sites (tenant_id, id, region_id, name, status, office_site_type, account_type, \
              vpc_type, vpc_id, cidr_block, v_switch_ids, desktop_access_type, enable_admin_access, \
@@ -308,7 +308,7 @@ impl Store {
             .bind_text(region_id)
             .push(" AND");
         delete.in_list("id", ids);
-        transact!(self, |tx| {
+        transact!(self, &[tenant_id], |tx| {
             // The sites' rows locked first: a concurrent CreateDesktops into one of them either
             // committed before (its desktops are counted below) or waits and then finds the site
             // gone (see `insert_runtimes_in_office_site`).
@@ -352,7 +352,7 @@ impl Store {
         site_id: &str,
         runtimes: &[Runtime],
     ) -> Result<bool, StoreError> {
-        let inserted = transact!(self, |tx| {
+        let inserted = transact!(self, &[tenant_id], |tx| {
             // A no-op update: it takes the row's write lock for the rest of the transaction.
             let locked = sqlx::query(
                 "UPDATE office_sites SET status = status WHERE tenant_id = $1 AND region_id = $2 AND id = $3",
@@ -372,7 +372,6 @@ impl Store {
         if !inserted {
             return Ok(false);
         }
-        self.runtimes_inserted(runtimes);
         Ok(true)
     }
 }

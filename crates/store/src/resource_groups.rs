@@ -107,7 +107,7 @@ impl Store {
     /// Inserts `group` with its tags. `false` (and nothing written) when the tenant already has
     /// a group of that name.
     pub async fn create_resource_group(&self, group: &ResourceGroup) -> Result<bool, StoreError> {
-        transact!(self, |tx| {
+        transact!(self, &[group.tenant_id.as_str()], |tx| {
             let inserted = sqlx::query(
                 "INSERT INTO resource_groups (id, tenant_id, name, display_name, status, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, name) DO NOTHING",
@@ -248,7 +248,7 @@ impl Store {
         let Some(group) = self.resource_group(tenant_id, id).await? else {
             return Ok(GroupDeletion::NotFound);
         };
-        transact!(self, |tx| {
+        transact!(self, &[tenant_id], |tx| {
             if !lock_resource_group(tx, tenant_id, id, "UPDATE").await? {
                 return Ok::<_, StoreError>(GroupDeletion::NotFound);
             }
@@ -323,7 +323,7 @@ impl Store {
             .bind_text(group_id)
             .push(" AND desktop_status <> 'Deleted' AND");
         check.in_list("id", ids);
-        let moved = transact!(self, |tx| {
+        let moved = transact!(self, &[tenant_id], |tx| {
             if !lock_resource_group(tx, tenant_id, group_id, "KEY SHARE").await? {
                 return Ok::<_, StoreError>(Vec::new());
             }
@@ -334,7 +334,6 @@ impl Store {
                 .map(|r| Ok(r.try_get("id")?))
                 .collect::<Result<Vec<String>, StoreError>>()
         })?;
-        self.runtime_counts.invalidate(tenant_id);
         Ok(moved)
     }
 }

@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use domain::runtime::{AgentStatus, DesktopStatus, Operation, Progress};
 use sqlx::Row;
@@ -143,134 +142,45 @@ const COLUMNS: &str = "id, tenant_id, name, region_id, office_site_id, bundle_id
     agent_platform, agent_provider, agent_version, agent_status, deployment_source, desktop_status, resource_group_id, \
     model_template_id, biz_type, auth_users, tags, operation, op_step, next_step_at, generation, created_at, updated_at";
 
-/// How long a cached count may be trusted when another replica could have written meanwhile.
-pub(crate) const COUNT_TTL: Duration = Duration::from_secs(2);
-const COUNT_CACHE_LIMIT: usize = 4096;
+/// Most entries a [`VersionedCache`] holds.
+const CACHE_LIMIT: usize = 1024;
 
-/// Cached `TotalCount`s. Counting a large filtered set dominates the cost of a list call, and the
-/// same filters repeat; a tenant's entries die with any runtime write of that tenant here, and
-/// when other replicas may write (PostgreSQL) an entry is counted again after [`COUNT_TTL`]: by
-/// one caller, while the others go on answering the count it replaces (for at most another
-/// [`COUNT_TTL`]), so that a busy listing does not count the same set many times at once.
-pub(crate) struct CountCache {
-    inner: Mutex<CountCacheInner>,
-    ttl: Option<Duration>,
-}
+/// Values read from the database at a version of their tenant ([`Store::tenant_version`]): one
+/// is served only while no write transaction of the tenant has committed since, on any replica,
+/// so it is never staler than the database. Counting a large filtered set, or reading a page
+/// with what it joins, costs more than the rest of a list call; dashboards repeat the same ones.
+pub(crate) struct VersionedCache<K, V>(Mutex<HashMap<K, (u64, V)>>);
 
-/// A count, the tenant version and the moment it was counted at, and whether a caller is
-/// counting it again.
-struct CachedCount {
-    version: u64,
-    at: Instant,
-    count: i64,
-    recounting: bool,
-}
-
-#[derive(Default)]
-struct CountCacheInner {
-    tenant_versions: HashMap<String, u64>,
-    counts: HashMap<RuntimeFilter, CachedCount>,
-}
-
-impl CountCache {
-    pub(crate) fn new(ttl: Option<Duration>) -> CountCache {
-        CountCache {
-            inner: Mutex::default(),
-            ttl,
-        }
-    }
-
-    /// The count to answer, or `None`: the caller counts (and [`CountCache::put`]s the count).
-    fn get(&self, filter: &RuntimeFilter) -> Option<i64> {
-        let mut inner = self.inner.lock().ok()?;
-        let version = inner
-            .tenant_versions
-            .get(&filter.tenant_id)
-            .copied()
-            .unwrap_or(0);
-        let cached = inner.counts.get_mut(filter)?;
-        if cached.version != version {
-            return None;
-        }
-        let Some(ttl) = self.ttl else {
-            return Some(cached.count);
-        };
-        let age = cached.at.elapsed();
-        if age < ttl || (cached.recounting && age < 2 * ttl) {
-            return Some(cached.count);
-        }
-        cached.recounting = true;
-        None
-    }
-
-    fn put(&self, filter: RuntimeFilter, count: i64, version: u64) {
-        if let Ok(mut inner) = self.inner.lock() {
-            if inner.counts.len() >= COUNT_CACHE_LIMIT {
-                inner.counts.clear();
-            }
-            inner.counts.insert(
-                filter,
-                CachedCount {
-                    version,
-                    at: Instant::now(),
-                    count,
-                    recounting: false,
-                },
-            );
-        }
-    }
-
-    fn version(&self, tenant_id: &str) -> u64 {
-        self.inner
-            .lock()
-            .ok()
-            .and_then(|i| i.tenant_versions.get(tenant_id).copied())
-            .unwrap_or(0)
-    }
-
-    pub(crate) fn invalidate(&self, tenant_id: &str) {
-        if let Ok(mut inner) = self.inner.lock() {
-            *inner
-                .tenant_versions
-                .entry(tenant_id.to_string())
-                .or_default() += 1;
-        }
+impl<K, V> Default for VersionedCache<K, V> {
+    fn default() -> Self {
+        VersionedCache(Mutex::default())
     }
 }
 
-/// Most pages [`PageCache`] holds.
-const PAGE_CACHE_LIMIT: usize = 1024;
-
-type PageKey = (RuntimeFilter, i64, i64);
-/// A page and the write count it was read at.
-type CachedPage = (u64, Arc<Vec<RuntimeListing>>);
-
-/// Pages of `ListDesktopAgentRuntime` on SQLite, each with the store's write count it was read
-/// at: one is served only while no write transaction has committed since, so a page is never
-/// staler than the database. (On PostgreSQL other replicas write too: pages are always read.)
-/// Reading a page costs more than the rest of the call; dashboards ask for the same ones.
-#[derive(Default)]
-pub(crate) struct PageCache(Mutex<HashMap<PageKey, CachedPage>>);
-
-impl PageCache {
-    fn get(&self, key: &PageKey, writes: u64) -> Option<Arc<Vec<RuntimeListing>>> {
-        let pages = self.0.lock().ok()?;
-        let (at, page) = pages.get(key)?;
-        (*at == writes).then(|| page.clone())
+impl<K: std::hash::Hash + Eq, V: Clone> VersionedCache<K, V> {
+    fn get(&self, key: &K, version: u64) -> Option<V> {
+        let entries = self.0.lock().ok()?;
+        let (at, value) = entries.get(key)?;
+        (*at == version).then(|| value.clone())
     }
 
-    fn put(&self, key: PageKey, writes: u64, page: Arc<Vec<RuntimeListing>>) {
-        if let Ok(mut pages) = self.0.lock() {
-            if pages.len() >= PAGE_CACHE_LIMIT {
-                pages.retain(|_, (at, _)| *at == writes);
-                if pages.len() >= PAGE_CACHE_LIMIT {
-                    pages.clear();
+    fn put(&self, key: K, version: u64, value: V) {
+        if let Ok(mut entries) = self.0.lock() {
+            if entries.len() >= CACHE_LIMIT {
+                entries.retain(|_, (at, _)| *at == version);
+                if entries.len() >= CACHE_LIMIT {
+                    entries.clear();
                 }
             }
-            pages.insert(key, (writes, page));
+            entries.insert(key, (version, value));
         }
     }
 }
+
+/// `TotalCount`s by filter.
+pub(crate) type CountCache = VersionedCache<RuntimeFilter, i64>;
+/// Pages of `ListDesktopAgentRuntime` by filter, offset and size.
+pub(crate) type PageCache = VersionedCache<(RuntimeFilter, i64, i64), Arc<Vec<RuntimeListing>>>;
 
 fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Corrupt(format!("{what} {value:?}"))
@@ -615,20 +525,10 @@ pub(crate) async fn insert_rows(
 impl Store {
     /// Inserts new runtimes in one transaction.
     pub async fn insert_runtimes(&self, runtimes: &[Runtime]) -> Result<(), StoreError> {
-        transact!(self, |tx| insert_rows(&mut tx.tx, runtimes).await)?;
-        self.runtimes_inserted(runtimes);
+        let mut tenants: Vec<&str> = runtimes.iter().map(|r| r.tenant_id.as_str()).collect();
+        tenants.dedup();
+        transact!(self, &tenants, |tx| insert_rows(&mut tx.tx, runtimes).await)?;
         Ok(())
-    }
-
-    /// Drops the cached counts of the tenants of `runtimes`.
-    pub(crate) fn runtimes_inserted(&self, runtimes: &[Runtime]) {
-        for tenant in runtimes
-            .iter()
-            .map(|r| r.tenant_id.as_str())
-            .collect::<std::collections::HashSet<_>>()
-        {
-            self.runtime_counts.invalidate(tenant);
-        }
     }
 
     /// The tenant's runtimes among `ids`, deleted ones included, in no particular order.
@@ -667,19 +567,41 @@ impl Store {
         offset: i64,
         limit: i64,
     ) -> Result<Arc<Vec<RuntimeListing>>, StoreError> {
-        if self.backend != Backend::Sqlite {
-            return Ok(Arc::new(
-                self.read_runtime_listings(filter, offset, limit).await?,
-            ));
-        }
-        let key = (filter.clone(), offset, limit);
         // Read before the page: a write committing meanwhile makes the page stale at once.
-        let writes = self.writes.load(std::sync::atomic::Ordering::Acquire);
-        if let Some(page) = self.runtime_pages.get(&key, writes) {
+        let version = self.tenant_version(&filter.tenant_id).await?;
+        self.list_runtime_listings_at(filter, offset, limit, version)
+            .await
+    }
+
+    /// How many runtimes match `filter`, and the page of them at `offset` (see
+    /// [`Store::list_runtime_listings`]), both as of one version of the tenant.
+    pub async fn runtime_listing_page(
+        &self,
+        filter: &RuntimeFilter,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(i64, Arc<Vec<RuntimeListing>>), StoreError> {
+        let version = self.tenant_version(&filter.tenant_id).await?;
+        let count = self.count_runtimes_at(filter, version).await?;
+        let page = self
+            .list_runtime_listings_at(filter, offset, limit, version)
+            .await?;
+        Ok((count, page))
+    }
+
+    async fn list_runtime_listings_at(
+        &self,
+        filter: &RuntimeFilter,
+        offset: i64,
+        limit: i64,
+        version: u64,
+    ) -> Result<Arc<Vec<RuntimeListing>>, StoreError> {
+        let key = (filter.clone(), offset, limit);
+        if let Some(page) = self.runtime_pages.get(&key, version) {
             return Ok(page);
         }
         let page = Arc::new(self.read_runtime_listings(filter, offset, limit).await?);
-        self.runtime_pages.put(key, writes, page.clone());
+        self.runtime_pages.put(key, version, page.clone());
         Ok(page)
     }
 
@@ -769,16 +691,24 @@ impl Store {
         rows.into_iter().map(ListingRow::into_listing).collect()
     }
 
-    /// How many runtimes match `filter` (cached, see [`CountCache`]).
+    /// How many runtimes match `filter` (cached, see [`VersionedCache`]).
     pub async fn count_runtimes(&self, filter: &RuntimeFilter) -> Result<i64, StoreError> {
-        if let Some(count) = self.runtime_counts.get(filter) {
+        let version = self.tenant_version(&filter.tenant_id).await?;
+        self.count_runtimes_at(filter, version).await
+    }
+
+    async fn count_runtimes_at(
+        &self,
+        filter: &RuntimeFilter,
+        version: u64,
+    ) -> Result<i64, StoreError> {
+        if let Some(count) = self.runtime_counts.get(filter, version) {
             return Ok(count);
         }
-        let version = self.runtime_counts.version(&filter.tenant_id);
         let mut sql = Sql::new("SELECT COUNT(*) FROM runtimes r");
         push_filter(&mut sql, filter);
         let count: i64 = sql.query()?.fetch_one(&self.pool).await?.try_get(0)?;
-        self.runtime_counts.put(filter.clone(), count, version);
+        self.runtime_counts.put(filter.clone(), version, count);
         Ok(count)
     }
 
@@ -823,7 +753,7 @@ impl Store {
         push_guarded_ids(&mut update, tenant_id, ids, guard);
         let mut admitted = Sql::new("SELECT COUNT(*) FROM runtimes WHERE ");
         push_guarded_ids(&mut admitted, tenant_id, ids, guard);
-        let whole = transact!(self, |tx| {
+        let whole = transact!(self, &[tenant_id], |tx| {
             lock_runtimes(tx, &runtime_ids(tenant_id, ids)).await?;
             if matches!(guard, StepGuard::Begin { .. }) {
                 // All or nothing: with the rows locked, the count is what the update would do.
@@ -835,7 +765,6 @@ impl Store {
             let changed = update.query()?.execute(&mut *tx.tx).await?.rows_affected();
             Ok(changed == ids.len() as u64)
         })?;
-        self.runtime_counts.invalidate(tenant_id);
         Ok(whole)
     }
 

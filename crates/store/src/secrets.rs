@@ -20,7 +20,7 @@ impl Store {
     /// this store's cipher (which must still hold the old key as a previous one). Returns how
     /// many values were rewritten. All or nothing: a value no key opens aborts the whole run.
     pub async fn reencrypt_secrets(&self) -> Result<u64, StoreError> {
-        transact!(self, |tx| {
+        transact!(self, &[], |tx| {
             let mut rewritten = 0;
             for (table, keys, column) in SECRET_COLUMNS {
                 let rows = sqlx::query(&format!(

@@ -32,7 +32,7 @@ impl Store {
                 given: current,
             }),
             None => {
-                transact!(self, |tx| {
+                transact!(self, &[], |tx| {
                     sqlx::query("INSERT INTO store_settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
                         .bind(MASTER_KEY_ID)
                         .bind(&current)

@@ -58,7 +58,7 @@ impl AccessKeyCache {
 impl Store {
     pub async fn create_tenant(&self, tenant: &NewTenant) -> Result<(), StoreError> {
         let secret_enc = self.cipher.encrypt(tenant.access_key_secret.expose())?;
-        transact!(self, |tx| {
+        transact!(self, &[], |tx| {
             sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)")
                 .bind(&tenant.account_id)
                 .bind(&tenant.name)

@@ -886,3 +886,58 @@ fn uuid_like() -> String {
     let n: u64 = rand::thread_rng().r#gen();
     format!("{:x}_{n:016x}", std::process::id())
 }
+
+/// Two replicas on one PostgreSQL database: a page one of them has cached gives way to what the
+/// other writes, at the next read (issue 11: the rows of a page never lag).
+#[tokio::test]
+async fn cached_pages_follow_other_replicas_on_postgres() {
+    on_postgres(|url| async move {
+        let a = Store::connect(&url, cipher(1)).await?;
+        let b = Store::connect(&url, cipher(1)).await?;
+        let t = "1000000000000001";
+        a.create_tenant(&NewTenant {
+            account_id: t.into(),
+            name: "t".into(),
+            access_key_id: "LTAIreplicas".into(),
+            access_key_secret: Secret::new("secret"),
+            created_at: 1,
+        })
+        .await?;
+        let filter = RuntimeFilter {
+            tenant_id: t.into(),
+            ..RuntimeFilter::default()
+        };
+        let names = |page: &[store::runtimes::RuntimeListing]| {
+            page.iter().map(|r| r.id.clone()).collect::<Vec<_>>()
+        };
+        assert!(b.list_runtime_listings(&filter, 0, 10).await?.is_empty());
+        assert!(b.list_runtime_listings(&filter, 0, 10).await?.is_empty());
+        a.insert_runtimes(&[runtime(
+            t,
+            "ecd-a",
+            "OpenClaw",
+            DesktopStatus::Running,
+            &[],
+            1,
+        )])
+        .await?;
+        assert_eq!(
+            names(&b.list_runtime_listings(&filter, 0, 10).await?),
+            ["ecd-a"]
+        );
+        let stop = Progress::begin(Operation::Stop);
+        a.set_progress(
+            t,
+            &["ecd-a".into()],
+            stop.last(),
+            None,
+            2,
+            &StepGuard::begin(Operation::Stop),
+        )
+        .await?;
+        let page = b.list_runtime_listings(&filter, 0, 10).await?;
+        assert_eq!(page[0].desktop_status, DesktopStatus::Stopped);
+        Ok(())
+    })
+    .await;
+}

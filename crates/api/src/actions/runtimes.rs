@@ -1044,12 +1044,10 @@ impl Action for ListDesktopAgentRuntime {
         let filter = self.filter(&ctx.tenant_id)?;
         let page = page(self.page_number, self.page_size, 20)?;
         let store = &ctx.state.store;
-        let total_count = store.count_runtimes(&filter).await.map_err(store_failure)?;
-        // The page is read whatever the count says: a cached count may lag behind other
-        // replicas' writes (within its lifetime), the rows never do. The total shown is at
-        // least what the page proves.
-        let runtimes = store
-            .list_runtime_listings(&filter, page.offset(), page.size)
+        // The count and the page as of one version of the tenant; the total shown is at least
+        // what the page proves all the same.
+        let (total_count, runtimes) = store
+            .runtime_listing_page(&filter, page.offset(), page.size)
             .await
             .map_err(store_failure)?;
         let total_count = total_count.max(page.offset() + runtimes.len() as i64);
