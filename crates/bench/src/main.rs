@@ -378,7 +378,8 @@ fn summary(what: &str, times: &[f64]) {
     );
 }
 
-async fn delivery(client: Client, count: usize, batch: usize, rounds: usize) -> anyhow::Result<()> {
+/// A new resource group named after `prefix`, with `count` OpenClaw runtimes seeded into it.
+async fn seeded_group(client: &Client, prefix: &str, count: usize) -> anyhow::Result<String> {
     let tag = uuid::Uuid::new_v4().simple().to_string();
     let group = json(
         &client
@@ -386,8 +387,8 @@ async fn delivery(client: Client, count: usize, batch: usize, rounds: usize) -> 
                 "CreateResourceGroup",
                 "2020-03-31",
                 &params(&[
-                    ("Name", format!("bench-{tag}")),
-                    ("DisplayName", "bench".into()),
+                    ("Name", format!("{prefix}-{tag}")),
+                    ("DisplayName", prefix.into()),
                 ]),
             )
             .await?,
@@ -397,39 +398,34 @@ async fn delivery(client: Client, count: usize, batch: usize, rounds: usize) -> 
         .context("CreateResourceGroup: no Id")?
         .to_string();
     seed_with(client.clone(), count, 4, Some(group_id.clone())).await?;
-    let template = |name: &str| {
-        params(&[
-            ("AgentProvider", "OpenClaw".into()),
-            ("BizType", "1".into()),
-            ("Name", name.into()),
-        ])
-    };
-    let inherited = json(
+    Ok(group_id)
+}
+
+/// A new OpenClaw model group named `name`; its id.
+async fn model_group(client: &Client, name: &str) -> anyhow::Result<String> {
+    let created = json(
         &client
             .call(
                 "CreateModelTemplate",
                 "2021-09-01",
-                &template("bench-inherited"),
+                &params(&[
+                    ("AgentProvider", "OpenClaw".into()),
+                    ("BizType", "1".into()),
+                    ("Name", name.into()),
+                ]),
             )
             .await?,
     )?;
-    let inherited = inherited["Data"]["ModelTemplateId"]
+    Ok(created["Data"]["ModelTemplateId"]
         .as_str()
         .context("CreateModelTemplate: no id")?
-        .to_string();
-    let direct = json(
-        &client
-            .call(
-                "CreateModelTemplate",
-                "2021-09-01",
-                &template("bench-direct"),
-            )
-            .await?,
-    )?;
-    let direct = direct["Data"]["ModelTemplateId"]
-        .as_str()
-        .context("CreateModelTemplate: no id")?
-        .to_string();
+        .to_string())
+}
+
+async fn delivery(client: Client, count: usize, batch: usize, rounds: usize) -> anyhow::Result<()> {
+    let group_id = seeded_group(&client, "bench", count).await?;
+    let inherited = model_group(&client, "bench-inherited").await?;
+    let direct = model_group(&client, "bench-direct").await?;
     let bind = params(&[
         ("ModelTemplateId", inherited.clone()),
         ("ResourceGroupId", group_id.clone()),
@@ -552,45 +548,10 @@ async fn contention(
     batch: usize,
     groups: usize,
 ) -> anyhow::Result<()> {
-    let tag = uuid::Uuid::new_v4().simple().to_string();
-    let group = json(
-        &client
-            .call(
-                "CreateResourceGroup",
-                "2020-03-31",
-                &params(&[
-                    ("Name", format!("contention-{tag}")),
-                    ("DisplayName", "contention".into()),
-                ]),
-            )
-            .await?,
-    )?;
-    let group_id = group["ResourceGroup"]["Id"]
-        .as_str()
-        .context("CreateResourceGroup: no Id")?
-        .to_string();
-    seed_with(client.clone(), runtimes, 4, Some(group_id.clone())).await?;
+    let group_id = seeded_group(&client, "contention", runtimes).await?;
     let mut templates = Vec::with_capacity(groups);
     for i in 0..groups.max(1) {
-        let created = json(
-            &client
-                .call(
-                    "CreateModelTemplate",
-                    "2021-09-01",
-                    &params(&[
-                        ("AgentProvider", "OpenClaw".into()),
-                        ("BizType", "1".into()),
-                        ("Name", format!("contention-{i}")),
-                    ]),
-                )
-                .await?,
-        )?;
-        templates.push(
-            created["Data"]["ModelTemplateId"]
-                .as_str()
-                .context("CreateModelTemplate: no id")?
-                .to_string(),
-        );
+        templates.push(model_group(&client, &format!("contention-{i}")).await?);
     }
     // The runtimes without a group of their own inherit the first one: its updates sweep them.
     client

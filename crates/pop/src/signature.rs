@@ -372,7 +372,7 @@ impl<'a> Head<'a> {
     /// also covers the body (V2), to be checked with [`SignedRequest::verify`].
     pub fn verify(&self, access_key_secret: &str) -> Result<bool, ApiError> {
         match &self.kind {
-            HeadKind::V3 { request, .. } => request.verify_hmac(access_key_secret).map(|()| true),
+            HeadKind::V3 { request, .. } => request.verify(access_key_secret).map(|()| true),
             HeadKind::V2InQuery { .. } | HeadKind::V2InBody { .. } => Ok(false),
         }
     }
@@ -846,10 +846,6 @@ impl SignedRequest {
     /// string to sign) when it differs. (A V3 body that does not match its signed hash never
     /// got this far: [`Head::with_body`] refused it.)
     pub fn verify(&self, access_key_secret: &str) -> Result<(), ApiError> {
-        self.verify_hmac(access_key_secret)
-    }
-
-    fn verify_hmac(&self, access_key_secret: &str) -> Result<(), ApiError> {
         let matches = match &self.proof {
             Proof::V3 { signature, .. } => {
                 let expected = self

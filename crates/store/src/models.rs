@@ -766,20 +766,13 @@ impl Store {
     fn push_provider_filter(sql: &mut Sql, filter: &ProviderTemplateFilter) {
         sql.push(" WHERE p.tenant_id = ")
             .bind_text(filter.tenant_id.clone());
-        let equals = [
+        let equals: [(&str, &Option<String>); 4] = [
             ("p.agent_provider", &filter.agent_provider),
             ("p.agent_platform", &filter.agent_platform),
             ("p.model_template_id", &filter.model_template_id),
             ("p.provider_name", &filter.provider_name),
         ];
-        for (column, value) in equals {
-            if let Some(value) = value {
-                sql.push(" AND ")
-                    .push(column)
-                    .push(" = ")
-                    .bind_text(value.clone());
-            }
-        }
+        sql.and_equal(&equals);
         if let Some(biz_type) = filter.biz_type {
             sql.push(" AND p.biz_type = ").bind_int(biz_type);
         }

@@ -65,18 +65,17 @@ impl Nonces {
     /// `<db>-nonces.db` are taken over, and that file removed.
     pub(crate) async fn sqlite_log(url: &str) -> Result<Nonces, StoreError> {
         let now = now_ms();
-        let dir = crate::sqlite_path(url).map(|db| {
+        // `<db>` is the database file's path without its `.db`.
+        let stem = crate::sqlite_path(url).map(|db| {
             let db = db.display().to_string();
-            let stem = db.strip_suffix(".db").unwrap_or(&db);
-            std::path::PathBuf::from(format!("{stem}-nonces"))
+            db.strip_suffix(".db").unwrap_or(&db).to_string()
         });
-        let log = NonceLog::open(dir, now)?;
-        if let Some(old) = crate::sqlite_path(url).and_then(|db| {
-            let db = db.display().to_string();
-            let path = format!("{}-nonces.db", db.strip_suffix(".db").unwrap_or(&db));
-            std::path::Path::new(&path).exists().then_some(path)
-        }) {
-            take_over(&old, &log, now).await?;
+        let log = NonceLog::open(stem.as_ref().map(|s| format!("{s}-nonces").into()), now)?;
+        if let Some(stem) = stem {
+            let old = format!("{stem}-nonces.db");
+            if std::path::Path::new(&old).exists() {
+                take_over(&old, &log, now).await?;
+            }
         }
         Ok(Nonces::Log(Arc::new(log)))
     }

@@ -145,14 +145,7 @@ fn push_filter(sql: &mut Sql, filter: &OfficeSiteFilter) {
         ("s.account_type", &filter.account_type),
         ("s.vpc_id", &filter.vpc_id),
     ];
-    for (column, value) in equals {
-        if let Some(value) = value {
-            sql.push(" AND ")
-                .push(column)
-                .push(" = ")
-                .bind_text(value.clone());
-        }
-    }
+    sql.and_equal(&equals);
 }
 
 impl Store {

@@ -74,6 +74,19 @@ impl Sql {
         self.bind(Value::Int(value))
     }
 
+    /// ` AND column = $n` for each pair whose value is given: a listing's equality filters.
+    pub(crate) fn and_equal(&mut self, filters: &[(&str, &Option<String>)]) -> &mut Self {
+        for (column, value) in filters {
+            if let Some(value) = value {
+                self.push(" AND ")
+                    .push(column)
+                    .push(" = ")
+                    .bind_text(value.clone());
+            }
+        }
+        self
+    }
+
     /// ` column IN ($a, $b, …)`; an empty list matches nothing.
     pub(crate) fn in_list(&mut self, column: &str, values: &[String]) -> &mut Self {
         if values.is_empty() {

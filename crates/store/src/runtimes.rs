@@ -363,14 +363,7 @@ fn push_filter(sql: &mut Sql, filter: &RuntimeFilter) {
         ("r.bundle_id", &filter.bundle_id),
         ("r.desktop_type", &filter.desktop_type),
     ];
-    for (column, value) in equals {
-        if let Some(value) = value {
-            sql.push(" AND ")
-                .push(column)
-                .push(" = ")
-                .bind_text(value.clone());
-        }
-    }
+    sql.and_equal(&equals);
     if let Some(biz_type) = filter.biz_type {
         sql.push(" AND r.biz_type = ").bind_int(biz_type);
     }

@@ -160,10 +160,11 @@ impl Action for ConfigRuntimeChannel {
     type Response = Empty;
 
     async fn handle(self, ctx: &Ctx) -> Result<Empty, ApiError> {
-        let provider = self.agent_provider.as_str();
-        check_agent_provider("AgentProvider", provider)?;
-        check_optional_platform(self.agent_platform.as_deref())?;
-        check_runtime_type(&self.runtime_type)?;
+        let provider = check_target(
+            &self.agent_provider,
+            self.agent_platform.as_deref(),
+            &self.runtime_type,
+        )?;
         let code = parse_code(&self.code)?;
         let mode = match self.config_mode.as_deref().filter(|m| !m.is_empty()) {
             None => ConfigMode::Simple,
@@ -206,6 +207,18 @@ impl Action for ConfigRuntimeChannel {
 // ---------------------------------------------------------------------------------------------
 // RemoveRuntimeChannel
 
+/// The agent product, platform and runtime type every channel action names; the product.
+fn check_target<'a>(
+    agent_provider: &'a str,
+    agent_platform: Option<&str>,
+    runtime_type: &str,
+) -> Result<&'a str, ApiError> {
+    check_agent_provider("AgentProvider", agent_provider)?;
+    check_optional_platform(agent_platform)?;
+    check_runtime_type(runtime_type)?;
+    Ok(agent_provider)
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct RemoveRuntimeChannel {
@@ -222,10 +235,11 @@ impl Action for RemoveRuntimeChannel {
     /// Removing a channel a runtime does not have is not an error: the runtime ends up
     /// without it either way.
     async fn handle(self, ctx: &Ctx) -> Result<Empty, ApiError> {
-        let provider = self.agent_provider.as_str();
-        check_agent_provider("AgentProvider", provider)?;
-        check_optional_platform(self.agent_platform.as_deref())?;
-        check_runtime_type(&self.runtime_type)?;
+        let provider = check_target(
+            &self.agent_provider,
+            self.agent_platform.as_deref(),
+            &self.runtime_type,
+        )?;
         let code = parse_code(&self.code)?;
         let runtimes = target_runtimes(
             ctx,
@@ -284,10 +298,11 @@ impl Action for GetRuntimeChannel {
     type Response = GetRuntimeChannelResponse;
 
     async fn handle(self, ctx: &Ctx) -> Result<GetRuntimeChannelResponse, ApiError> {
-        let provider = self.agent_provider.as_str();
-        check_agent_provider("AgentProvider", provider)?;
-        check_optional_platform(self.agent_platform.as_deref())?;
-        check_runtime_type(&self.runtime_type)?;
+        let provider = check_target(
+            &self.agent_provider,
+            self.agent_platform.as_deref(),
+            &self.runtime_type,
+        )?;
         required("RuntimeId", &self.runtime_id)?;
         let ids = [self.runtime_id.to_string()];
         target_runtimes(
