@@ -2,6 +2,7 @@
 //! `call` invokes any API action from the shell, signed like the SDKs sign.
 
 mod call;
+mod enrolment;
 mod setup;
 
 use std::net::SocketAddr;
@@ -79,6 +80,12 @@ struct ServeArgs {
     /// MiB of request bodies buffered at once, across all connections.
     #[arg(long, env = "AMC_BODY_BUDGET_MIB", default_value_t = 256)]
     body_budget_mib: usize,
+    /// Seconds between a node daemon's reports when nothing changes.
+    #[arg(long, env = "AMC_AGENT_REPORT_INTERVAL_SECS", default_value_t = 30)]
+    agent_report_interval_secs: u64,
+    /// Seconds without a report after which a runtime's agent turns Unavailable.
+    #[arg(long, env = "AMC_AGENT_GRACE_SECS", default_value_t = 90)]
+    agent_grace_secs: u64,
 }
 
 impl ServeArgs {
@@ -100,6 +107,14 @@ enum AdminCommand {
         #[command(subcommand)]
         command: TenantCommand,
     },
+    /// Make a node-daemon enrolment token: one-time for a runtime (`--runtime`), or a tenant's
+    /// secret that registers each new host presenting it (`--new-hosts`). Prints it last.
+    EnrollToken(enrolment::EnrollTokenArgs),
+    /// Revoke a runtime's daemon credential, or an enrolment token or secret.
+    Revoke(enrolment::RevokeArgs),
+    /// Whether drift on a runtime (or the runtimes of a resource group) is repaired at once or
+    /// reported and left in place.
+    DriftPolicy(enrolment::DriftPolicyArgs),
     /// Re-encrypt every stored secret under a new master key and replace the key file. Stop
     /// every server using the store first. With `AMC_MASTER_KEY` set, prints the new key to put
     /// there instead.
@@ -161,6 +176,15 @@ fn main() -> anyhow::Result<()> {
                 }
                 Ok(())
             }
+            Command::Admin {
+                command: AdminCommand::EnrollToken(args),
+            } => enrolment::enroll_token(args).await,
+            Command::Admin {
+                command: AdminCommand::Revoke(args),
+            } => enrolment::revoke(args).await,
+            Command::Admin {
+                command: AdminCommand::DriftPolicy(args),
+            } => enrolment::drift_policy(args).await,
             Command::Call(args) => call::run(args).await,
         }
     })
@@ -194,8 +218,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", args.listen))?;
     tracing::info!(address = %listener.local_addr()?, "amc listening");
+    let agents = agent_endpoint::AgentState::start(
+        store.clone(),
+        agent_endpoint::AgentConfig {
+            report_interval: Duration::from_secs(args.agent_report_interval_secs.max(1)),
+            grace: Duration::from_secs(args.agent_grace_secs.max(1)),
+            ..agent_endpoint::AgentConfig::default()
+        },
+    );
     // The POP API answers every path no other surface claims.
-    let app = api::router(state);
+    let app = agent_endpoint::router(agents).merge(api::router(state));
     web::serve(
         listener,
         app,

@@ -45,7 +45,7 @@ wire_enum!(
 
 wire_enum!(
     /// State of the agent instance on the host.
-    AgentStatus { Undeployed, Deploying, Deployed, Running, Stopped }
+    AgentStatus { Undeployed, Deploying, Deployed, Running, Stopped, Unavailable }
 );
 
 wire_enum!(

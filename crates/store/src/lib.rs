@@ -3,6 +3,7 @@
 //!
 //! No SQL lives outside this crate. Secrets are encrypted here, on their way in, by [`Cipher`].
 
+pub mod agents;
 pub mod channels;
 mod crypto;
 pub mod delivery;

@@ -76,6 +76,16 @@ pub struct RuntimeListing {
     /// Channel codes configured, and those whose QR-code login is still in progress; sorted.
     pub channels_configured: Vec<String>,
     pub channels_configuring: Vec<String>,
+    /// Drift, as the runtime's daemon last reported it.
+    pub risk: Risk,
+}
+
+/// The drift a runtime's daemon reports: what `RiskInfo` shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Risk {
+    pub model_modified: bool,
+    pub channel_modified: bool,
+    pub agent_uninstalled: bool,
 }
 
 /// Which runtimes a lifecycle write may touch.
@@ -129,6 +139,8 @@ pub struct RuntimeFilter {
     pub model_configured: Option<bool>,
     pub model_template_id: Option<String>,
     pub channel_configured: Option<bool>,
+    /// Runtimes with drift (`true`) or without (`false`).
+    pub has_risk: Option<bool>,
     pub os_types: Option<Vec<String>>,
     pub image_ids: Option<Vec<String>>,
     pub charge_type: Option<String>,
@@ -267,6 +279,9 @@ struct ListingRow {
     model_template_name: Option<String>,
     channels: Option<String>,
     auth_users: Vec<String>,
+    risk_model: i64,
+    risk_channel: i64,
+    risk_uninstalled: i64,
 }
 
 impl ListingRow {
@@ -327,6 +342,11 @@ impl ListingRow {
             auth_users: self.auth_users,
             channels_configured: configured,
             channels_configuring: configuring,
+            risk: Risk {
+                model_modified: self.risk_model != 0,
+                channel_modified: self.risk_channel != 0,
+                agent_uninstalled: self.risk_uninstalled != 0,
+            },
         })
     }
 }
@@ -396,6 +416,15 @@ fn push_filter(sql: &mut Sql, filter: &RuntimeFilter) {
             .push(" = ")
             .bind_text(template.clone());
     }
+    match filter.has_risk {
+        Some(true) => {
+            sql.push(" AND (r.risk_model <> 0 OR r.risk_channel <> 0 OR r.risk_uninstalled <> 0)")
+        }
+        Some(false) => {
+            sql.push(" AND r.risk_model = 0 AND r.risk_channel = 0 AND r.risk_uninstalled = 0")
+        }
+        None => sql,
+    };
     // A channel still waiting for its QR-code login is not configured yet.
     match filter.channel_configured {
         Some(configured) => sql
@@ -655,6 +684,9 @@ impl Store {
             "inherited_model_template",
             "model_template_name",
             "channels",
+            "risk_model",
+            "risk_channel",
+            "risk_uninstalled",
         ]
         .iter()
         .map(|f| format!("'{f}', {f}"))
@@ -665,6 +697,7 @@ impl Store {
              ORDER BY created_at DESC, id DESC), '[]') AS TEXT) FROM ( \
              SELECT r.id, r.name, r.region_id, r.os_type, r.agent_platform, r.agent_provider, r.agent_version, \
              r.agent_status, r.deployment_source, r.desktop_status, r.resource_group_id, r.auth_users, r.created_at, \
+             r.risk_model, r.risk_channel, r.risk_uninstalled, \
              g.display_name AS resource_group_name, r.model_template_id AS direct_model_template, \
              b.model_template_id AS inherited_model_template, m.name AS model_template_name, \
              (SELECT {channels} FROM runtime_channels c WHERE c.runtime_id = r.id) AS channels \

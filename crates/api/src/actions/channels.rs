@@ -27,8 +27,8 @@ use store::runtimes::Runtime;
 
 use super::Action;
 use super::common::{
-    Empty, check_agent_provider, check_optional_platform, check_runtime_type, non_empty, required,
-    runtime_not_found,
+    Empty, check_agent_provider, check_optional_platform, check_runtime_type, non_empty,
+    reported_state, required, runtime_not_found,
 };
 use super::limits::{ConfigJson, Id, Ids, Name, Token, strings};
 use crate::Ctx;
@@ -320,6 +320,11 @@ impl Action for GetRuntimeChannel {
             .await
             .map_err(store_failure)?;
         let include_risk = self.include_risk_info == Some(true);
+        let report = if include_risk {
+            reported_state(ctx, &self.runtime_id).await?
+        } else {
+            None
+        };
         let mut data = Vec::with_capacity(channels.len());
         for channel in channels {
             let code: ChannelCode = channel
@@ -338,8 +343,13 @@ impl Action for GetRuntimeChannel {
                 config_mode: channel.config_mode,
                 status: channel.status.as_str(),
                 qr_code_status: configuring.then_some("Configuring"),
-                // Drift is computed from the daemon's reports, which do not exist yet.
-                risk_type: include_risk.then_some("Normal"),
+                risk_type: include_risk.then(|| {
+                    let drifted = report
+                        .as_ref()
+                        .and_then(|r| r.channels.get(code.as_str()))
+                        .is_some_and(agent_proto::Section::drifted);
+                    if drifted { "ChannelModified" } else { "Normal" }
+                }),
             });
         }
         Ok(GetRuntimeChannelResponse {

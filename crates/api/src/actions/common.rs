@@ -217,3 +217,23 @@ pub(crate) fn runtime_not_found(id: &str) -> ApiError {
 pub(crate) fn office_site_not_found(id: &str) -> ApiError {
     errors::OFFICE_SITE_NOT_FOUND.error(&[&id])
 }
+
+/// The last report of a runtime's daemon, if it has sent one. A report the store holds but
+/// cannot read is corruption, reported as such.
+pub(crate) async fn reported_state(
+    ctx: &crate::Ctx,
+    runtime_id: &str,
+) -> Result<Option<agent_proto::Report>, ApiError> {
+    let Some(stored) = ctx
+        .state
+        .store
+        .agent_report(&ctx.tenant_id, runtime_id)
+        .await
+        .map_err(errors::store_failure)?
+    else {
+        return Ok(None);
+    };
+    serde_json::from_str(&stored.body)
+        .map(Some)
+        .map_err(|e| errors::internal(format!("stored report of {runtime_id}: {e}")))
+}

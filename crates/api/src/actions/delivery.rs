@@ -516,7 +516,12 @@ impl Action for GetRuntimeModelConfig {
             .iter()
             .find(|m| m.is_default)
             .map(|m| m.model_ref().to_string());
-        let include_risk = self.include_risk_info == Some(true);
+        let risk_type =
+            (self.include_risk_info == Some(true)).then_some(if runtime.risk.model_modified {
+                "ModelModified"
+            } else {
+                "Normal"
+            });
         let model_provider_list = providers
             .into_iter()
             .map(|provider| {
@@ -537,7 +542,7 @@ impl Action for GetRuntimeModelConfig {
                                 llm_code: view.llm_code,
                                 name: view.name,
                                 published_time: view.published_time,
-                                risk_type: include_risk.then_some("Normal"),
+                                risk_type,
                             })
                         })
                         .collect::<Result<_, ApiError>>()?,

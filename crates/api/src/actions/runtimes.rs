@@ -950,9 +950,9 @@ fn agent_runtime_view(runtime: &RuntimeListing, include_risk: bool) -> AgentRunt
             }),
         resource_id: &runtime.id,
         risk_info: include_risk.then_some(RiskInfo {
-            agent_uninstalled: false,
-            channel_modified: false,
-            model_modified: false,
+            agent_uninstalled: runtime.risk.agent_uninstalled,
+            channel_modified: runtime.risk.channel_modified,
+            model_modified: runtime.risk.model_modified,
         }),
         desktop_id: &runtime.id,
     }
@@ -998,14 +998,13 @@ impl ListDesktopAgentRuntime {
             non_empty_list(self.resource_ids.clone()),
         );
         // Filters on state that no runtime has yet (agent templates, management states, IM
-        // presence other than Offline, drift) match nothing when they ask for it.
+        // presence other than Offline) match nothing when they ask for it.
         let asks_for_absent_state = non_empty_list(self.agent_template_ids.clone()).is_some()
             || non_empty(self.management_status.clone()).is_some()
             || self
                 .agent_im_online_status
                 .as_deref()
-                .is_some_and(|s| !s.is_empty() && !s.eq_ignore_ascii_case("Offline"))
-            || (self.include_risk_info == Some(true) && self.has_risk == Some(true));
+                .is_some_and(|s| !s.is_empty() && !s.eq_ignore_ascii_case("Offline"));
         Ok(RuntimeFilter {
             tenant_id: tenant_id.to_string(),
             ids: if asks_for_absent_state {
@@ -1032,6 +1031,10 @@ impl ListDesktopAgentRuntime {
             model_configured: self.model_configure,
             model_template_id: non_empty(self.model_template_id.clone()),
             channel_configured: self.channel_configure,
+            // HasRisk filters only together with IncludeRiskInfo, as the cloud documents.
+            has_risk: self
+                .has_risk
+                .filter(|_| self.include_risk_info == Some(true)),
             ..RuntimeFilter::default()
         })
     }

@@ -1,0 +1,162 @@
+//! A runtime's desired state, assembled from the store: its effective model group (own
+//! assignment, else its resource group's) with providers and models, its channels, and its
+//! drift policy, as of one generation.
+
+use agent_proto::{Channel, DesiredState, Model, ModelConfig, Product, Provider, SecretText};
+use serde_json::{Map, Value};
+use store::agents::AgentRuntime;
+use store::runtimes::RuntimeFilter;
+use store::{Store, StoreError};
+
+/// How often the state is re-read when a write lands between its parts.
+const ATTEMPTS: usize = 5;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DesiredError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the runtime no longer exists")]
+    Gone,
+    #[error("the runtime's agent provider {0:?} is not one the daemon manages")]
+    Unmanaged(String),
+    #[error("stored {what} is not a JSON object")]
+    Corrupt { what: &'static str },
+    #[error("the runtime kept changing while its desired state was read")]
+    Unsettled,
+}
+
+/// The desired state of `runtime` at its current generation: read in parts, then checked
+/// against the generation read again, so no part is older or newer than the number it carries.
+pub async fn desired_state(
+    store: &Store,
+    runtime: &AgentRuntime,
+    report_interval_secs: u64,
+) -> Result<DesiredState, DesiredError> {
+    let product = Product::of_agent_provider(&runtime.agent_provider)
+        .ok_or_else(|| DesiredError::Unmanaged(runtime.agent_provider.clone()))?;
+    let mut current = runtime.clone();
+    for _ in 0..ATTEMPTS {
+        let state = read(store, &current, product, report_interval_secs).await?;
+        let after = store
+            .agent_runtime(&current.tenant_id, &current.id)
+            .await?
+            .filter(|r| !r.deleted)
+            .ok_or(DesiredError::Gone)?;
+        if after.generation == current.generation && after.repair_drift == current.repair_drift {
+            return Ok(state);
+        }
+        current = after;
+    }
+    Err(DesiredError::Unsettled)
+}
+
+async fn read(
+    store: &Store,
+    runtime: &AgentRuntime,
+    product: Product,
+    report_interval_secs: u64,
+) -> Result<DesiredState, DesiredError> {
+    let tenant = &runtime.tenant_id;
+    let listing = store
+        .list_runtime_listings(
+            &RuntimeFilter {
+                tenant_id: tenant.clone(),
+                ids: Some(vec![runtime.id.clone()]),
+                ..RuntimeFilter::default()
+            },
+            0,
+            1,
+        )
+        .await?;
+    let listing = listing.first().ok_or(DesiredError::Gone)?;
+    let model = match &listing.model_template {
+        Some(effective) => Some(model_config(store, tenant, &effective.model_template_id).await?),
+        None => None,
+    };
+    let channels = store
+        .runtime_channels(tenant, &runtime.id)
+        .await?
+        .into_iter()
+        .map(|channel| {
+            let settings = json_object(channel.config.expose(), "channel settings")?;
+            Ok(Channel {
+                code: channel.code,
+                mode: channel.config_mode,
+                settings,
+            })
+        })
+        .collect::<Result<_, DesiredError>>()?;
+    Ok(DesiredState {
+        runtime_id: runtime.id.clone(),
+        generation: runtime.generation,
+        product,
+        repair_drift: runtime.repair_drift,
+        report_interval_secs,
+        model,
+        channels,
+    })
+}
+
+async fn model_config(
+    store: &Store,
+    tenant: &str,
+    model_template_id: &str,
+) -> Result<ModelConfig, DesiredError> {
+    let providers = store.providers_of(tenant, model_template_id).await?;
+    let models = store.llm_templates_of(tenant, model_template_id).await?;
+    let default_model = models
+        .iter()
+        .find(|m| m.is_default)
+        .map(|m| m.model_ref().to_string());
+    let mut delivered = Vec::with_capacity(providers.len());
+    for provider in providers {
+        // Providers served through amc's credit proxy reach the host without their vendor key;
+        // one with no address of its own has nothing to deliver until the gateway serves it.
+        let proxied = provider.provider_type == "WuyingCredit" || provider.enable_wuying_proxy;
+        if provider.base_url.is_empty() {
+            continue;
+        }
+        let models = models
+            .iter()
+            .filter(|m| m.provider_template_id == provider.id)
+            .map(|m| {
+                Ok(Model {
+                    id: m.llm_code.clone(),
+                    name: m.name.clone(),
+                    config: json_object(&m.config, "model config")?,
+                })
+            })
+            .collect::<Result<_, DesiredError>>()?;
+        delivered.push(Provider {
+            id: provider.provider_name.clone(),
+            name: provider.name.clone(),
+            base_url: provider.base_url.clone(),
+            api: provider.api.clone(),
+            api_key: if proxied {
+                None
+            } else {
+                provider
+                    .api_key
+                    .as_ref()
+                    .map(|k| SecretText(k.expose().to_string()))
+            },
+            models,
+        });
+    }
+    Ok(ModelConfig {
+        model_template_id: model_template_id.to_string(),
+        default_model,
+        providers: delivered,
+    })
+}
+
+fn json_object(text: &str, what: &'static str) -> Result<Map<String, Value>, DesiredError> {
+    if text.trim().is_empty() {
+        return Ok(Map::new());
+    }
+    match serde_json::from_str(text) {
+        Ok(Value::Object(map)) => Ok(map),
+        // Never quote the text: channel settings hold secrets.
+        _ => Err(DesiredError::Corrupt { what }),
+    }
+}

@@ -1,0 +1,461 @@
+//! The agent endpoint (`/agent/v1`, wire types in `agent-proto`): node daemons enrol with a
+//! token, then, with their runtime's credential, long-poll for its desired state by generation
+//! and report what they find. Its own router, authentication and error dialect; it imports no
+//! other surface.
+
+mod desired;
+pub mod secrets;
+mod watch;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use agent_proto::{
+    EnrollRequest, EnrollResponse, ErrorBody as WireError, ErrorDetail, PREFIX, Product, Report,
+    ReportAck, SecretText,
+};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, Request, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use domain::runtime::{AgentStatus, DesktopStatus};
+use serde::Deserialize;
+use store::Store;
+use store::agents::{AgentCredential, AgentRuntime, EnrolRefusal, ReportWrite};
+use store::runtimes::Runtime;
+use web::body::BodyLimits;
+use web::{Dialect, ErrorBody, Failure};
+
+pub use desired::{DesiredError, desired_state};
+pub use watch::Watch;
+
+/// The largest request body the endpoint reads.
+const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Bounds of a report's lists and texts.
+const MAX_SKILLS: usize = 1_000;
+const MAX_TEXT: usize = 1_024;
+
+/// How the endpoint behaves; `amc serve` sets it from its flags.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    /// How often a daemon reports when nothing changes.
+    pub report_interval: Duration,
+    /// How long a runtime may go without a report before its agent turns `Unavailable`.
+    pub grace: Duration,
+    /// How often waiting polls are checked for a new generation.
+    pub watch_tick: Duration,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        AgentConfig {
+            report_interval: Duration::from_secs(30),
+            grace: Duration::from_secs(90),
+            watch_tick: Duration::from_millis(250),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct AgentState {
+    pub store: Store,
+    pub watch: Arc<Watch>,
+    pub config: AgentConfig,
+}
+
+impl AgentState {
+    /// The state, with the tasks it needs (the generation watch and the silence sweep) spawned.
+    pub fn start(store: Store, config: AgentConfig) -> AgentState {
+        let watch = Arc::new(Watch::default());
+        tokio::spawn(watch.clone().run(store.clone(), config.watch_tick));
+        tokio::spawn(sweep_silent(store.clone(), config.grace));
+        AgentState {
+            store,
+            watch,
+            config,
+        }
+    }
+}
+
+/// The endpoint's router, mounted under [`PREFIX`].
+pub fn router(state: AgentState) -> Router {
+    let router = Router::new()
+        .route(&format!("{PREFIX}/enroll"), post(enroll))
+        .route(&format!("{PREFIX}/desired"), get(desired))
+        .route(&format!("{PREFIX}/report"), post(report))
+        .with_state(state);
+    web::surface(router, Arc::new(AgentDialect))
+}
+
+/// Every error of the endpoint, with its status.
+#[derive(Debug, thiserror::Error)]
+enum AgentError {
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("missing, unknown or revoked credential")]
+    Unauthorized,
+    #[error("the enrolment token is unknown, used, revoked or expired")]
+    EnrolmentRefused,
+    #[error("the runtime no longer exists")]
+    RuntimeNotFound,
+    #[error("{0}")]
+    Stack(String, StatusCode),
+    #[error("internal error")]
+    Internal,
+}
+
+impl AgentError {
+    fn parts(&self) -> (StatusCode, &'static str) {
+        match self {
+            AgentError::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "InvalidRequest"),
+            AgentError::Unauthorized => (StatusCode::UNAUTHORIZED, "Unauthorized"),
+            AgentError::EnrolmentRefused => (StatusCode::UNAUTHORIZED, "EnrolmentRefused"),
+            AgentError::RuntimeNotFound => (StatusCode::NOT_FOUND, "RuntimeNotFound"),
+            AgentError::Stack(_, status) => (*status, "RequestRefused"),
+            AgentError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "InternalError"),
+        }
+    }
+
+    fn body(&self) -> (StatusCode, Vec<u8>) {
+        let (status, code) = self.parts();
+        let body = WireError {
+            error: ErrorDetail {
+                code: code.to_string(),
+                message: self.to_string(),
+            },
+        };
+        (status, serde_json::to_vec(&body).unwrap_or_default())
+    }
+}
+
+impl From<store::StoreError> for AgentError {
+    fn from(error: store::StoreError) -> Self {
+        tracing::error!(%error, "agent endpoint: store");
+        AgentError::Internal
+    }
+}
+
+impl From<Failure> for AgentError {
+    fn from(failure: Failure) -> Self {
+        AgentError::Stack(failure_message(failure), failure.status())
+    }
+}
+
+impl IntoResponse for AgentError {
+    fn into_response(self) -> Response {
+        let (status, body) = self.body();
+        (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+    }
+}
+
+fn failure_message(failure: Failure) -> String {
+    match failure {
+        Failure::BodyTooLarge(limit) => format!("the body exceeds {limit} bytes"),
+        Failure::BodyTimeout => "the body did not arrive in time".into(),
+        Failure::Busy => "the server is busy; retry later".into(),
+        Failure::Panic => "internal error".into(),
+        Failure::Protocol(_) | Failure::Bodiless(_) => "the request could not be handled".into(),
+    }
+}
+
+/// The endpoint's words for what the HTTP stack refuses.
+pub struct AgentDialect;
+
+impl Dialect for AgentDialect {
+    fn render(&self, failure: Failure, _request_id: &str) -> ErrorBody {
+        let (status, body) = AgentError::from(failure).body();
+        ErrorBody {
+            status,
+            content_type: "application/json",
+            body,
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+async fn json_body<T: serde::de::DeserializeOwned>(
+    request: Request<Body>,
+) -> Result<T, AgentError> {
+    let limits = BodyLimits::of(&request);
+    let body = web::body::read(request.into_body(), &limits, MAX_BODY_BYTES).await?;
+    serde_json::from_slice(&body).map_err(|e| AgentError::InvalidRequest(format!("body: {e}")))
+}
+
+/// The runtime whose credential signs the request.
+async fn authenticate(
+    state: &AgentState,
+    headers: &HeaderMap,
+) -> Result<AgentCredential, AgentError> {
+    let text = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(AgentError::Unauthorized)?;
+    let (id, secret) =
+        secrets::split(text.trim(), secrets::CREDENTIAL_PREFIX).ok_or(AgentError::Unauthorized)?;
+    let credential = state
+        .store
+        .agent_credential(id)
+        .await?
+        .filter(|c| c.revoked_at.is_none())
+        .ok_or(AgentError::Unauthorized)?;
+    if !secrets::matches(secret, &credential.secret_hash) {
+        return Err(AgentError::Unauthorized);
+    }
+    Ok(credential)
+}
+
+async fn live_runtime(
+    state: &AgentState,
+    credential: &AgentCredential,
+) -> Result<AgentRuntime, AgentError> {
+    state
+        .store
+        .agent_runtime(&credential.tenant_id, &credential.runtime_id)
+        .await?
+        .filter(|r| !r.deleted)
+        .ok_or(AgentError::RuntimeNotFound)
+}
+
+async fn enroll(
+    State(state): State<AgentState>,
+    request: Request<Body>,
+) -> Result<axum::Json<EnrollResponse>, AgentError> {
+    let enrol: EnrollRequest = json_body(request).await?;
+    let hostname = enrol.hostname.trim();
+    if hostname.is_empty() || hostname.len() > 128 || hostname.chars().any(char::is_control) {
+        return Err(AgentError::InvalidRequest(
+            "hostname must be 1 to 128 printable characters".into(),
+        ));
+    }
+    let (id, secret) = secrets::split(enrol.token.expose().trim(), secrets::ENROLMENT_PREFIX)
+        .ok_or(AgentError::EnrolmentRefused)?;
+    let enrolment = state
+        .store
+        .enrolment(id)
+        .await?
+        .filter(|e| secrets::matches(secret, &e.secret_hash))
+        .ok_or(AgentError::EnrolmentRefused)?;
+    let now = now_ms();
+    let (runtime_id, product, new_runtime) = match &enrolment.runtime_id {
+        Some(runtime_id) => {
+            let runtime = state
+                .store
+                .agent_runtime(&enrolment.tenant_id, runtime_id)
+                .await?
+                .filter(|r| !r.deleted)
+                .ok_or(AgentError::RuntimeNotFound)?;
+            let product = Product::of_agent_provider(&runtime.agent_provider).ok_or_else(|| {
+                AgentError::InvalidRequest(format!(
+                    "the runtime runs {}, which the daemon does not manage",
+                    runtime.agent_provider
+                ))
+            })?;
+            (runtime.id, product, None)
+        }
+        None => {
+            let product = enrol.product.ok_or_else(|| {
+                AgentError::InvalidRequest(
+                    "product: a new host must say which agent it runs".into(),
+                )
+            })?;
+            let runtime = own_host(&enrolment.tenant_id, hostname, product, now);
+            (runtime.id.clone(), product, Some(runtime))
+        }
+    };
+    let issued = secrets::issue(secrets::CREDENTIAL_PREFIX);
+    let credential = AgentCredential {
+        id: issued.id.clone(),
+        tenant_id: enrolment.tenant_id.clone(),
+        runtime_id: runtime_id.clone(),
+        secret_hash: issued.secret_hash,
+        revoked_at: None,
+        created_at: now,
+    };
+    match state
+        .store
+        .enroll(&enrolment, new_runtime.as_ref(), &credential, now)
+        .await?
+    {
+        Ok(()) => {}
+        Err(EnrolRefusal::TokenSpent) => return Err(AgentError::EnrolmentRefused),
+        Err(EnrolRefusal::RuntimeGone) => return Err(AgentError::RuntimeNotFound),
+    }
+    tracing::info!(runtime = %runtime_id, enrolment = %enrolment.id, "host enrolled");
+    Ok(axum::Json(EnrollResponse {
+        runtime_id,
+        product,
+        credential: SecretText(issued.text),
+    }))
+}
+
+/// A runtime for a host amc did not create (bring your own host).
+fn own_host(tenant_id: &str, hostname: &str, product: Product, now: i64) -> Runtime {
+    let (prefix, platform) = match product {
+        Product::OpenClaw => ("ecd", "ENTERPRISE"),
+        Product::Hermes => ("jvs", "ENTERPRISE_JVS"),
+    };
+    Runtime {
+        id: domain::ids::resource_id(prefix, &mut rand::rngs::OsRng),
+        tenant_id: tenant_id.to_string(),
+        name: hostname.to_string(),
+        region_id: "cn-hangzhou".into(),
+        office_site_id: None,
+        bundle_id: None,
+        image_id: None,
+        template_name: "Own host".into(),
+        os_type: "Linux".into(),
+        platform: "Linux".into(),
+        desktop_type: "own-host".into(),
+        cpu: 0,
+        memory_mib: 0,
+        system_disk_gib: 0,
+        data_disk_gib: 0,
+        charge_type: "PostPaid".into(),
+        hostname: Some(hostname.to_string()),
+        policy_group_id: None,
+        agent_platform: platform.into(),
+        agent_provider: product.agent_provider().into(),
+        agent_version: String::new(),
+        agent_status: AgentStatus::Deployed,
+        deployment_source: "Enrolled".into(),
+        desktop_status: DesktopStatus::Running,
+        resource_group_id: None,
+        model_template_id: None,
+        biz_type: 1,
+        auth_users: Vec::new(),
+        tags: Vec::new(),
+        progress: None,
+        next_step_at: None,
+        generation: 1,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct DesiredQuery {
+    generation: Option<i64>,
+    wait: Option<u64>,
+}
+
+async fn desired(
+    State(state): State<AgentState>,
+    headers: HeaderMap,
+    Query(query): Query<DesiredQuery>,
+) -> Result<Response, AgentError> {
+    let credential = authenticate(&state, &headers).await?;
+    let mut runtime = live_runtime(&state, &credential).await?;
+    let wait = Duration::from_secs(query.wait.unwrap_or(0).min(agent_proto::MAX_WAIT_SECS));
+    if let Some(held) = query.generation
+        && held == runtime.generation
+        && !wait.is_zero()
+    {
+        let changed = state.watch.subscribe(&runtime.tenant_id, &runtime.id, held);
+        if tokio::time::timeout(wait, changed).await.is_err() {
+            return Ok(StatusCode::NO_CONTENT.into_response());
+        }
+        runtime = live_runtime(&state, &credential).await?;
+        if runtime.generation == held {
+            return Ok(StatusCode::NO_CONTENT.into_response());
+        }
+    }
+    let desired = desired_state(
+        &state.store,
+        &runtime,
+        state.config.report_interval.as_secs().max(1),
+    )
+    .await
+    .map_err(|error| match error {
+        DesiredError::Gone => AgentError::RuntimeNotFound,
+        DesiredError::Store(error) => AgentError::from(error),
+        other => {
+            tracing::error!(runtime = %runtime.id, error = %other, "building desired state");
+            AgentError::Internal
+        }
+    })?;
+    Ok(axum::Json(desired).into_response())
+}
+
+fn check_report(report: &Report) -> Result<(), AgentError> {
+    let invalid = |what: &str| Err(AgentError::InvalidRequest(what.to_string()));
+    if report.skills.len() > MAX_SKILLS || report.skills.iter().any(|s| s.len() > 128) {
+        return invalid("skills: at most 1000 names of at most 128 bytes");
+    }
+    let known = |code: &String| code.parse::<domain::channels::ChannelCode>().is_ok();
+    if !report.channels.keys().all(known) || !report.qr_completed.iter().all(known) {
+        return invalid("channels: unknown channel code");
+    }
+    let long = |text: &Option<String>| text.as_ref().is_some_and(|t| t.len() > MAX_TEXT);
+    let sections = report.model.iter().chain(report.channels.values());
+    if long(&report.agent.version)
+        || long(&report.error)
+        || sections
+            .into_iter()
+            .any(|s| long(&s.applied) || long(&s.found))
+    {
+        return invalid("texts are limited to 1024 bytes");
+    }
+    Ok(())
+}
+
+async fn report(
+    State(state): State<AgentState>,
+    request: Request<Body>,
+) -> Result<axum::Json<ReportAck>, AgentError> {
+    let credential = authenticate(&state, request.headers()).await?;
+    let report: Report = json_body(request).await?;
+    check_report(&report)?;
+    let runtime = live_runtime(&state, &credential).await?;
+    let risk = report.risk();
+    let agent_status = match (report.agent.installed, report.agent.running) {
+        (false, _) => AgentStatus::Undeployed,
+        (true, true) => AgentStatus::Running,
+        (true, false) => AgentStatus::Stopped,
+    };
+    let body = serde_json::to_string(&report).map_err(|_| AgentError::Internal)?;
+    let mut qr_completed = report.qr_completed.clone();
+    qr_completed.sort_unstable();
+    qr_completed.dedup();
+    state
+        .store
+        .record_report(&ReportWrite {
+            tenant_id: runtime.tenant_id.clone(),
+            runtime_id: runtime.id.clone(),
+            received_at: now_ms(),
+            digest: secrets::hash(&body),
+            body,
+            agent_status,
+            agent_version: report.agent.version.clone().filter(|v| !v.is_empty()),
+            model_modified: risk.model_modified,
+            channel_modified: risk.channel_modified,
+            agent_uninstalled: risk.agent_uninstalled,
+            qr_completed,
+        })
+        .await?;
+    Ok(axum::Json(ReportAck {
+        generation: runtime.generation,
+    }))
+}
+
+/// Turns `Unavailable` the agents whose daemons stopped reporting, every quarter of `grace`.
+async fn sweep_silent(store: Store, grace: Duration) {
+    let every = (grace / 4).max(Duration::from_secs(1));
+    let grace_ms = grace.as_millis() as i64;
+    loop {
+        tokio::time::sleep(every).await;
+        match store.mark_silent_unavailable(now_ms() - grace_ms).await {
+            Ok(0) => {}
+            Ok(marked) => tracing::info!(marked, "agents without reports turned Unavailable"),
+            Err(error) => tracing::warn!(%error, "sweeping silent agents"),
+        }
+    }
+}
