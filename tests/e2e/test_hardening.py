@@ -420,11 +420,13 @@ def test_body_that_does_not_match_its_signed_hash_is_refused(server):
     assert _answer(data).status == 200, data[:500]
 
 
-def test_client_that_never_reads_is_dropped(one_place):
+def test_client_that_never_reads_is_dropped(_session_factory, tight):
     """A client that pipelines requests for large pages and never reads the answers holds its
     connection only until the write timeout; with room for one connection, the next client is
-    served once it is dropped."""
-    srv = one_place
+    served once it is dropped. (The write timeout is longer here than the second a newcomer waits
+    for room, so the newcomer is seen refused first.)"""
+    srv = _session_factory.sibling(tight, args=("--max-connections", "1", "--write-timeout-secs", "4",
+                                                "--header-timeout-secs", "60"))
     body = expect_ok(raw_v3(srv, "CreateDesktops", V_ECD,
                             {"RegionId": REGION, "BundleId": BUNDLE_OPENCLAW, "Amount": 100}))
     assert len(body["DesktopId"]) == 100

@@ -36,11 +36,12 @@ pub fn issue(prefix: &str) -> Issued {
     }
 }
 
-/// Splits `<id>.<secret>` when `id` has `prefix`; `None` for anything else.
+/// Splits `<id>.<secret>` when `id` has `prefix` and the secret is 64 hex digits; `None` for
+/// anything else (junk never reaches the store).
 pub fn split<'a>(text: &'a str, prefix: &str) -> Option<(&'a str, &'a str)> {
     let (id, secret) = text.split_once('.')?;
-    (domain::ids::looks_like(prefix, id) && !secret.is_empty() && secret.len() <= 128)
-        .then_some((id, secret))
+    let well_formed = secret.len() == 64 && secret.bytes().all(|b| b.is_ascii_hexdigit());
+    (domain::ids::looks_like(prefix, id) && well_formed).then_some((id, secret))
 }
 
 /// Whether `secret` hashes to `stored`, in time independent of where they differ.

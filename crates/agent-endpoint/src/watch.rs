@@ -146,3 +146,66 @@ impl Watch {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use store::agents::DriftScope;
+    use store::{Cipher, MasterKey, Secret};
+
+    async fn store_with_runtime() -> Result<(Store, std::path::PathBuf, String), store::StoreError> {
+        let dir = std::env::temp_dir().join(format!(
+            "amc-watch-{}-{}",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        std::fs::create_dir_all(&dir).map_err(|e| store::StoreError::Corrupt(e.to_string()))?;
+        let url = format!("sqlite://{}/amc.db?mode=rwc", dir.display());
+        let store = Store::connect(&url, Cipher::new(MasterKey::generate(&mut rand::thread_rng()))).await?;
+        store
+            .create_tenant(&store::tenants::NewTenant {
+                account_id: "t1".into(),
+                name: "t1".into(),
+                access_key_id: "LTAIwatch".into(),
+                access_key_secret: Secret::new("x"),
+                created_at: 0,
+            })
+            .await?;
+        let runtime = crate::own_host("t1", "h", agent_proto::Product::OpenClaw, 0);
+        let id = runtime.id.clone();
+        store.insert_runtimes(&[runtime]).await?;
+        Ok((store, dir, id))
+    }
+
+    #[tokio::test]
+    async fn a_waiter_wakes_when_its_generation_moves_and_not_before()
+    -> Result<(), store::StoreError> {
+        let (store, dir, id) = store_with_runtime().await?;
+        let watch = Watch::default();
+        let mut versions = HashMap::new();
+        let mut woken = watch.subscribe("t1", &id, 1);
+        watch.check(&store, &mut versions).await?;
+        assert!(woken.try_recv().is_err(), "woken without a change");
+        // A write that does not touch the runtime's generation wakes nobody.
+        store.revoke_agent_credentials("t1", &id, 5).await?;
+        watch.check(&store, &mut versions).await?;
+        assert!(woken.try_recv().is_err());
+        assert_eq!(watch.waiting(), 1);
+        store
+            .set_repair_drift("t1", &DriftScope::Runtime(id.clone()), Some(true), 6)
+            .await?;
+        watch.check(&store, &mut versions).await?;
+        assert!(woken.try_recv().is_ok(), "not woken by the new generation");
+        assert_eq!(watch.waiting(), 0);
+        // Subscribing with an old generation wakes at the next check, whatever the versions say.
+        let mut late = watch.subscribe("t1", &id, 1);
+        watch.check(&store, &mut versions).await?;
+        assert!(late.try_recv().is_ok());
+        // Abandoned polls are dropped.
+        drop(watch.subscribe("t1", &id, 2));
+        watch.check(&store, &mut versions).await?;
+        assert_eq!(watch.waiting(), 0);
+        let _ = std::fs::remove_dir_all(dir);
+        Ok(())
+    }
+}
