@@ -153,7 +153,8 @@ mod tests {
     use store::agents::DriftScope;
     use store::{Cipher, MasterKey, Secret};
 
-    async fn store_with_runtime() -> Result<(Store, std::path::PathBuf, String), store::StoreError> {
+    async fn store_with_runtime() -> Result<(Store, std::path::PathBuf, String), store::StoreError>
+    {
         let dir = std::env::temp_dir().join(format!(
             "amc-watch-{}-{}",
             std::process::id(),
@@ -161,7 +162,11 @@ mod tests {
         ));
         std::fs::create_dir_all(&dir).map_err(|e| store::StoreError::Corrupt(e.to_string()))?;
         let url = format!("sqlite://{}/amc.db?mode=rwc", dir.display());
-        let store = Store::connect(&url, Cipher::new(MasterKey::generate(&mut rand::thread_rng()))).await?;
+        let store = Store::connect(
+            &url,
+            Cipher::new(MasterKey::generate(&mut rand::thread_rng())),
+        )
+        .await?;
         store
             .create_tenant(&store::tenants::NewTenant {
                 account_id: "t1".into(),

@@ -1,9 +1,11 @@
 //! The amc binary: `serve` runs the control plane, `admin` does operator tasks on its store,
 //! `call` invokes any API action from the shell, signed like the SDKs sign.
 
+mod agent;
 mod call;
 mod enrolment;
 mod setup;
+mod sim_fleet;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -39,6 +41,11 @@ enum Command {
     },
     /// Call an API action: `amc call DescribeDesktops --Version 2020-09-30 --RegionId cn-hangzhou`.
     Call(call::CallArgs),
+    /// The node daemon on an agent host: `enroll` once, then `run`.
+    Agent {
+        #[command(subcommand)]
+        command: agent::AgentCommand,
+    },
 }
 
 /// Where the store lives; shared by every command that opens it.
@@ -83,6 +90,10 @@ struct ServeArgs {
     /// Seconds between a node daemon's reports when nothing changes.
     #[arg(long, env = "AMC_AGENT_REPORT_INTERVAL_SECS", default_value_t = 30)]
     agent_report_interval_secs: u64,
+    /// Give every running runtime a node daemon in this process, over a directory of its own
+    /// under this one (a simulated fleet).
+    #[arg(long, env = "AMC_SIM_DAEMONS")]
+    sim_daemons: Option<PathBuf>,
     /// Seconds without a report after which a runtime's agent turns Unavailable.
     #[arg(long, env = "AMC_AGENT_GRACE_SECS", default_value_t = 90)]
     agent_grace_secs: u64,
@@ -186,6 +197,7 @@ fn main() -> anyhow::Result<()> {
                 command: AdminCommand::DriftPolicy(args),
             } => enrolment::drift_policy(args).await,
             Command::Call(args) => call::run(args).await,
+            Command::Agent { command } => agent::run(command).await,
         }
     })
 }
@@ -217,7 +229,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;
-    tracing::info!(address = %listener.local_addr()?, "amc listening");
+    let address = listener.local_addr()?;
+    tracing::info!(%address, "amc listening");
+    if let Some(dir) = &args.sim_daemons {
+        tokio::spawn(sim_fleet::run(
+            store.clone(),
+            dir.clone(),
+            format!("http://{address}"),
+        ));
+    }
     let agents = agent_endpoint::AgentState::start(
         store.clone(),
         agent_endpoint::AgentConfig {

@@ -2,6 +2,8 @@
 //! under concurrent load (requests/s, p50, p99). Each request is signed with a fresh nonce, as an
 //! SDK would send it, so the server's whole pipeline is measured.
 
+mod fleet;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -84,6 +86,25 @@ enum Command {
         version: Option<String>,
         #[arg(long = "param")]
         params: Vec<String>,
+    },
+    /// A simulated fleet of `daemons` node daemons (in this process, each over a directory of
+    /// its own under `dir`), enrolled with a tenant enrolment secret (`amc admin enroll-token
+    /// --new-hosts`): time from `UpdateModelTemplate` until every daemon applied it, report
+    /// ingestion, and (with `--server-pid`) the server's CPU and memory. Raise the open-file
+    /// limit first (`ulimit -n 65536`) and the server's `--max-connections`.
+    Fleet {
+        #[arg(long, default_value_t = 10_000)]
+        daemons: usize,
+        #[arg(long)]
+        dir: std::path::PathBuf,
+        #[arg(long, env = "AMC_ENROLL_SECRET", hide_env_values = true)]
+        enroll_secret: String,
+        #[arg(long)]
+        server_pid: Option<u32>,
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
     },
     /// Drive any action: `--action X --version V --param Name=Value ...`.
     Call {
@@ -817,6 +838,27 @@ async fn main() -> anyhow::Result<()> {
             write_wrk_script(&client, &out, count, &action, &version, &query)?;
             println!("{count} signed {action} requests in {}", out.display());
             Ok(())
+        }
+        Command::Fleet {
+            daemons,
+            dir,
+            enroll_secret,
+            server_pid,
+            concurrency,
+            rounds,
+        } => {
+            fleet::fleet(
+                client,
+                fleet::FleetOptions {
+                    daemons,
+                    dir,
+                    enroll_secret,
+                    server_pid,
+                    concurrency,
+                    rounds,
+                },
+            )
+            .await
         }
         Command::Call {
             action,

@@ -530,7 +530,7 @@ pub fn native_channel(
                     ],
                 ),
                 ChannelCode::QqBot => (
-                    "qq",
+                    "qqbot",
                     &[("appId", "QQ_APP_ID"), ("clientSecret", "QQ_CLIENT_SECRET")],
                 ),
                 ChannelCode::WeCom => (

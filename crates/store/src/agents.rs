@@ -307,6 +307,22 @@ impl Store {
             .transpose()
     }
 
+    /// Every running runtime of an agent the daemon manages, any tenant: (tenant, id, provider).
+    /// For the simulated fleet, which gives each a daemon.
+    pub async fn running_agent_runtimes(
+        &self,
+    ) -> Result<Vec<(String, String, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT tenant_id, id, agent_provider FROM runtimes WHERE desktop_status = 'Running' \
+             AND agent_provider IN ('OpenClaw', 'HermesAgent') ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
+            .collect()
+    }
+
     /// The tenant created first, the one a single-tenant installation has.
     pub async fn first_tenant(&self) -> Result<Option<String>, StoreError> {
         let row = sqlx::query("SELECT id FROM tenants ORDER BY created_at, id LIMIT 1")

@@ -1,0 +1,126 @@
+//! The agent endpoint as the daemon calls it.
+
+use std::time::Duration;
+
+use agent_proto::{
+    DesiredState, EnrollRequest, EnrollResponse, ErrorBody, PREFIX, Report, ReportAck,
+};
+use reqwest::StatusCode;
+
+use crate::DaemonError;
+
+/// Longest wait the daemon asks of a desired-state poll.
+pub const POLL_WAIT: Duration = Duration::from_secs(30);
+
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    server: String,
+    credential: Option<String>,
+}
+
+impl Client {
+    pub fn new(server: &str, credential: Option<String>) -> Result<Client, DaemonError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .pool_idle_timeout(Duration::from_secs(50))
+            .build()
+            .map_err(|e| DaemonError::Usage(format!("HTTP client: {e}")))?;
+        Ok(Client {
+            http,
+            server: server.trim_end_matches('/').to_string(),
+            credential,
+        })
+    }
+
+    fn unreachable(&self, error: impl std::fmt::Display) -> DaemonError {
+        DaemonError::Unreachable {
+            server: self.server.clone(),
+            reason: error.to_string(),
+        }
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let builder = self
+            .http
+            .request(method, format!("{}{PREFIX}{path}", self.server));
+        match &self.credential {
+            Some(credential) => builder.bearer_auth(credential),
+            None => builder,
+        }
+    }
+
+    /// A refusal the server words; retrying the same call will not help (4xx but 408/429).
+    async fn refusal(&self, response: reqwest::Response) -> DaemonError {
+        let status = response.status();
+        let body: Option<ErrorBody> = response.json().await.ok();
+        let (code, message) = body
+            .map(|b| (b.error.code, b.error.message))
+            .unwrap_or_else(|| (status.as_str().to_string(), "no error body".into()));
+        if status.is_client_error()
+            && status != StatusCode::REQUEST_TIMEOUT
+            && status != StatusCode::TOO_MANY_REQUESTS
+        {
+            DaemonError::Refused { code, message }
+        } else {
+            self.unreachable(format!("{status}: {code}: {message}"))
+        }
+    }
+
+    pub async fn enroll(&self, request: &EnrollRequest) -> Result<EnrollResponse, DaemonError> {
+        let response = self
+            .request(reqwest::Method::POST, "/enroll")
+            .timeout(Duration::from_secs(30))
+            .json(request)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        if !response.status().is_success() {
+            return Err(self.refusal(response).await);
+        }
+        response.json().await.map_err(|e| self.unreachable(e))
+    }
+
+    /// The desired state once its generation is not `held` (at once when `held` is `None`);
+    /// `None` when `wait` passed without a change.
+    pub async fn desired(
+        &self,
+        held: Option<i64>,
+        wait: Duration,
+    ) -> Result<Option<DesiredState>, DaemonError> {
+        let mut query = vec![("wait", wait.as_secs().to_string())];
+        if let Some(generation) = held {
+            query.push(("generation", generation.to_string()));
+        }
+        let response = self
+            .request(reqwest::Method::GET, "/desired")
+            .query(&query)
+            .timeout(wait + Duration::from_secs(15))
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        match response.status() {
+            StatusCode::NO_CONTENT => Ok(None),
+            status if status.is_success() => response
+                .json()
+                .await
+                .map(Some)
+                .map_err(|e| self.unreachable(e)),
+            _ => Err(self.refusal(response).await),
+        }
+    }
+
+    pub async fn report(&self, report: &Report) -> Result<ReportAck, DaemonError> {
+        let response = self
+            .request(reqwest::Method::POST, "/report")
+            .timeout(Duration::from_secs(20))
+            .json(report)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        if !response.status().is_success() {
+            return Err(self.refusal(response).await);
+        }
+        response.json().await.map_err(|e| self.unreachable(e))
+    }
+}

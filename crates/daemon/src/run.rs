@@ -1,0 +1,292 @@
+//! `amc agent run`: the convergence loop. One task long-polls the desired state; the loop wakes
+//! on a new one or every `check_interval`, reads the agent's files, applies when the generation
+//! is new (or when drift is to be repaired), and reports when what it found changed or the
+//! report interval passed. Nothing is kept only in memory that a restart would need: the state
+//! file says what was applied, the files say what is there.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use agent_proto::{DesiredState, Report, Section};
+use render::Files;
+use tokio::sync::watch;
+
+use crate::client::{Client, POLL_WAIT};
+use crate::detect::Probe;
+use crate::files::{list_dir, read_optional, write_atomic};
+use crate::state::{Applied, Credentials, LocalState};
+use crate::{DaemonError, Env};
+
+pub struct RunOptions {
+    pub dir: PathBuf,
+    pub home: PathBuf,
+    pub env: Env,
+    /// How often files are compared when nothing else happens.
+    pub check_interval: Duration,
+    /// Stop after the first report that follows an apply of this generation (tests, demos).
+    pub until_generation: Option<i64>,
+    /// Told of what the daemon does (a simulated fleet counts with it).
+    pub observer: Option<Observer>,
+}
+
+/// What a daemon did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    Applied { generation: i64 },
+    Reported,
+}
+
+pub type Observer = std::sync::Arc<dyn Fn(Event) + Send + Sync>;
+
+/// What the poller tells the loop.
+#[derive(Clone)]
+enum Polled {
+    Nothing,
+    State(Box<DesiredState>),
+    /// Refused for good: revoked credential, deleted runtime.
+    Refused(String, String),
+}
+
+pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
+    let credentials = Credentials::load(&options.dir)?;
+    let client = Client::new(
+        &credentials.server,
+        Some(credentials.credential.expose().to_string()),
+    )?;
+    let layout = render::locate(credentials.product, &options.home, &*options.env);
+    let mut probe = Probe::new(layout.clone(), (options.env)("PATH"));
+    let mut local = LocalState::load(&options.dir)?;
+    if local.runtime_id.as_deref() != Some(credentials.runtime_id.as_str()) {
+        local.runtime_id = Some(credentials.runtime_id.clone());
+        local.applied_generation = None;
+    }
+    tracing::info!(
+        runtime = %credentials.runtime_id,
+        product = ?credentials.product,
+        config = %layout.config.display(),
+        "managing the agent"
+    );
+    let (sender, mut polled) = watch::channel(Polled::Nothing);
+    let poller = tokio::spawn(poll(client.clone(), sender));
+    let result = converge_forever(&options, &client, &mut probe, &mut local, &mut polled).await;
+    poller.abort();
+    result
+}
+
+async fn poll(client: Client, sender: watch::Sender<Polled>) {
+    let mut held: Option<i64> = None;
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        match client.desired(held, POLL_WAIT).await {
+            Ok(Some(state)) => {
+                backoff = Duration::from_millis(500);
+                held = Some(state.generation);
+                if sender.send(Polled::State(Box::new(state))).is_err() {
+                    return;
+                }
+            }
+            Ok(None) => backoff = Duration::from_millis(500),
+            Err(DaemonError::Refused { code, message }) => {
+                let _ = sender.send(Polled::Refused(code, message));
+                return;
+            }
+            Err(error) => {
+                tracing::warn!(%error, retry_in = ?backoff, "fetching the desired state");
+                tokio::time::sleep(jitter(backoff)).await;
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+            }
+        }
+    }
+}
+
+/// Spreads retries of a fleet over time: between 50% and 100% of `base`.
+fn jitter(base: Duration) -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    base / 2 + base.mul_f64(f64::from(nanos % 1000) / 2000.0)
+}
+
+async fn converge_forever(
+    options: &RunOptions,
+    client: &Client,
+    probe: &mut Probe,
+    local: &mut LocalState,
+    polled: &mut watch::Receiver<Polled>,
+) -> Result<(), DaemonError> {
+    let mut desired: Option<DesiredState> = None;
+    let mut last_sent: Option<(Report, Instant)> = None;
+    let mut failed_generation: Option<i64> = None;
+    loop {
+        match polled.borrow_and_update().clone() {
+            Polled::Nothing => {}
+            Polled::State(state) => desired = Some(*state),
+            Polled::Refused(code, message) => return Err(DaemonError::Refused { code, message }),
+        }
+        let applied_before = local.applied_generation;
+        let report = converge(probe, desired.as_ref(), local, &options.dir).await?;
+        if let (Some(observer), Some(generation)) = (&options.observer, local.applied_generation)
+            && applied_before != Some(generation)
+        {
+            observer(Event::Applied { generation });
+        }
+        if let Some(error) = &report.error {
+            if failed_generation != report.applied_generation.or(Some(-1)) {
+                tracing::error!(%error, "applying the desired state");
+            }
+            failed_generation = report.applied_generation.or(Some(-1));
+        }
+        let interval = desired.as_ref().map_or(Duration::from_secs(30), |d| {
+            Duration::from_secs(d.report_interval_secs.max(1))
+        });
+        let due = match &last_sent {
+            Some((sent, at)) => *sent != report || at.elapsed() >= interval,
+            None => true,
+        };
+        if due {
+            match client.report(&report).await {
+                Ok(_) => {
+                    last_sent = Some((report.clone(), Instant::now()));
+                    if let Some(observer) = &options.observer {
+                        observer(Event::Reported);
+                    }
+                }
+                Err(DaemonError::Refused { code, message }) => {
+                    return Err(DaemonError::Refused { code, message });
+                }
+                // Sent again at the next check: a report is the whole state, never a delta.
+                Err(error) => {
+                    tracing::warn!(%error, "reporting");
+                    last_sent = None;
+                }
+            }
+        }
+        if let (Some(until), Some((sent, _))) = (options.until_generation, &last_sent)
+            && sent.applied_generation.is_some_and(|g| g >= until)
+        {
+            return Ok(());
+        }
+        tokio::select! {
+            changed = polled.changed() => {
+                if changed.is_err() {
+                    // The poller ended without a refusal: it only does when the loop is gone.
+                    return Ok(());
+                }
+            }
+            () = tokio::time::sleep(options.check_interval) => {}
+        }
+    }
+}
+
+fn read_files(layout: &render::Layout) -> Result<Files, DaemonError> {
+    let mut files = Files::new();
+    for path in layout.reads(&|dir: &Path| list_dir(dir)) {
+        if let Some(text) = read_optional(&path)? {
+            files.insert(path, text);
+        }
+    }
+    Ok(files)
+}
+
+/// One pass: look, apply if due, and say what was found.
+async fn converge(
+    probe: &mut Probe,
+    desired: Option<&DesiredState>,
+    local: &mut LocalState,
+    dir: &Path,
+) -> Result<Report, DaemonError> {
+    let layout = probe.layout().clone();
+    let mut error = None;
+    let mut files = match read_files(&layout) {
+        Ok(files) => files,
+        Err(e) => {
+            error = Some(e.to_string());
+            Files::new()
+        }
+    };
+    let config_text = files.get(&layout.config).cloned();
+    let agent = probe.facts(config_text.as_deref()).await;
+    let mut found: Applied = render::fingerprint(&layout, &files, &local.owned).into();
+    if let Some(desired) = desired
+        && agent.installed
+        && error.is_none()
+    {
+        let new_generation = local.applied_generation != Some(desired.generation);
+        let drifted = found != local.applied;
+        if new_generation || (desired.repair_drift && drifted) {
+            match apply(&layout, &files, desired, local, agent.version.as_deref()) {
+                Ok(after) => {
+                    files = after;
+                    found = render::fingerprint(&layout, &files, &local.owned).into();
+                    local.applied = found.clone();
+                    local.applied_generation = Some(desired.generation);
+                    local.save(dir)?;
+                    tracing::info!(generation = desired.generation, "applied");
+                }
+                Err(e) => error = Some(e),
+            }
+        }
+    }
+    Ok(report(&layout, &files, local, &found, agent, error))
+}
+
+/// Plans against the files as read, writes what changed, and reads them back.
+fn apply(
+    layout: &render::Layout,
+    files: &Files,
+    desired: &DesiredState,
+    local: &mut LocalState,
+    version: Option<&str>,
+) -> Result<Files, String> {
+    let plan =
+        render::plan(layout, files, desired, &local.owned, version).map_err(|e| e.to_string())?;
+    for write in &plan.writes {
+        write_atomic(&write.path, write.contents.as_bytes(), write.secret)
+            .map_err(|e| e.to_string())?;
+    }
+    local.owned = plan.owned;
+    read_files(layout).map_err(|e| e.to_string())
+}
+
+fn report(
+    layout: &render::Layout,
+    files: &Files,
+    local: &LocalState,
+    found: &Applied,
+    agent: agent_proto::AgentFacts,
+    error: Option<String>,
+) -> Report {
+    let model = (local.applied.model.is_some() || found.model.is_some()).then(|| Section {
+        applied: local.applied.model.clone(),
+        found: found.model.clone(),
+    });
+    let codes: BTreeSet<&String> = local
+        .applied
+        .channels
+        .keys()
+        .chain(found.channels.keys())
+        .collect();
+    let channels = codes
+        .into_iter()
+        .map(|code| {
+            (
+                code.clone(),
+                Section {
+                    applied: local.applied.channels.get(code).cloned(),
+                    found: found.channels.get(code).cloned(),
+                },
+            )
+        })
+        .collect();
+    Report {
+        applied_generation: local.applied_generation,
+        agent,
+        model,
+        channels,
+        skills: Vec::new(),
+        qr_completed: render::qr_completed(layout, files),
+        error,
+    }
+}
