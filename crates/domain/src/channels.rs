@@ -483,7 +483,7 @@ pub fn native_channel(
                 ChannelCode::WeChat => ("openclaw-weixin", "openclaw-weixin"),
                 ChannelCode::Feishu => ("feishu", "feishu"),
                 ChannelCode::QqBot => ("qqbot", "qqbot"),
-                ChannelCode::WeCom => ("wecom", "wecom-openclaw-plugin"),
+                ChannelCode::WeCom => ("wecom", "wecom"),
             };
             let settings = match mode {
                 ConfigMode::Custom => Value::Object(config.clone()),

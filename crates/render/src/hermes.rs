@@ -429,3 +429,8 @@ pub(crate) fn qr_completed(layout: &Layout, files: &Files) -> Vec<String> {
         Vec::new()
     }
 }
+
+#[cfg(test)]
+pub(crate) fn parse_env_for_tests(text: &str) -> BTreeMap<String, String> {
+    parse_env(text)
+}

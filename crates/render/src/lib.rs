@@ -248,3 +248,330 @@ pub(crate) fn number(value: Option<&Value>) -> Option<f64> {
     }
     .filter(|n: &f64| n.is_finite())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use agent_proto::{Channel, Model, ModelConfig, Provider, SecretText};
+    use proptest::prelude::*;
+
+    fn layout(product: Product) -> Layout {
+        locate(product, Path::new("/home/u"), &|_| None)
+    }
+
+    fn desired(product: Product, channels: &[(&str, serde_json::Value)]) -> DesiredState {
+        DesiredState {
+            runtime_id: "ecd-1".into(),
+            generation: 2,
+            product,
+            repair_drift: false,
+            report_interval_secs: 30,
+            model: Some(ModelConfig {
+                model_template_id: "mt-1".into(),
+                default_model: Some("provider-corp/big".into()),
+                providers: vec![Provider {
+                    id: "provider-corp".into(),
+                    name: "Corp".into(),
+                    base_url: "http://llm.corp/v1".into(),
+                    api: "openai-completions".into(),
+                    api_key: Some(SecretText("sk-secret-1".into())),
+                    models: vec![Model {
+                        id: "big".into(),
+                        name: "Big".into(),
+                        config: serde_json::json!({"contextWindow": 64000, "features": ["x"]})
+                            .as_object()
+                            .cloned()
+                            .unwrap_or_default(),
+                    }],
+                }],
+            }),
+            channels: channels
+                .iter()
+                .map(|(code, settings)| Channel {
+                    code: (*code).into(),
+                    mode: "Simple".into(),
+                    settings: settings.as_object().cloned().unwrap_or_default(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Applies a plan's writes to `files`.
+    fn apply(files: &mut Files, plan: &Plan) {
+        for write in &plan.writes {
+            files.insert(write.path.clone(), write.contents.clone());
+        }
+    }
+
+    fn converge(layout: &Layout, files: &mut Files, state: &DesiredState, owned: &Owned) -> Owned {
+        let plan = plan(layout, files, state, owned, Some("2026.9.6")).expect("plans");
+        apply(files, &plan);
+        let again =
+            super::plan(layout, files, state, &plan.owned, Some("2026.9.6")).expect("plans");
+        assert!(
+            again.writes.is_empty(),
+            "not idempotent: {:?}",
+            again.writes
+        );
+        plan.owned
+    }
+
+    const USER_FILE: &str = "{\n  // my gateway\n  gateway: { mode: 'local', port: 18789 },\n  meta: { lastTouchedVersion: '2026.9.6' },\n  models: { providers: { mine: { baseUrl: 'http://mine/v1', api: 'openai-completions', models: [] } } },\n}\n";
+
+    #[test]
+    fn openclaw_edits_keep_the_users_file_and_remove_only_what_amc_wrote() {
+        let layout = layout(Product::OpenClaw);
+        let mut files = Files::new();
+        files.insert(layout.config.clone(), USER_FILE.to_string());
+        let state = desired(
+            Product::OpenClaw,
+            &[(
+                "feishu",
+                serde_json::json!({"appId": "cli_1", "appSecret": "s3"}),
+            )],
+        );
+        let owned = converge(&layout, &mut files, &state, &Owned::default());
+        let text = &files[&layout.config];
+        assert!(
+            text.contains("// my gateway") && text.contains("port: 18789") && text.contains("mine")
+        );
+        assert!(text.contains("\"provider-corp\"") && text.contains("sk-secret-1"));
+        assert!(
+            !text.contains("features"),
+            "amc-only model keys reach OpenClaw's strict schema"
+        );
+        assert!(text.contains("\"primary\": \"provider-corp/big\""));
+        assert_eq!(owned.plugins, BTreeSet::from(["feishu".to_string()]));
+
+        let nothing = DesiredState {
+            model: None,
+            channels: Vec::new(),
+            ..state
+        };
+        let owned = converge(&layout, &mut files, &nothing, &owned);
+        let text = &files[&layout.config];
+        assert!(
+            !text.contains("provider-corp")
+                && !text.contains("feishu")
+                && !text.contains("primary")
+        );
+        assert!(text.contains("// my gateway") && text.contains("mine"));
+        assert!(owned.is_empty());
+    }
+
+    #[test]
+    fn openclaw_fingerprints_see_owned_values_and_per_agent_overrides_only() {
+        let layout = layout(Product::OpenClaw);
+        let mut files = Files::new();
+        files.insert(layout.config.clone(), USER_FILE.to_string());
+        let state = desired(
+            Product::OpenClaw,
+            &[(
+                "dingtalk-connector",
+                serde_json::json!({"appKey": "k", "appSecret": "s"}),
+            )],
+        );
+        let owned = converge(&layout, &mut files, &state, &Owned::default());
+        let applied = fingerprint(&layout, &files, &owned);
+        assert!(applied.model.is_some());
+        assert_eq!(applied.channels.len(), 1);
+        let base = files[&layout.config].clone();
+
+        // Not owned: another provider, a comment, OpenClaw's own meta.
+        let edited = base
+            .replace("http://mine/v1", "http://mine/v2")
+            .replace("// my gateway", "// changed")
+            .replace(
+                "lastTouchedVersion: '2026.9.6'",
+                "lastTouchedVersion: '2026.9.7'",
+            );
+        files.insert(layout.config.clone(), edited);
+        assert_eq!(fingerprint(&layout, &files, &owned), applied);
+
+        // Owned: the delivered address, the channel's secret.
+        files.insert(
+            layout.config.clone(),
+            base.replace("http://llm.corp/v1", "http://evil/v1"),
+        );
+        let found = fingerprint(&layout, &files, &owned);
+        assert_ne!(found.model, applied.model);
+        assert_eq!(found.channels, applied.channels);
+        files.insert(
+            layout.config.clone(),
+            base.replace("\"clientSecret\": \"s\"", "\"clientSecret\": \"t\""),
+        );
+        assert_ne!(
+            fingerprint(&layout, &files, &owned).channels,
+            applied.channels
+        );
+
+        // A per-agent catalog that overrides the key is drift, and a plan repairs it.
+        files.insert(layout.config.clone(), base);
+        let models = layout.state_dir.join("agents/main/agent/models.json");
+        files.insert(models.clone(), "{\"providers\": {\"provider-corp\": {\"baseUrl\": \"http://llm.corp/v1\", \"apiKey\": \"sk-other\"}}}".into());
+        assert_ne!(fingerprint(&layout, &files, &owned).model, applied.model);
+        let repaired = plan(&layout, &files, &state, &owned, None).expect("plans");
+        assert_eq!(repaired.writes.len(), 1);
+        assert!(repaired.writes[0].contents.contains("sk-secret-1"));
+        assert_eq!(
+            layout.reads(&|dir| if dir.ends_with("agents") {
+                vec!["main".into()]
+            } else {
+                Vec::new()
+            }),
+            vec![layout.config.clone(), models]
+        );
+    }
+
+    #[test]
+    fn a_missing_file_is_created_only_when_there_is_something_to_write() {
+        let layout = layout(Product::OpenClaw);
+        let nothing = DesiredState {
+            model: None,
+            ..desired(Product::OpenClaw, &[])
+        };
+        assert!(
+            plan(&layout, &Files::new(), &nothing, &Owned::default(), None)
+                .expect("plans")
+                .writes
+                .is_empty()
+        );
+        let created = plan(
+            &layout,
+            &Files::new(),
+            &desired(Product::OpenClaw, &[]),
+            &Owned::default(),
+            None,
+        )
+        .expect("plans");
+        assert_eq!(created.writes.len(), 1);
+        assert!(created.writes[0].contents.contains("\"mode\": \"local\""));
+        assert!(created.writes[0].secret);
+    }
+
+    #[test]
+    fn hermes_edits_keep_the_users_lines_and_keys_live_in_env() {
+        let layout = layout(Product::Hermes);
+        let env_path = layout.env_file.clone().expect("hermes has an env file");
+        let mut files = Files::new();
+        let user = "# mine\nagent:\n  max_turns: 42 # short\nmodel:\n  default: local\n\nterminal:\n  backend: local\n";
+        files.insert(layout.config.clone(), user.to_string());
+        files.insert(
+            env_path.clone(),
+            "# keys\nOPENROUTER_API_KEY=sk-or\n".into(),
+        );
+        let state = desired(
+            Product::Hermes,
+            &[(
+                "qqbot",
+                serde_json::json!({"appId": "123", "clientSecret": "q s\"x"}),
+            )],
+        );
+        let owned = converge(&layout, &mut files, &state, &Owned::default());
+        let config = &files[&layout.config];
+        assert!(
+            config.starts_with("# mine\nagent:\n  max_turns: 42 # short\n"),
+            "{config}"
+        );
+        assert!(config.contains("terminal:\n  backend: local\n"));
+        assert!(config.contains("provider: provider-corp") && config.contains("default: big"));
+        assert!(
+            config.contains("key_env: AMC_PROVIDER_CORP_API_KEY")
+                && !config.contains("sk-secret-1")
+        );
+        assert!(config.contains("qqbot:"));
+        let env = &files[&env_path];
+        assert!(env.starts_with("# keys\nOPENROUTER_API_KEY=sk-or\n"));
+        assert_eq!(
+            hermes_env(env).get("QQ_CLIENT_SECRET").map(String::as_str),
+            Some("q s\"x")
+        );
+        let applied = fingerprint(&layout, &files, &owned);
+
+        files.insert(
+            env_path.clone(),
+            env.replace(
+                "AMC_PROVIDER_CORP_API_KEY=sk-secret-1",
+                "AMC_PROVIDER_CORP_API_KEY=sk-stolen",
+            ),
+        );
+        assert_ne!(fingerprint(&layout, &files, &owned).model, applied.model);
+
+        let nothing = DesiredState {
+            model: None,
+            channels: Vec::new(),
+            ..state
+        };
+        let owned = converge(&layout, &mut files, &nothing, &owned);
+        assert!(owned.is_empty());
+        let config = &files[&layout.config];
+        assert!(
+            !config.contains("provider-corp")
+                && !config.contains("qqbot")
+                && !config.contains("model:")
+        );
+        assert!(config.contains("max_turns: 42 # short"));
+        assert_eq!(files[&env_path], "# keys\nOPENROUTER_API_KEY=sk-or\n");
+    }
+
+    fn hermes_env(text: &str) -> BTreeMap<String, String> {
+        hermes::parse_env_for_tests(text)
+    }
+
+    #[test]
+    fn errors_name_the_file_and_never_a_value() {
+        let layout = layout(Product::OpenClaw);
+        let mut files = Files::new();
+        files.insert(layout.config.clone(), "{ apiKey: 'sk-leak' ".into());
+        let error = plan(
+            &layout,
+            &files,
+            &desired(Product::OpenClaw, &[]),
+            &Owned::default(),
+            None,
+        )
+        .expect_err("refuses");
+        let text = error.to_string();
+        assert!(
+            text.contains("openclaw.json") && !text.contains("sk-leak"),
+            "{text}"
+        );
+        let error = plan(
+            &layout,
+            &files,
+            &desired(Product::Hermes, &[]),
+            &Owned::default(),
+            None,
+        )
+        .expect_err("refuses");
+        assert!(matches!(error, RenderError::WrongProduct { .. }));
+    }
+
+    proptest! {
+        /// Whatever else the user keeps in openclaw.json (keys, comments), delivering is
+        /// idempotent, keeps it, and the fingerprint ignores it.
+        #[test]
+        fn openclaw_plans_leave_arbitrary_user_keys_alone(
+            keys in proptest::collection::btree_map("[a-z]{1,8}", "[a-zA-Z0-9 ]{0,12}", 0..6),
+            comment in "[a-zA-Z0-9 ]{0,20}",
+        ) {
+            let layout = layout(Product::OpenClaw);
+            let user: Vec<String> = keys.iter().map(|(k, v)| format!("  \"x{k}\": \"{v}\",")).collect();
+            let text = format!("{{\n  // {comment}\n{}\n  \"gateway\": {{\"mode\": \"local\"}}\n}}\n", user.join("\n"));
+            let mut files = Files::new();
+            files.insert(layout.config.clone(), text);
+            let state = desired(Product::OpenClaw, &[("wecom", serde_json::json!({"botId": "b", "secret": "s"}))]);
+            let owned = converge(&layout, &mut files, &state, &Owned::default());
+            let after = files[&layout.config].clone();
+            let comment_line = format!("// {comment}");
+            prop_assert!(after.contains(&comment_line));
+            for (k, v) in &keys {
+                let entry = format!("\"x{k}\": \"{v}\"");
+                prop_assert!(after.contains(&entry));
+            }
+            let applied = fingerprint(&layout, &files, &owned);
+            files.insert(layout.config.clone(), after.replace("\"gateway\"", "\"xnew\": 1,\n  \"gateway\""));
+            prop_assert_eq!(fingerprint(&layout, &files, &owned), applied);
+        }
+    }
+}
