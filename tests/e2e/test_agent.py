@@ -405,3 +405,21 @@ def test_the_agent_endpoint_refuses_bad_input(server, tenant, tmp_path):
     assert rid not in other_api.runtime_ids(agent_provider="OpenClaw")
     with pytest.raises(AssertionError):
         token_for(server, "ecd-doesnotexist0000")
+
+
+def test_a_simulated_fleet_runs_a_daemon_per_runtime(server_factory, tmp_path):
+    fleet = tmp_path / "fleet"
+    srv = server_factory(args=("--sim-daemons", str(fleet)))
+    api = srv.api()
+    openclaw = api.create(image=IMG_UBUNTU, name="sim-oc", amount=2)
+    hermes = api.create(bundle=BUNDLE_HERMES, name="sim-hermes")
+    mt, _ = model_group(api)
+    config_rt(api, mt, openclaw)
+    for rid in openclaw:
+        config = fleet / rid / "home" / ".openclaw" / "openclaw.json"
+        wait_for(lambda: config.exists() and "provider-corp" in config.read_text(), f"the daemon of {rid}",
+                 timeout=60, on_fail=srv.log_tail)
+    for rid, provider in [*((r, "OpenClaw") for r in openclaw), *((r, "HermesAgent") for r in hermes)]:
+        wait_for(lambda: runtime_row(api, rid, provider)["AgentInstanceInfoList"][0]["AgentInstanceStatus"]
+                 == "Stopped", f"the report of {rid}", timeout=60, on_fail=srv.log_tail)
+    assert (fleet / hermes[0] / "home" / ".hermes" / "config.yaml").exists()
