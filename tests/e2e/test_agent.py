@@ -208,7 +208,7 @@ def test_hermes_delivery_is_what_hermes_loads(server, tenant, tmp_path):
                           on_fail=agent.log_text)
         assert result["issues"] == [], result
         assert result["runtime"]["api_key"] == API_KEY
-        assert result["model"]["default"] == "corp-large" and result["model"]["provider"] == "provider-corp"
+        assert result["model"]["default"] == "corp-large" and result["model"]["provider"] == "custom:provider-corp"
         assert "dingtalk" in result.get("platforms", []), result
         # The user's own lines stay, comments included.
         config_text = (agent.hermes_home / "config.yaml").read_text()

@@ -5,11 +5,42 @@
 use agent_proto::{Channel, DesiredState, Model, ModelConfig, Product, Provider, SecretText};
 use serde_json::{Map, Value};
 use store::agents::AgentRuntime;
-use store::runtimes::RuntimeFilter;
 use store::{Store, StoreError};
 
 /// How often the state is re-read when a write lands between its parts.
 const ATTEMPTS: usize = 5;
+/// Model groups kept resolved at once.
+const CACHED_GROUPS: usize = 256;
+
+/// Resolved model groups by (tenant, group), each valid while its tenant's version is the one it
+/// was read at: a change that reaches a whole fleet makes every daemon ask for the same group
+/// in the same second.
+#[derive(Default)]
+pub struct ModelCache(
+    std::sync::Mutex<std::collections::HashMap<(String, String), (u64, ModelConfig)>>,
+);
+
+impl ModelCache {
+    fn get(&self, key: &(String, String), version: u64) -> Option<ModelConfig> {
+        let entries = self.0.lock().ok()?;
+        entries
+            .get(key)
+            .filter(|(at, _)| *at == version)
+            .map(|(_, c)| c.clone())
+    }
+
+    fn put(&self, key: (String, String), version: u64, config: ModelConfig) {
+        if let Ok(mut entries) = self.0.lock() {
+            if entries.len() >= CACHED_GROUPS {
+                entries.retain(|_, (at, _)| *at == version);
+                if entries.len() >= CACHED_GROUPS {
+                    entries.clear();
+                }
+            }
+            entries.insert(key, (version, config));
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum DesiredError {
@@ -29,6 +60,7 @@ pub enum DesiredError {
 /// against the generation read again, so no part is older or newer than the number it carries.
 pub async fn desired_state(
     store: &Store,
+    cache: &ModelCache,
     runtime: &AgentRuntime,
     report_interval_secs: u64,
 ) -> Result<DesiredState, DesiredError> {
@@ -36,7 +68,7 @@ pub async fn desired_state(
         .ok_or_else(|| DesiredError::Unmanaged(runtime.agent_provider.clone()))?;
     let mut current = runtime.clone();
     for _ in 0..ATTEMPTS {
-        let state = read(store, &current, product, report_interval_secs).await?;
+        let state = read(store, cache, &current, product, report_interval_secs).await?;
         let after = store
             .agent_runtime(&current.tenant_id, &current.id)
             .await?
@@ -52,25 +84,30 @@ pub async fn desired_state(
 
 async fn read(
     store: &Store,
+    cache: &ModelCache,
     runtime: &AgentRuntime,
     product: Product,
     report_interval_secs: u64,
 ) -> Result<DesiredState, DesiredError> {
     let tenant = &runtime.tenant_id;
     let listing = store
-        .list_runtime_listings(
-            &RuntimeFilter {
-                tenant_id: tenant.clone(),
-                ids: Some(vec![runtime.id.clone()]),
-                ..RuntimeFilter::default()
-            },
-            0,
-            1,
-        )
-        .await?;
-    let listing = listing.first().ok_or(DesiredError::Gone)?;
+        .runtime_listing(tenant, &runtime.id)
+        .await?
+        .ok_or(DesiredError::Gone)?;
     let model = match &listing.model_template {
-        Some(effective) => Some(model_config(store, tenant, &effective.model_template_id).await?),
+        Some(effective) => {
+            let key = (tenant.clone(), effective.model_template_id.clone());
+            // Read before the group: a write committing meanwhile makes the entry stale at once.
+            let version = store.tenant_version(tenant).await?;
+            match cache.get(&key, version) {
+                Some(config) => Some(config),
+                None => {
+                    let config = model_config(store, tenant, &effective.model_template_id).await?;
+                    cache.put(key, version, config.clone());
+                    Some(config)
+                }
+            }
+        }
         None => None,
     };
     let channels = store

@@ -28,7 +28,7 @@ use store::runtimes::Runtime;
 use web::body::BodyLimits;
 use web::{Dialect, ErrorBody, Failure};
 
-pub use desired::{DesiredError, desired_state};
+pub use desired::{DesiredError, ModelCache, desired_state};
 pub use watch::Watch;
 
 /// The largest request body the endpoint reads.
@@ -62,6 +62,7 @@ impl Default for AgentConfig {
 pub struct AgentState {
     pub store: Store,
     pub watch: Arc<Watch>,
+    pub models: Arc<ModelCache>,
     pub config: AgentConfig,
 }
 
@@ -74,6 +75,7 @@ impl AgentState {
         AgentState {
             store,
             watch,
+            models: Arc::default(),
             config,
         }
     }
@@ -370,6 +372,7 @@ async fn desired(
     }
     let desired = desired_state(
         &state.store,
+        &state.models,
         &runtime,
         state.config.report_interval.as_secs().max(1),
     )

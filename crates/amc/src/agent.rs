@@ -116,6 +116,7 @@ pub async fn run(command: AgentCommand) -> anyhow::Result<()> {
                 check_interval: Duration::from_millis(args.check_interval_ms.max(100)),
                 until_generation: args.until_generation,
                 observer: None,
+                http: None,
             })
             .await?;
             Ok(())

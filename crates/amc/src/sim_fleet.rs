@@ -14,6 +14,8 @@ use store::agents::{AgentCredential, Enrolment};
 use tokio::task::JoinHandle;
 
 pub async fn run(store: Store, dir: PathBuf, server: String) {
+    // One connection pool for the fleet: each waiting poll holds a connection, reports share.
+    let http = reqwest::Client::new();
     let mut daemons: HashMap<String, JoinHandle<()>> = HashMap::new();
     let mut interval = tokio::time::interval(Duration::from_secs(2));
     loop {
@@ -43,7 +45,7 @@ pub async fn run(store: Store, dir: PathBuf, server: String) {
             let Some(product) = Product::of_agent_provider(&provider) else {
                 continue;
             };
-            match start(&store, &dir, &server, &tenant, &id, product).await {
+            match start(&store, &dir, &server, &http, (&tenant, &id, product)).await {
                 Ok(task) => {
                     daemons.insert(id, task);
                 }
@@ -65,9 +67,8 @@ async fn start(
     store: &Store,
     dir: &Path,
     server: &str,
-    tenant: &str,
-    runtime: &str,
-    product: Product,
+    http: &reqwest::Client,
+    (tenant, runtime, product): (&str, &str, Product),
 ) -> anyhow::Result<JoinHandle<()>> {
     let root = dir.join(runtime);
     let home = root.join("home");
@@ -127,6 +128,7 @@ async fn start(
         check_interval: Duration::from_secs(10),
         until_generation: None,
         observer: None,
+        http: Some(http.clone()),
     };
     let runtime = runtime.to_string();
     Ok(tokio::spawn(async move {

@@ -170,6 +170,11 @@ pub async fn fleet(client: Client, options: FleetOptions) -> anyhow::Result<()> 
     });
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(ids.len());
+    // One pool for all: each waiting poll holds a connection, reports share the idle ones.
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(1024)
+        .build()
+        .context("HTTP client")?;
     for i in 0..ids.len() {
         let counters = counters.clone();
         let observer: daemon::Observer = Arc::new(move |event| match event {
@@ -183,14 +188,24 @@ pub async fn fleet(client: Client, options: FleetOptions) -> anyhow::Result<()> 
             }
         });
         let root = root_of(&options.dir, i);
-        tasks.push(tokio::spawn(daemon::run(daemon::RunOptions {
+        let run = daemon::run(daemon::RunOptions {
             dir: root.join("amc-agent"),
             home: root.join("home"),
             env: Arc::new(|_| None),
             check_interval: Duration::from_secs(15),
             until_generation: None,
             observer: Some(observer),
-        })));
+            http: Some(http.clone()),
+        });
+        tasks.push(tokio::spawn(async move {
+            if let Err(error) = run.await {
+                eprintln!("daemon {i} stopped: {error}");
+            }
+        }));
+        // Hosts do not all boot in the same millisecond: 10,000 start over about two seconds.
+        if i % 50 == 49 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
     let wait_all = |generation: i64, since: Instant| {
         let counters = counters.clone();
@@ -211,7 +226,16 @@ pub async fn fleet(client: Client, options: FleetOptions) -> anyhow::Result<()> 
         }
     };
     // Every daemon's first generation is its runtime's own; wait for all to have applied one.
-    let first = wait_all(1, started).await?;
+    let first = match wait_all(1, started).await {
+        Ok(took) => took,
+        Err(error) => {
+            for task in tasks.iter().filter(|t| t.is_finished()).take(5) {
+                task.abort();
+            }
+            let stopped = tasks.iter().filter(|t| t.is_finished()).count();
+            anyhow::bail!("{error} ({stopped} daemons stopped)");
+        }
+    };
     println!(
         "all {} daemons applied their first desired state in {first:.2}s",
         ids.len()
@@ -245,16 +269,21 @@ pub async fn fleet(client: Client, options: FleetOptions) -> anyhow::Result<()> 
         let cpu_from = options.server_pid.and_then(usage);
         let reports_from = counters.reports.load(Ordering::Relaxed);
         let since = Instant::now();
-        client
-            .call(
-                "UpdateModelTemplate",
-                "2021-09-01",
-                &params(&[
-                    ("ModelTemplateId", group.clone()),
-                    ("Description", format!("round {round}")),
-                ]),
-            )
-            .await?;
+        let update = params(&[
+            ("ModelTemplateId", group.clone()),
+            ("Description", format!("round {round}")),
+        ]);
+        // A pooled connection the server closed as idle fails once; the call did not land.
+        let mut attempt = 0;
+        while let Err(error) = client
+            .call("UpdateModelTemplate", "2021-09-01", &update)
+            .await
+        {
+            attempt += 1;
+            if attempt == 3 {
+                return Err(error);
+            }
+        }
         generation += 1;
         let took = wait_all(generation, since).await?;
         let reports = counters.reports.load(Ordering::Relaxed) - reports_from;

@@ -12,6 +12,15 @@ use crate::DaemonError;
 /// Longest wait the daemon asks of a desired-state poll.
 pub const POLL_WAIT: Duration = Duration::from_secs(30);
 
+/// The HTTP client a daemon makes for itself.
+pub fn http_client() -> Result<reqwest::Client, DaemonError> {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .pool_idle_timeout(Duration::from_secs(50))
+        .build()
+        .map_err(|e| DaemonError::Usage(format!("HTTP client: {e}")))
+}
+
 #[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
@@ -21,16 +30,16 @@ pub struct Client {
 
 impl Client {
     pub fn new(server: &str, credential: Option<String>) -> Result<Client, DaemonError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .pool_idle_timeout(Duration::from_secs(50))
-            .build()
-            .map_err(|e| DaemonError::Usage(format!("HTTP client: {e}")))?;
-        Ok(Client {
+        Ok(Client::with_http(http_client()?, server, credential))
+    }
+
+    /// A client over an existing connection pool (the daemons of a simulated fleet share one).
+    pub fn with_http(http: reqwest::Client, server: &str, credential: Option<String>) -> Client {
+        Client {
             http,
             server: server.trim_end_matches('/').to_string(),
             credential,
-        })
+        }
     }
 
     fn unreachable(&self, error: impl std::fmt::Display) -> DaemonError {

@@ -28,6 +28,8 @@ pub struct RunOptions {
     pub until_generation: Option<i64>,
     /// Told of what the daemon does (a simulated fleet counts with it).
     pub observer: Option<Observer>,
+    /// A connection pool to share (the daemons of a simulated fleet); its own when `None`.
+    pub http: Option<reqwest::Client>,
 }
 
 /// What a daemon did.
@@ -100,6 +102,14 @@ async fn poll(client: Client, sender: watch::Sender<Polled>) {
     }
 }
 
+/// A runtime's own delay within a second, the same on every apply.
+fn spread(runtime_id: &str) -> Duration {
+    let hash = runtime_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    Duration::from_millis(hash % 1000)
+}
+
 /// Spreads retries of a fleet over time: between 50% and 100% of `base`.
 fn jitter(base: Duration) -> Duration {
     let nanos = std::time::SystemTime::now()
@@ -126,7 +136,16 @@ async fn converge_forever(
             Polled::Refused(code, message) => return Err(DaemonError::Refused { code, message }),
         }
         let applied_before = local.applied_generation;
-        let report = converge(probe, desired.as_ref(), local, &options.dir).await?;
+        // A pass that cannot finish (the daemon's own directory unwritable, descriptors
+        // exhausted) is tried again at the next check: the daemon outlives passing trouble.
+        let report = match converge(probe, desired.as_ref(), local, &options.dir).await {
+            Ok(report) => report,
+            Err(error) => {
+                tracing::warn!(%error, "comparing the agent's files");
+                tokio::time::sleep(options.check_interval).await;
+                continue;
+            }
+        };
         if let (Some(observer), Some(generation)) = (&options.observer, local.applied_generation)
             && applied_before != Some(generation)
         {
@@ -146,6 +165,12 @@ async fn converge_forever(
             None => true,
         };
         if due {
+            if applied_before != local.applied_generation && applied_before.is_some() {
+                // A new generation reaches a whole fleet at once: spreading the reports that
+                // follow over a second spares the server a herd (and each daemon is done
+                // applying by then).
+                tokio::time::sleep(spread(local.runtime_id.as_deref().unwrap_or(""))).await;
+            }
             match client.report(&report).await {
                 Ok(_) => {
                     last_sent = Some((report.clone(), Instant::now()));
@@ -190,6 +215,16 @@ fn read_files(layout: &render::Layout) -> Result<Files, DaemonError> {
     Ok(files)
 }
 
+/// Runs file work off the async threads: a fleet of daemons in one process (or a daemon beside
+/// a server) must not stall on each other's fsyncs.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, DaemonError> + Send + 'static,
+) -> Result<T, DaemonError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| DaemonError::Usage(format!("file work: {e}")))?
+}
+
 /// One pass: look, apply if due, and say what was found.
 async fn converge(
     probe: &mut Probe,
@@ -199,7 +234,11 @@ async fn converge(
 ) -> Result<Report, DaemonError> {
     let layout = probe.layout().clone();
     let mut error = None;
-    let mut files = match read_files(&layout) {
+    let read = {
+        let layout = layout.clone();
+        blocking(move || read_files(&layout)).await
+    };
+    let files = match read {
         Ok(files) => files,
         Err(e) => {
             error = Some(e.to_string());
@@ -208,28 +247,46 @@ async fn converge(
     };
     let config_text = files.get(&layout.config).cloned();
     let agent = probe.facts(config_text.as_deref()).await;
-    let mut found: Applied = render::fingerprint(&layout, &files, &local.owned).into();
-    if let Some(desired) = desired
-        && agent.installed
-        && error.is_none()
-    {
-        let new_generation = local.applied_generation != Some(desired.generation);
-        let drifted = found != local.applied;
-        if new_generation || (desired.repair_drift && drifted) {
-            match apply(&layout, &files, desired, local, agent.version.as_deref()) {
-                Ok(after) => {
-                    files = after;
-                    found = render::fingerprint(&layout, &files, &local.owned).into();
-                    local.applied = found.clone();
-                    local.applied_generation = Some(desired.generation);
-                    local.save(dir)?;
-                    tracing::info!(generation = desired.generation, "applied");
+    let due = desired
+        .filter(|_| agent.installed && error.is_none())
+        .cloned();
+    let (layout_for_work, version, dir) =
+        (layout.clone(), agent.version.clone(), dir.to_path_buf());
+    let mut state = local.clone();
+    let (files, found, apply_error, state) = blocking(move || {
+        let layout = layout_for_work;
+        let mut files = files;
+        let mut found: Applied = render::fingerprint(&layout, &files, &state.owned).into();
+        let mut apply_error = None;
+        if let Some(desired) = due {
+            let new_generation = state.applied_generation != Some(desired.generation);
+            let drifted = found != state.applied;
+            if new_generation || (desired.repair_drift && drifted) {
+                match apply(&layout, &files, &desired, &mut state, version.as_deref()) {
+                    Ok(after) => {
+                        files = after;
+                        found = render::fingerprint(&layout, &files, &state.owned).into();
+                        state.applied = found.clone();
+                        state.applied_generation = Some(desired.generation);
+                        state.save(&dir)?;
+                        tracing::info!(generation = desired.generation, "applied");
+                    }
+                    Err(e) => apply_error = Some(e),
                 }
-                Err(e) => error = Some(e),
             }
         }
-    }
-    Ok(report(&layout, &files, local, &found, agent, error))
+        Ok((files, found, apply_error, state))
+    })
+    .await?;
+    *local = state;
+    Ok(report(
+        &layout,
+        &files,
+        local,
+        &found,
+        agent,
+        error.or(apply_error),
+    ))
 }
 
 /// Plans against the files as read, writes what changed, and reads them back.

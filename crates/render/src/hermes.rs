@@ -81,9 +81,10 @@ fn replace_block(text: &str, key: &str, value: Option<&Value>) -> String {
     let lines: Vec<&str> = text.split_inclusive('\n').collect();
     let start = lines.iter().position(|l| top_level_key(l) == Some(key));
     let rendered = value.map(|v| {
-        let mut one = Map::new();
-        one.insert(key.to_string(), v.clone());
-        serde_norway::to_string(&Value::Object(one)).unwrap_or_default()
+        let mut out = format!("{key}:");
+        emit(v, 2, &mut out);
+        out.push('\n');
+        out
     });
     let Some(start) = start else {
         let Some(rendered) = rendered else {
@@ -114,6 +115,38 @@ fn replace_block(text: &str, key: &str, value: Option<&Value>) -> String {
     }
     out.push_str(&lines[end..].concat());
     out
+}
+
+/// YAML of a value after a `key:` already written: block style, every string and key
+/// double-quoted in JSON's syntax (valid YAML), so that PyYAML, which reads YAML 1.1, never
+/// takes a model named `yes` or `2026-01-01` for a boolean or a date.
+fn emit(value: &Value, indent: usize, out: &mut String) {
+    let pad = " ".repeat(indent);
+    match value {
+        Value::Object(map) if !map.is_empty() => {
+            for (key, item) in map {
+                out.push('\n');
+                out.push_str(&pad);
+                out.push_str(&Value::from(key.as_str()).to_string());
+                out.push(':');
+                emit(item, indent + 2, out);
+            }
+        }
+        Value::Array(items) if !items.is_empty() => {
+            for item in items {
+                out.push('\n');
+                out.push_str(&pad);
+                out.push('-');
+                emit(item, indent + 2, out);
+            }
+        }
+        Value::Object(_) => out.push_str(" {}"),
+        Value::Array(_) => out.push_str(" []"),
+        scalar => {
+            out.push(' ');
+            out.push_str(&scalar.to_string());
+        }
+    }
 }
 
 /// `.env` lines as `KEY -> value`, the way python-dotenv reads the simple forms.
@@ -295,7 +328,9 @@ pub(crate) fn plan(
         .and_then(|d| d.split_once('/'));
     match default {
         Some((provider, model)) => {
-            let wanted = json!({"provider": provider, "default": model});
+            // `custom:<name>`: a bare name that is also one of Hermes's built-in providers
+            // (`anthropic`, `deepseek`, ...) would select the built-in one instead.
+            let wanted = json!({"provider": format!("custom:{provider}"), "default": model});
             if config.get("model") != Some(&wanted) {
                 text = replace_block(&text, "model", Some(&wanted));
             }
@@ -350,6 +385,10 @@ pub(crate) fn plan(
             contents: text,
             secret: true,
         });
+    }
+    if let Some((key, _)) = env.iter().find(|(_, v)| v.contains("${")) {
+        // python-dotenv expands `${NAME}` in every quoting and has no escape for it.
+        return Err(RenderError::EnvValue { key: key.clone() });
     }
     if let Some(env_path) = &layout.env_file {
         let env_text = files.get(env_path).map_or("", String::as_str);
@@ -433,4 +472,53 @@ pub(crate) fn qr_completed(layout: &Layout, files: &Files) -> Vec<String> {
 #[cfg(test)]
 pub(crate) fn parse_env_for_tests(text: &str) -> BTreeMap<String, String> {
     parse_env(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_that_yaml_1_1_would_read_as_other_types_are_quoted()
+    -> Result<(), serde_norway::Error> {
+        let value = json!({"models": {"2026-01-01": {}, "yes": {"n": 1}}, "name": "on", "list": ["1_000", {"a": null}], "e": []});
+        let text = replace_block("# kept\nother: 1\n", "block", Some(&value));
+        assert!(text.starts_with("# kept\nother: 1\nblock:\n"), "{text}");
+        assert!(
+            text.contains("\"2026-01-01\": {}") && text.contains("\"name\": \"on\""),
+            "{text}"
+        );
+        let back: Value = serde_norway::from_str(&text)?;
+        assert_eq!(back["block"], value);
+        Ok(())
+    }
+
+    #[test]
+    fn env_values_that_dotenv_would_expand_are_refused_naming_the_key() {
+        let layout = crate::locate(agent_proto::Product::Hermes, Path::new("/h"), &|_| None);
+        let state = DesiredState {
+            runtime_id: "jvs-1".into(),
+            generation: 1,
+            product: agent_proto::Product::Hermes,
+            repair_drift: false,
+            report_interval_secs: 30,
+            model: None,
+            channels: vec![agent_proto::Channel {
+                code: "feishu".into(),
+                mode: "Simple".into(),
+                settings: json!({"appId": "cli", "appSecret": "a${HOME}b"})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+            }],
+        };
+        let error = plan(&layout, &Files::new(), &state, &Owned::default()).expect_err("refused");
+        assert_eq!(
+            error,
+            RenderError::EnvValue {
+                key: "FEISHU_APP_SECRET".into()
+            }
+        );
+        assert!(!error.to_string().contains("a${HOME}b"));
+    }
 }

@@ -124,6 +124,8 @@ pub enum RenderError {
     WrongProduct { desired: Product, layout: Product },
     #[error("channel {0:?} is not one amc knows")]
     UnknownChannel(String),
+    #[error("the value of {key} holds `${{`, which Hermes's .env reader would expand")]
+    EnvValue { key: String },
 }
 
 /// Where `product` keeps its files for a user whose home is `home`, honouring the environment
@@ -474,12 +476,15 @@ mod tests {
             "{config}"
         );
         assert!(config.contains("terminal:\n  backend: local\n"));
-        assert!(config.contains("provider: provider-corp") && config.contains("default: big"));
         assert!(
-            config.contains("key_env: AMC_PROVIDER_CORP_API_KEY")
+            config.contains("\"provider\": \"custom:provider-corp\"")
+                && config.contains("\"default\": \"big\"")
+        );
+        assert!(
+            config.contains("\"key_env\": \"AMC_PROVIDER_CORP_API_KEY\"")
                 && !config.contains("sk-secret-1")
         );
-        assert!(config.contains("qqbot:"));
+        assert!(config.contains("\"qqbot\":"));
         let env = &files[&env_path];
         assert!(env.starts_with("# keys\nOPENROUTER_API_KEY=sk-or\n"));
         assert_eq!(

@@ -57,6 +57,19 @@ fn parse_value(path: &Path, text: &str) -> Result<Value, RenderError> {
     Ok(value.unwrap_or(Value::Null))
 }
 
+/// OpenClaw substitutes `${NAME}` in every string of its config; `$${` is its escape for a
+/// literal `${`, so what amc delivers arrives as it was sent.
+fn escaped(value: &Value) -> Value {
+    match value {
+        Value::String(s) if s.contains("${") => Value::String(s.replace("${", "$${")),
+        Value::Array(items) => Value::Array(items.iter().map(escaped).collect()),
+        Value::Object(map) => {
+            Value::Object(map.iter().map(|(k, v)| (k.clone(), escaped(v))).collect())
+        }
+        other => other.clone(),
+    }
+}
+
 fn input(value: &Value) -> CstInputValue {
     match value {
         Value::Null => CstInputValue::Null,
@@ -111,8 +124,9 @@ impl Doc {
         self.find(path)?.get(key)?.value()?.to_serde_value()
     }
 
-    /// Sets `key` of the object at `path` to `value`, unless it already is that.
+    /// Sets `key` of the object at `path` to `value` (escaped), unless it already is that.
     fn set(&self, path: &[&str], key: &str, value: &Value) {
+        let value = &escaped(value);
         if self.current(path, key).as_ref() == Some(value) {
             return;
         }
@@ -212,6 +226,16 @@ fn native(
     }
 }
 
+/// Plugin entries a channel needs besides its own: WeCom's channel validates only with the
+/// `wecom` entry while its plugin is not installed, and the installed plugin is enabled by its
+/// manifest id.
+fn companion_plugins(channel_id: &str) -> &'static [&'static str] {
+    match channel_id {
+        "wecom" => &["wecom-openclaw-plugin"],
+        _ => &[],
+    }
+}
+
 /// The ids of a channel code, settings aside.
 fn ids_of(code: &str) -> Option<(String, String)> {
     native(code, "Simple", &Map::new())
@@ -290,8 +314,12 @@ pub(crate) fn plan(
     for gone in owned.channels.iter().filter(|c| !now.channels.contains(*c)) {
         if let Some((channel_id, plugin_id)) = ids_of(gone) {
             doc.remove(&["channels"], &channel_id);
-            if owned.plugins.contains(&plugin_id) && !plugins_needed.contains(&plugin_id) {
-                doc.remove(&["plugins", "entries"], &plugin_id);
+            for plugin in std::iter::once(plugin_id.as_str())
+                .chain(companion_plugins(&channel_id).iter().copied())
+            {
+                if owned.plugins.contains(plugin) && !plugins_needed.contains(plugin) {
+                    doc.remove(&["plugins", "entries"], plugin);
+                }
             }
         }
     }
