@@ -56,25 +56,31 @@ pub enum DesiredError {
     Unsettled,
 }
 
-/// The desired state of `runtime` at its current generation: read in parts, then checked
-/// against the generation read again, so no part is older or newer than the number it carries.
+/// The desired state of runtime `runtime_id` at its current generation: read in parts, then
+/// checked against the runtime read again — every change to a part bumps the generation — so no
+/// part is older or newer than the number it carries. (Other writes of the tenant, reports
+/// above all, do not make it read again.)
 pub async fn desired_state(
     store: &Store,
     cache: &ModelCache,
-    runtime: &AgentRuntime,
+    tenant_id: &str,
+    runtime_id: &str,
     report_interval_secs: u64,
 ) -> Result<DesiredState, DesiredError> {
-    let product = Product::of_agent_provider(&runtime.agent_provider)
-        .ok_or_else(|| DesiredError::Unmanaged(runtime.agent_provider.clone()))?;
-    let mut current = runtime.clone();
-    for _ in 0..ATTEMPTS {
-        let state = read(store, cache, &current, product, report_interval_secs).await?;
-        let after = store
-            .agent_runtime(&current.tenant_id, &current.id)
+    let read_runtime = || async {
+        store
+            .agent_runtime(tenant_id, runtime_id)
             .await?
             .filter(|r| !r.deleted)
-            .ok_or(DesiredError::Gone)?;
-        if after.generation == current.generation && after.repair_drift == current.repair_drift {
+            .ok_or(DesiredError::Gone)
+    };
+    let mut current = read_runtime().await?;
+    for _ in 0..ATTEMPTS {
+        let product = Product::of_agent_provider(&current.agent_provider)
+            .ok_or_else(|| DesiredError::Unmanaged(current.agent_provider.clone()))?;
+        let state = read(store, cache, &current, product, report_interval_secs).await?;
+        let after = read_runtime().await?;
+        if after == current {
             return Ok(state);
         }
         current = after;
@@ -90,19 +96,15 @@ async fn read(
     report_interval_secs: u64,
 ) -> Result<DesiredState, DesiredError> {
     let tenant = &runtime.tenant_id;
-    let listing = store
-        .runtime_listing(tenant, &runtime.id)
-        .await?
-        .ok_or(DesiredError::Gone)?;
-    let model = match &listing.model_template {
-        Some(effective) => {
-            let key = (tenant.clone(), effective.model_template_id.clone());
+    let model = match &runtime.model_template_id {
+        Some(model_template_id) => {
+            let key = (tenant.clone(), model_template_id.clone());
             // Read before the group: a write committing meanwhile makes the entry stale at once.
             let version = store.tenant_version(tenant).await?;
             match cache.get(&key, version) {
                 Some(config) => Some(config),
                 None => {
-                    let config = model_config(store, tenant, &effective.model_template_id).await?;
+                    let config = model_config(store, tenant, model_template_id).await?;
                     cache.put(key, version, config.clone());
                     Some(config)
                 }

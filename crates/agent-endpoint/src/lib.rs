@@ -355,9 +355,10 @@ async fn desired(
     Query(query): Query<DesiredQuery>,
 ) -> Result<Response, AgentError> {
     let credential = authenticate(&state, &headers).await?;
-    let mut runtime = live_runtime(&state, &credential).await?;
+    let runtime = live_runtime(&state, &credential).await?;
     let wait = Duration::from_secs(query.wait.unwrap_or(0).min(agent_proto::MAX_WAIT_SECS));
-    if let Some(held) = query.generation
+    let held = query.generation;
+    if let Some(held) = held
         && held == runtime.generation
         && !wait.is_zero()
     {
@@ -365,15 +366,12 @@ async fn desired(
         if tokio::time::timeout(wait, changed).await.is_err() {
             return Ok(StatusCode::NO_CONTENT.into_response());
         }
-        runtime = live_runtime(&state, &credential).await?;
-        if runtime.generation == held {
-            return Ok(StatusCode::NO_CONTENT.into_response());
-        }
     }
     let desired = desired_state(
         &state.store,
         &state.models,
-        &runtime,
+        &credential.tenant_id,
+        &credential.runtime_id,
         state.config.report_interval.as_secs().max(1),
     )
     .await
@@ -385,6 +383,10 @@ async fn desired(
             AgentError::Internal
         }
     })?;
+    if held == Some(desired.generation) && !wait.is_zero() {
+        // Woken by the runtime going away and coming back the same, or by a race: nothing new.
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
     Ok(axum::Json(desired).into_response())
 }
 

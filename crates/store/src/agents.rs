@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use domain::runtime::AgentStatus;
 use sqlx::Row;
 
+use crate::delivery::EFFECTIVE_MODEL_TEMPLATE;
 use crate::query::Sql;
 use crate::runtimes::Runtime;
 use crate::{Store, StoreError, transact};
@@ -59,6 +60,8 @@ pub struct AgentRuntime {
     pub deleted: bool,
     /// The runtime's own setting, else its resource group's, else `false`.
     pub repair_drift: bool,
+    /// The effective model group: its own, else its resource group's.
+    pub model_template_id: Option<String>,
 }
 
 /// A report, with the facts the server made of it.
@@ -273,12 +276,13 @@ impl Store {
         tenant_id: &str,
         runtime_id: &str,
     ) -> Result<Option<AgentRuntime>, StoreError> {
-        let row = sqlx::query(
+        let row = sqlx::query(&format!(
             "SELECT r.id, r.tenant_id, r.generation, r.agent_provider, r.desktop_status, \
-             COALESCE(r.repair_drift, g.repair_drift, 0) AS repair_drift \
+             COALESCE(r.repair_drift, g.repair_drift, 0) AS repair_drift, \
+             {EFFECTIVE_MODEL_TEMPLATE} AS model_template_id \
              FROM runtimes r LEFT JOIN resource_groups g ON g.id = r.resource_group_id \
-             WHERE r.tenant_id = $1 AND r.id = $2",
-        )
+             WHERE r.tenant_id = $1 AND r.id = $2"
+        ))
         .bind(tenant_id)
         .bind(runtime_id)
         .fetch_optional(&self.pool)
@@ -292,6 +296,7 @@ impl Store {
                 agent_provider: row.try_get("agent_provider")?,
                 deleted: status == "Deleted",
                 repair_drift: row.try_get::<i64, _>("repair_drift")? != 0,
+                model_template_id: row.try_get("model_template_id")?,
             })
         })
         .transpose()

@@ -611,26 +611,6 @@ impl Store {
         Ok((count, page))
     }
 
-    /// One runtime's listing, read past the page cache: the agent endpoint reads one per daemon,
-    /// which would only crowd out the pages of list calls.
-    pub async fn runtime_listing(
-        &self,
-        tenant_id: &str,
-        runtime_id: &str,
-    ) -> Result<Option<RuntimeListing>, StoreError> {
-        let filter = RuntimeFilter {
-            tenant_id: tenant_id.to_string(),
-            ids: Some(vec![runtime_id.to_string()]),
-            include_deleted: true,
-            ..RuntimeFilter::default()
-        };
-        Ok(self
-            .read_runtime_listings(&filter, 0, 1)
-            .await?
-            .into_iter()
-            .next())
-    }
-
     async fn list_runtime_listings_at(
         &self,
         filter: &RuntimeFilter,
