@@ -423,3 +423,26 @@ def test_a_simulated_fleet_runs_a_daemon_per_runtime(server_factory, tmp_path):
         wait_for(lambda: runtime_row(api, rid, provider)["AgentInstanceInfoList"][0]["AgentInstanceStatus"]
                  == "Stopped", f"the report of {rid}", timeout=60, on_fail=srv.log_tail)
     assert (fleet / hermes[0] / "home" / ".hermes" / "config.yaml").exists()
+
+
+def test_a_qr_code_login_completed_on_the_host_configures_the_channel(server, tenant, tmp_path):
+    rid = tenant.create(image=IMG_UBUNTU, name="agent-qr")[0]
+    config_channel(tenant, [rid], "wechat", {})
+    assert get_channels(tenant, rid)["wechat"]["Status"] == "Configuring"
+    agent = Agent(server.binary, tmp_path / "host")
+    install_openclaw(agent)
+    agent.enroll(server.url, token_for(server, rid))
+    agent.start()
+    try:
+        wait_for(lambda: "openclaw-weixin" in agent.openclaw_json.read_text(), "the channel", on_fail=agent.log_text)
+        # The WeChat plugin records the login beside amc's settings, as it does after the scan.
+        data = json.loads(agent.openclaw_json.read_text())
+        data["channels"]["openclaw-weixin"]["accounts"] = {"main": {"enabled": True}}
+        data["channels"]["openclaw-weixin"]["channelConfigUpdatedAt"] = 1
+        agent.openclaw_json.write_text(json.dumps(data, indent=2))
+        wait_for(lambda: get_channels(tenant, rid)["wechat"]["Status"] == "Configured", "the login reported",
+                 on_fail=agent.log_text)
+        assert get_channels(tenant, rid, risk=True)["wechat"]["RiskType"] == "Normal"
+        assert runtime_row(tenant, rid)["QrCodeConfiguringList"] == []
+    finally:
+        agent.kill()

@@ -59,6 +59,10 @@ pub struct Owned {
     /// API channel codes.
     #[serde(default)]
     pub channels: BTreeSet<String>,
+    /// Per API channel code, the keys amc set in the channel's settings (OpenClaw): the agent's
+    /// plugins keep their own beside them (WeChat's records its login there).
+    #[serde(default)]
+    pub channel_keys: BTreeMap<String, BTreeSet<String>>,
     /// OpenClaw plugin entries amc created (an entry the user had stays the user's).
     #[serde(default)]
     pub plugins: BTreeSet<String>,
@@ -423,6 +427,32 @@ mod tests {
             }),
             vec![layout.config.clone(), models]
         );
+    }
+
+    #[test]
+    fn a_plugins_own_keys_beside_a_channel_stay_and_are_no_drift() {
+        let layout = layout(Product::OpenClaw);
+        let mut files = Files::new();
+        let state = desired(Product::OpenClaw, &[("wechat", serde_json::json!({}))]);
+        let owned = converge(&layout, &mut files, &state, &Owned::default());
+        let applied = fingerprint(&layout, &files, &owned);
+        assert!(qr_completed(&layout, &files).is_empty());
+        // The WeChat plugin records its login in the channel's settings.
+        let text = files[&layout.config].replace(
+            "\"enabled\": true\n    }",
+            "\"enabled\": true,\n      \"channelConfigUpdatedAt\": 1,\n      \"accounts\": {\"main\": {\"enabled\": true}}\n    }",
+        );
+        assert!(text.contains("accounts"), "{text}");
+        files.insert(layout.config.clone(), text);
+        assert_eq!(fingerprint(&layout, &files, &owned), applied);
+        assert_eq!(qr_completed(&layout, &files), vec!["wechat".to_string()]);
+        let again = DesiredState {
+            generation: 3,
+            ..state
+        };
+        let owned = converge(&layout, &mut files, &again, &owned);
+        assert!(files[&layout.config].contains("channelConfigUpdatedAt"));
+        assert_eq!(fingerprint(&layout, &files, &owned), applied);
     }
 
     #[test]

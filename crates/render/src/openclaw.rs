@@ -295,7 +295,25 @@ pub(crate) fn plan(
     for channel in &desired.channels {
         let (channel_id, plugin_id, settings) =
             native(&channel.code, &channel.mode, &channel.settings)?;
-        doc.set(&["channels"], &channel_id, &settings);
+        match &settings {
+            Value::Object(keys) => {
+                for (key, value) in keys {
+                    doc.set(&["channels", &channel_id], key, value);
+                }
+                for stale in owned
+                    .channel_keys
+                    .get(&channel.code)
+                    .into_iter()
+                    .flatten()
+                    .filter(|k| !keys.contains_key(*k))
+                {
+                    doc.remove(&["channels", &channel_id], stale);
+                }
+                now.channel_keys
+                    .insert(channel.code.clone(), keys.keys().cloned().collect());
+            }
+            other => doc.set(&["channels"], &channel_id, other),
+        }
         let had_entry = doc
             .find(&["plugins", "entries"])
             .and_then(|e| e.get(&plugin_id))
@@ -452,8 +470,19 @@ pub(crate) fn fingerprint(layout: &Layout, files: &Files, owned: &Owned) -> Fing
         .iter()
         .filter_map(|code| {
             let (channel_id, plugin_id) = ids_of(code)?;
+            let channel = at(&config, &["channels", &channel_id]).map(|found| {
+                match (owned.channel_keys.get(code), found) {
+                    // Only what amc set: the plugin's own keys beside it are not drift.
+                    (Some(keys), Value::Object(map)) => Value::Object(
+                        keys.iter()
+                            .map(|k| (k.clone(), map.get(k).cloned().unwrap_or(Value::Null)))
+                            .collect(),
+                    ),
+                    _ => found.clone(),
+                }
+            });
             let found = json!({
-                "channel": at(&config, &["channels", &channel_id]).map_or(Value::Null, hash_strings),
+                "channel": channel.as_ref().map_or(Value::Null, hash_strings),
                 "enabled": at(&config, &["plugins", "entries", &plugin_id, "enabled"]).cloned().unwrap_or(Value::Null),
             });
             Some((code.clone(), digest(&found)))
