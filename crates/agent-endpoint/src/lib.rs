@@ -440,9 +440,11 @@ async fn report(
             body,
             agent_status,
             agent_version: report.agent.version.clone().filter(|v| !v.is_empty()),
-            model_modified: risk.model_modified,
-            channel_modified: risk.channel_modified,
-            agent_uninstalled: risk.agent_uninstalled,
+            risk: store::runtimes::Risk {
+                model_modified: risk.model_modified,
+                channel_modified: risk.channel_modified,
+                agent_uninstalled: risk.agent_uninstalled,
+            },
             qr_completed,
         })
         .await?;

@@ -60,7 +60,7 @@ pub struct DriftPolicyArgs {
     store: StoreArgs,
 }
 
-fn now_ms() -> i64 {
+pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 

@@ -57,10 +57,6 @@ pub async fn run(store: Store, dir: PathBuf, server: String) {
     }
 }
 
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
-
 /// Installs the agent in the runtime's directory and binds a daemon to the runtime the way
 /// `amc agent enroll` would (a one-time token, spent at once).
 async fn start(
@@ -87,7 +83,7 @@ async fn start(
         std::fs::write(&config_path, minimal)?;
     }
     if daemon::Credentials::load(&agent_dir).is_err() {
-        let now = now_ms();
+        let now = crate::enrolment::now_ms();
         let token = agent_endpoint::secrets::issue(agent_endpoint::secrets::ENROLMENT_PREFIX);
         let enrolment = Enrolment {
             id: token.id,

@@ -76,11 +76,17 @@ impl Client {
         }
     }
 
-    pub async fn enroll(&self, request: &EnrollRequest) -> Result<EnrollResponse, DaemonError> {
+    /// POSTs `body` as JSON and reads the answer as JSON.
+    async fn post<B: serde::Serialize, R: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        timeout: Duration,
+        body: &B,
+    ) -> Result<R, DaemonError> {
         let response = self
-            .request(reqwest::Method::POST, "/enroll")
-            .timeout(Duration::from_secs(30))
-            .json(request)
+            .request(reqwest::Method::POST, path)
+            .timeout(timeout)
+            .json(body)
             .send()
             .await
             .map_err(|e| self.unreachable(e))?;
@@ -88,6 +94,10 @@ impl Client {
             return Err(self.refusal(response).await);
         }
         response.json().await.map_err(|e| self.unreachable(e))
+    }
+
+    pub async fn enroll(&self, request: &EnrollRequest) -> Result<EnrollResponse, DaemonError> {
+        self.post("/enroll", Duration::from_secs(30), request).await
     }
 
     /// The desired state once its generation is not `held` (at once when `held` is `None`);
@@ -120,16 +130,6 @@ impl Client {
     }
 
     pub async fn report(&self, report: &Report) -> Result<ReportAck, DaemonError> {
-        let response = self
-            .request(reqwest::Method::POST, "/report")
-            .timeout(Duration::from_secs(20))
-            .json(report)
-            .send()
-            .await
-            .map_err(|e| self.unreachable(e))?;
-        if !response.status().is_success() {
-            return Err(self.refusal(response).await);
-        }
-        response.json().await.map_err(|e| self.unreachable(e))
+        self.post("/report", Duration::from_secs(20), report).await
     }
 }

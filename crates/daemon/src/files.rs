@@ -86,19 +86,7 @@ pub fn write_atomic(path: &Path, contents: &[u8], secret: bool) -> Result<(), Da
         fs::copy(path, &backup).map_err(|e| DaemonError::io(&backup, e))?;
         set_mode(&backup, 0o600)?;
     }
-    let temporary = sibling(path, &format!(".amc-tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut file = fs::File::create(&temporary).map_err(|e| DaemonError::io(&temporary, e))?;
-        set_mode(&temporary, mode)?;
-        file.write_all(contents)
-            .and_then(|()| file.sync_all())
-            .map_err(|e| DaemonError::io(&temporary, e))?;
-        fs::rename(&temporary, path).map_err(|e| DaemonError::io(path, e))
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&temporary);
-    }
-    result
+    replace(path, contents, mode, ".amc-tmp")
 }
 
 /// Writes a file of the daemon's own, 0600 in a 0700 directory.
@@ -107,10 +95,16 @@ pub fn write_private(path: &Path, contents: &[u8]) -> Result<(), DaemonError> {
         fs::create_dir_all(parent).map_err(|e| DaemonError::io(parent, e))?;
         set_mode(parent, 0o700)?;
     }
-    let temporary = sibling(path, &format!(".tmp-{}", std::process::id()));
+    replace(path, contents, 0o600, ".tmp")
+}
+
+/// Writes `contents` to a temporary file beside `path` (mode `mode`), syncs it and renames it
+/// over `path`; the temporary file is removed when any step fails.
+fn replace(path: &Path, contents: &[u8], mode: u32, suffix: &str) -> Result<(), DaemonError> {
+    let temporary = sibling(path, &format!("{suffix}-{}", std::process::id()));
     let result = (|| {
         let mut file = fs::File::create(&temporary).map_err(|e| DaemonError::io(&temporary, e))?;
-        set_mode(&temporary, 0o600)?;
+        set_mode(&temporary, mode)?;
         file.write_all(contents)
             .and_then(|()| file.sync_all())
             .map_err(|e| DaemonError::io(&temporary, e))?;

@@ -17,7 +17,7 @@ use serde_json::{Map, Value, json};
 
 use crate::{
     Files, Fingerprints, Layout, Owned, Plan, RenderError, Write, channel_code, config_mode,
-    digest, hashed, number,
+    desired_providers, digest, hashed, number,
 };
 
 /// The `.env` variable holding a provider's key.
@@ -223,6 +223,32 @@ fn rewrite_env(text: &str, owned: &BTreeSet<String>, wanted: &BTreeMap<String, S
     out
 }
 
+/// `text` with the top-level map `key` made `after`, when it differs from `before` (what the file
+/// had); a map that ends up empty is dropped unless the file had the key.
+fn update_block(
+    text: &str,
+    config: &Map<String, Value>,
+    key: &str,
+    before: &Map<String, Value>,
+    after: Map<String, Value>,
+) -> String {
+    if &after == before {
+        return text.to_string();
+    }
+    let keep = !after.is_empty() || config.contains_key(key);
+    replace_block(text, key, keep.then_some(Value::Object(after)).as_ref())
+}
+
+/// The agent's `.env` as read.
+fn read_env(layout: &Layout, files: &Files) -> BTreeMap<String, String> {
+    layout
+        .env_file
+        .as_ref()
+        .and_then(|p| files.get(p))
+        .map(|text| parse_env(text))
+        .unwrap_or_default()
+}
+
 fn provider_value(provider: &Provider) -> Value {
     let models: Map<String, Value> = provider
         .models
@@ -294,12 +320,7 @@ pub(crate) fn plan(
     let mut env: BTreeMap<String, String> = BTreeMap::new();
     let mut text = config_text.to_string();
 
-    let providers: BTreeMap<&str, &Provider> = desired
-        .model
-        .iter()
-        .flat_map(|m| &m.providers)
-        .map(|p| (p.id.as_str(), p))
-        .collect();
+    let providers = desired_providers(desired);
     let before = object(&config, "providers");
     let mut after = before.clone();
     for gone in &owned.providers {
@@ -312,14 +333,7 @@ pub(crate) fn plan(
             env.insert(key_env(id), key.expose().to_string());
         }
     }
-    if after != before {
-        let keep = !after.is_empty() || config.contains_key("providers");
-        text = replace_block(
-            &text,
-            "providers",
-            keep.then_some(Value::Object(after)).as_ref(),
-        );
-    }
+    text = update_block(&text, &config, "providers", &before, after);
 
     let default = desired
         .model
@@ -369,14 +383,7 @@ pub(crate) fn plan(
             }
         }
     }
-    if after != before {
-        let keep = !after.is_empty() || config.contains_key("platforms");
-        text = replace_block(
-            &text,
-            "platforms",
-            keep.then_some(Value::Object(after)).as_ref(),
-        );
-    }
+    text = update_block(&text, &config, "platforms", &before, after);
 
     let mut writes = Vec::new();
     if text != config_text {
@@ -410,12 +417,7 @@ pub(crate) fn fingerprint(layout: &Layout, files: &Files, owned: &Owned) -> Fing
         .get(&layout.config)
         .and_then(|text| parse_yaml(&layout.config, text).ok())
         .unwrap_or_default();
-    let env = layout
-        .env_file
-        .as_ref()
-        .and_then(|p| files.get(p))
-        .map(|text| parse_env(text))
-        .unwrap_or_default();
+    let env = read_env(layout, files);
     let env_of = |key: &str| env.get(key).map_or(Value::Null, |v| hashed(v));
     let model = (!owned.providers.is_empty() || owned.default_model).then(|| {
         let providers = object(&config, "providers");
@@ -456,12 +458,7 @@ pub(crate) fn fingerprint(layout: &Layout, files: &Files, owned: &Owned) -> Fing
 }
 
 pub(crate) fn qr_completed(layout: &Layout, files: &Files) -> Vec<String> {
-    let env = layout
-        .env_file
-        .as_ref()
-        .and_then(|p| files.get(p))
-        .map(|text| parse_env(text))
-        .unwrap_or_default();
+    let env = read_env(layout, files);
     if env.get("WEIXIN_TOKEN").is_some_and(|t| !t.is_empty()) {
         vec!["wechat".to_string()]
     } else {

@@ -230,6 +230,16 @@ pub(crate) fn hashed(secret: &str) -> Value {
     ))
 }
 
+/// The providers of the desired model group, by id.
+pub(crate) fn desired_providers(desired: &DesiredState) -> BTreeMap<&str, &agent_proto::Provider> {
+    desired
+        .model
+        .iter()
+        .flat_map(|m| &m.providers)
+        .map(|p| (p.id.as_str(), p))
+        .collect()
+}
+
 /// The parsed channel code of the desired state.
 pub(crate) fn channel_code(code: &str) -> Result<domain::channels::ChannelCode, RenderError> {
     code.parse()

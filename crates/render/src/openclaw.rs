@@ -8,7 +8,7 @@
 //! `agents.list` → `agents.entries` migration does not touch them), so the installed version
 //! does not change the output.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use agent_proto::{DesiredState, Model, Provider};
@@ -19,7 +19,7 @@ use serde_json::{Map, Value, json};
 
 use crate::{
     Files, Fingerprints, Layout, Owned, Plan, RenderError, Write, channel_code, config_mode,
-    digest, hashed, number,
+    desired_providers, digest, hashed, number,
 };
 
 /// A new file: what `openclaw onboard` would leave, minus everything amc does not need.
@@ -254,12 +254,7 @@ pub(crate) fn plan(
     let doc = Doc::parse(&layout.config, existing.map_or(FRESH, String::as_str))?;
     let mut now = Owned::default();
 
-    let providers: BTreeMap<&str, &Provider> = desired
-        .model
-        .iter()
-        .flat_map(|m| &m.providers)
-        .map(|p| (p.id.as_str(), p))
-        .collect();
+    let providers = desired_providers(desired);
     for gone in owned
         .providers
         .iter()

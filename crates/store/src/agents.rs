@@ -13,7 +13,7 @@ use sqlx::Row;
 
 use crate::delivery::EFFECTIVE_MODEL_TEMPLATE;
 use crate::query::Sql;
-use crate::runtimes::Runtime;
+use crate::runtimes::{Risk, Runtime};
 use crate::{Store, StoreError, transact};
 
 /// An enrolment token or secret as stored (its secret hashed).
@@ -76,9 +76,7 @@ pub struct ReportWrite {
     pub digest: String,
     pub agent_status: AgentStatus,
     pub agent_version: Option<String>,
-    pub model_modified: bool,
-    pub channel_modified: bool,
-    pub agent_uninstalled: bool,
+    pub risk: Risk,
     /// Channel codes whose QR-code login the host completed.
     pub qr_completed: Vec<String>,
 }
@@ -399,9 +397,9 @@ impl Store {
             )
             .bind(report.agent_status.as_str())
             .bind(&report.agent_version)
-            .bind(i64::from(report.model_modified))
-            .bind(i64::from(report.channel_modified))
-            .bind(i64::from(report.agent_uninstalled))
+            .bind(i64::from(report.risk.model_modified))
+            .bind(i64::from(report.risk.channel_modified))
+            .bind(i64::from(report.risk.agent_uninstalled))
             .bind(&report.tenant_id)
             .bind(&report.runtime_id)
             .execute(&mut *tx.tx)
@@ -575,9 +573,10 @@ mod tests {
             digest: digest.into(),
             agent_status: status,
             agent_version: Some("2026.9.6".into()),
-            model_modified: true,
-            channel_modified: false,
-            agent_uninstalled: false,
+            risk: Risk {
+                model_modified: true,
+                ..Risk::default()
+            },
             qr_completed: Vec::new(),
         }
     }
