@@ -4,8 +4,7 @@
 //! other surface.
 
 mod desired;
-pub mod secrets;
-mod watch;
+pub mod watch;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +20,7 @@ use axum::http::{HeaderMap, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use domain::runtime::{AgentStatus, DesktopStatus};
+use domain::secrets;
 use serde::Deserialize;
 use store::Store;
 use store::agents::{AgentCredential, AgentRuntime, EnrolRefusal, ReportWrite};
@@ -273,7 +273,7 @@ async fn enroll(
             (runtime.id.clone(), product, Some(runtime))
         }
     };
-    let issued = secrets::issue(secrets::CREDENTIAL_PREFIX);
+    let issued = secrets::issue(secrets::CREDENTIAL_PREFIX, &mut rand::rngs::OsRng);
     let credential = AgentCredential {
         id: issued.id.clone(),
         tenant_id: enrolment.tenant_id.clone(),

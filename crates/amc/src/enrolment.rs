@@ -96,7 +96,7 @@ pub async fn enroll_token(args: EnrollTokenArgs) -> anyhow::Result<()> {
             .unwrap_or(i64::MAX / 4)
             .saturating_mul(3_600_000)
     });
-    let issued = agent_endpoint::secrets::issue(agent_endpoint::secrets::ENROLMENT_PREFIX);
+    let issued = domain::secrets::issue(domain::secrets::ENROLMENT_PREFIX, &mut rand::rngs::OsRng);
     store
         .create_enrolment(&Enrolment {
             id: issued.id.clone(),

@@ -84,7 +84,7 @@ async fn start(
     }
     if daemon::Credentials::load(&agent_dir).is_err() {
         let now = crate::enrolment::now_ms();
-        let token = agent_endpoint::secrets::issue(agent_endpoint::secrets::ENROLMENT_PREFIX);
+        let token = domain::secrets::issue(domain::secrets::ENROLMENT_PREFIX, &mut rand::rngs::OsRng);
         let enrolment = Enrolment {
             id: token.id,
             tenant_id: tenant.to_string(),
@@ -96,7 +96,7 @@ async fn start(
             created_at: now,
         };
         store.create_enrolment(&enrolment).await?;
-        let issued = agent_endpoint::secrets::issue(agent_endpoint::secrets::CREDENTIAL_PREFIX);
+        let issued = domain::secrets::issue(domain::secrets::CREDENTIAL_PREFIX, &mut rand::rngs::OsRng);
         let credential = AgentCredential {
             id: issued.id,
             tenant_id: tenant.to_string(),

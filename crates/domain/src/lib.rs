@@ -4,6 +4,7 @@
 //! Pure: no I/O and no clock. Time and randomness come in as arguments.
 
 pub mod catalogue;
+pub mod credits;
 pub mod channels;
 pub mod ids;
 pub mod models;
@@ -12,3 +13,4 @@ pub mod paging;
 pub mod providers;
 pub mod resource_groups;
 pub mod runtime;
+pub mod secrets;

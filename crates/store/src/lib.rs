@@ -5,6 +5,7 @@
 
 pub mod agents;
 pub mod channels;
+pub mod credits;
 mod crypto;
 pub mod delivery;
 mod error;

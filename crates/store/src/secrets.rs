@@ -13,6 +13,7 @@ pub const SECRET_COLUMNS: &[(&str, &[&str], &str)] = &[
     ("access_keys", &["id"], "secret_enc"),
     ("model_provider_templates", &["id"], "api_key_enc"),
     ("runtime_channels", &["runtime_id", "code"], "config_enc"),
+    ("gateway_keys", &["id"], "secret_enc"),
 ];
 
 impl Store {

@@ -1,6 +1,6 @@
-//! Enrolment tokens and runtime credentials: `<id>.<secret>`, where the id finds the stored row
-//! and only a SHA-256 of the secret is stored (the secrets are 256 random bits: a slow hash
-//! would add nothing but cost on every daemon call).
+//! Enrolment tokens, runtime credentials and gateway keys: `<id>.<secret>`, where the id finds
+//! the stored row and only a SHA-256 of the secret is stored (the secrets are 256 random bits: a
+//! slow hash would add nothing but cost on every call).
 
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -10,6 +10,8 @@ use subtle::ConstantTimeEq;
 pub const ENROLMENT_PREFIX: &str = "et";
 /// Prefix of runtime credential ids.
 pub const CREDENTIAL_PREFIX: &str = "nc";
+/// Prefix of model gateway keys.
+pub const GATEWAY_KEY_PREFIX: &str = "gk";
 
 /// A freshly made token or credential: the text handed out once, its id and the hash stored.
 pub struct Issued {
@@ -23,9 +25,8 @@ pub fn hash(secret: &str) -> String {
 }
 
 /// A new `<prefix>-<17 alphanumerics>.<64 hex digits>`.
-pub fn issue(prefix: &str) -> Issued {
-    let mut rng = rand::rngs::OsRng;
-    let id = domain::ids::resource_id(prefix, &mut rng);
+pub fn issue(prefix: &str, rng: &mut impl RngCore) -> Issued {
+    let id = crate::ids::resource_id(prefix, rng);
     let mut secret = [0u8; 32];
     rng.fill_bytes(&mut secret);
     let secret = hex::encode(secret);
@@ -41,7 +42,7 @@ pub fn issue(prefix: &str) -> Issued {
 pub fn split<'a>(text: &'a str, prefix: &str) -> Option<(&'a str, &'a str)> {
     let (id, secret) = text.split_once('.')?;
     let well_formed = secret.len() == 64 && secret.bytes().all(|b| b.is_ascii_hexdigit());
-    (domain::ids::looks_like(prefix, id) && well_formed).then_some((id, secret))
+    (crate::ids::looks_like(prefix, id) && well_formed).then_some((id, secret))
 }
 
 /// Whether `secret` hashes to `stored`, in time independent of where they differ.
@@ -55,7 +56,7 @@ mod tests {
 
     #[test]
     fn issued_texts_split_and_match_only_themselves() {
-        let issued = issue(CREDENTIAL_PREFIX);
+        let issued = issue(CREDENTIAL_PREFIX, &mut rand::rngs::OsRng);
         let (id, secret) = split(&issued.text, CREDENTIAL_PREFIX).expect("splits");
         assert_eq!(id, issued.id);
         assert!(matches(secret, &issued.secret_hash));
