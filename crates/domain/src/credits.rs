@@ -207,6 +207,18 @@ pub fn month_of(at_ms: i64) -> (String, i64, i64) {
     (format!("{year:04}-{month:02}"), start, end)
 }
 
+/// The `AgentType` of the credit actions for a runtime: JVS Claw computers (`jvs-…`) running
+/// OpenClaw are `JVS_CLAW`, other OpenClaw runtimes `OPEN_CLAW`; Hermes Agent, which the cloud's
+/// enumeration predates, `HERMES_AGENT`.
+pub fn agent_type(agent_provider: &str, runtime_id: &str) -> &'static str {
+    match agent_provider {
+        "OpenClaw" if runtime_id.starts_with("jvs-") => "JVS_CLAW",
+        "OpenClaw" => "OPEN_CLAW",
+        "HermesAgent" => "HERMES_AGENT",
+        _ => "CREDIT_PACKAGE",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -83,6 +83,15 @@ pub struct Deduction {
     pub ended_at: i64,
 }
 
+/// Why a claim was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shortfall {
+    /// The tenant's usable packs do not leave enough.
+    Packs,
+    /// The agent's quota for the period does not.
+    Quota,
+}
+
 /// A request for more of an agent's budget.
 #[derive(Debug, Clone)]
 pub struct Claim<'a> {
@@ -459,8 +468,11 @@ impl Store {
 
     /// Grows (or creates) lease `claim.lease_id` by a share of what the tenant's packs and the
     /// agent's quota leave after every live lease — at least `claim.need` — and returns the
-    /// units added; `None` when not even `need` is left.
-    pub async fn claim_credits(&self, claim: &Claim<'_>) -> Result<Option<i64>, StoreError> {
+    /// units added; refused when not even `need` is left.
+    pub async fn claim_credits(
+        &self,
+        claim: &Claim<'_>,
+    ) -> Result<Result<i64, Shortfall>, StoreError> {
         transact!(self, &[], |tx| {
             lock_account(tx, claim.tenant_id).await?;
             sqlx::query("DELETE FROM credit_leases WHERE tenant_id = $1 AND expires_at <= $2")
@@ -484,7 +496,11 @@ impl Store {
                 &[claim.tenant_id],
             )
             .await?;
-            let mut available = packs_left - held;
+            let packs_available = packs_left - held;
+            if claim.need > packs_available {
+                return Ok(Err(Shortfall::Packs));
+            }
+            let mut available = packs_available;
             let quota: Option<i64> = sqlx::query(
                 "SELECT quota FROM credit_agents WHERE tenant_id = $1 AND agent_id = $2",
             )
@@ -513,7 +529,7 @@ impl Store {
                 available = available.min(quota - used - agent_held);
             }
             let Some(granted) = domain::credits::lease_size(claim.need, available) else {
-                return Ok(None);
+                return Ok(Err(Shortfall::Quota));
             };
             sqlx::query(
                 "INSERT INTO credit_leases (id, tenant_id, agent_id, held, expires_at) VALUES ($1, $2, $3, $4, $5) \
@@ -526,7 +542,7 @@ impl Store {
             .bind(claim.expires_at)
             .execute(&mut *tx.tx)
             .await?;
-            Ok::<_, StoreError>(Some(granted))
+            Ok::<_, StoreError>(Ok(granted))
         })
     }
 
@@ -908,14 +924,20 @@ mod tests {
     #[tokio::test]
     async fn leases_never_hold_more_than_is_left() -> Result<(), StoreError> {
         let (store, tenant, _dir) = test_store("credit-leases").await?;
-        assert_eq!(store.claim_credits(&claim(&tenant, "l1", 1, 10)).await?, None);
+        assert_eq!(
+            store.claim_credits(&claim(&tenant, "l1", 1, 10)).await?,
+            Err(Shortfall::Packs)
+        );
         let mut p = pack("cp-inst-a", 800, None);
         p.tenant_id = tenant.clone();
         store.add_credit_pack(&p).await?;
         // An eighth of what is left, at least the need.
-        assert_eq!(store.claim_credits(&claim(&tenant, "l1", 1, 10)).await?, Some(100));
-        assert_eq!(store.claim_credits(&claim(&tenant, "l2", 700, 10)).await?, Some(700));
-        assert_eq!(store.claim_credits(&claim(&tenant, "l3", 1, 10)).await?, None);
+        assert_eq!(store.claim_credits(&claim(&tenant, "l1", 1, 10)).await?, Ok(100));
+        assert_eq!(store.claim_credits(&claim(&tenant, "l2", 700, 10)).await?, Ok(700));
+        assert_eq!(
+            store.claim_credits(&claim(&tenant, "l3", 1, 10)).await?,
+            Err(Shortfall::Packs)
+        );
         // Settling moves spent units from the lease to the pack; releasing frees the rest.
         let deduction = Deduction {
             id: "d1".into(),
@@ -949,12 +971,15 @@ mod tests {
         assert!(gone.is_empty());
         assert_eq!(store.credit_packs(&tenant).await?[0].used, 60);
         assert_eq!(store.credits_held(&tenant, None, 20).await?, 700);
-        assert_eq!(store.claim_credits(&claim(&tenant, "l3", 40, 20)).await?, Some(40));
+        assert_eq!(store.claim_credits(&claim(&tenant, "l3", 40, 20)).await?, Ok(40));
         // A quota below what is used refuses; an expired lease frees what it held.
         store
             .set_agent_quotas(&tenant, &[("agent".into(), "OPEN_CLAW".into())], Some(50), 20)
             .await?;
-        assert_eq!(store.claim_credits(&claim(&tenant, "l4", 1, 20)).await?, None);
+        assert_eq!(
+            store.claim_credits(&claim(&tenant, "l4", 1, 20)).await?,
+            Err(Shortfall::Quota)
+        );
         store
             .set_agent_quotas(&tenant, &[("agent".into(), "OPEN_CLAW".into())], None, 20)
             .await?;
