@@ -1,6 +1,7 @@
 //! A runtime's desired state, assembled from the store: its effective model group (own
 //! assignment, else its resource group's) with providers and models, its channels, and its
-//! drift policy, as of one generation.
+//! drift policy, as of one generation. Providers amc proxies reach the host pointed at amc's
+//! model gateway with the runtime's gateway key, never with their vendor's address and key.
 
 use agent_proto::{Channel, DesiredState, Model, ModelConfig, Product, Provider, SecretText};
 use serde_json::{Map, Value};
@@ -17,11 +18,29 @@ const CACHED_GROUPS: usize = 256;
 /// in the same second.
 #[derive(Default)]
 pub struct ModelCache(
-    std::sync::Mutex<std::collections::HashMap<(String, String), (u64, ModelConfig)>>,
+    std::sync::Mutex<std::collections::HashMap<(String, String), (u64, GroupModels)>>,
 );
 
+/// A resolved model group: what every runtime using it is given, and which of its providers
+/// (by index) the gateway serves.
+#[derive(Debug, Clone)]
+struct GroupModels {
+    config: ModelConfig,
+    proxied: Vec<(usize, Protocol)>,
+}
+
+/// The protocol of a proxied provider: it decides the address an agent is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    OpenAi,
+    Anthropic,
+}
+
+/// Where a runtime's host reaches the model gateway: `http://host:port`, without `/v1`.
+pub struct GatewayAddress<'a>(pub &'a str);
+
 impl ModelCache {
-    fn get(&self, key: &(String, String), version: u64) -> Option<ModelConfig> {
+    fn get(&self, key: &(String, String), version: u64) -> Option<GroupModels> {
         let entries = self.0.lock().ok()?;
         entries
             .get(key)
@@ -29,7 +48,7 @@ impl ModelCache {
             .map(|(_, c)| c.clone())
     }
 
-    fn put(&self, key: (String, String), version: u64, config: ModelConfig) {
+    fn put(&self, key: (String, String), version: u64, config: GroupModels) {
         if let Ok(mut entries) = self.0.lock() {
             if entries.len() >= CACHED_GROUPS {
                 entries.retain(|_, (at, _)| *at == version);
@@ -66,6 +85,7 @@ pub async fn desired_state(
     tenant_id: &str,
     runtime_id: &str,
     report_interval_secs: u64,
+    gateway: GatewayAddress<'_>,
 ) -> Result<DesiredState, DesiredError> {
     let read_runtime = || async {
         store
@@ -78,7 +98,15 @@ pub async fn desired_state(
     for _ in 0..ATTEMPTS {
         let product = Product::of_agent_provider(&current.agent_provider)
             .ok_or_else(|| DesiredError::Unmanaged(current.agent_provider.clone()))?;
-        let state = read(store, cache, &current, product, report_interval_secs).await?;
+        let state = read(
+            store,
+            cache,
+            &current,
+            product,
+            report_interval_secs,
+            &gateway,
+        )
+        .await?;
         let after = read_runtime().await?;
         if after == current {
             return Ok(state);
@@ -94,6 +122,7 @@ async fn read(
     runtime: &AgentRuntime,
     product: Product,
     report_interval_secs: u64,
+    gateway: &GatewayAddress<'_>,
 ) -> Result<DesiredState, DesiredError> {
     let tenant = &runtime.tenant_id;
     let model = match &runtime.model_template_id {
@@ -101,14 +130,15 @@ async fn read(
             let key = (tenant.clone(), model_template_id.clone());
             // Read before the group: a write committing meanwhile makes the entry stale at once.
             let version = store.tenant_version(tenant).await?;
-            match cache.get(&key, version) {
-                Some(config) => Some(config),
+            let group = match cache.get(&key, version) {
+                Some(group) => group,
                 None => {
-                    let config = model_config(store, tenant, model_template_id).await?;
-                    cache.put(key, version, config.clone());
-                    Some(config)
+                    let group = model_config(store, tenant, model_template_id).await?;
+                    cache.put(key, version, group.clone());
+                    group
                 }
-            }
+            };
+            Some(through_gateway(store, runtime, group, gateway).await?)
         }
         None => None,
     };
@@ -136,11 +166,60 @@ async fn read(
     })
 }
 
+/// The group as this runtime is given it: proxied providers pointed at the gateway, with the
+/// runtime's gateway key (made the first time one is needed; none after all were revoked, so
+/// that the gateway refuses the host until an operator issues a new one).
+async fn through_gateway(
+    store: &Store,
+    runtime: &AgentRuntime,
+    group: GroupModels,
+    gateway: &GatewayAddress<'_>,
+) -> Result<ModelConfig, DesiredError> {
+    let GroupModels {
+        mut config,
+        proxied,
+    } = group;
+    if proxied.is_empty() {
+        return Ok(config);
+    }
+    let key = match store
+        .delivered_gateway_key(&runtime.tenant_id, &runtime.id)
+        .await?
+    {
+        (Some((_, key)), _) => Some(key),
+        (None, true) => None,
+        (None, false) => Some(
+            store
+                .issue_gateway_key(&runtime.tenant_id, &runtime.id, false, now_ms())
+                .await?,
+        ),
+    };
+    let root = gateway.0.trim_end_matches('/');
+    for (index, protocol) in proxied {
+        if let Some(provider) = config.providers.get_mut(index) {
+            // Anthropic's clients add `/v1/messages` to the base URL themselves.
+            provider.base_url = match protocol {
+                Protocol::OpenAi => format!("{root}/v1"),
+                Protocol::Anthropic => root.to_string(),
+            };
+            provider.api_key = key.clone().map(SecretText);
+        }
+    }
+    Ok(config)
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
 async fn model_config(
     store: &Store,
     tenant: &str,
     model_template_id: &str,
-) -> Result<ModelConfig, DesiredError> {
+) -> Result<GroupModels, DesiredError> {
     let providers = store.providers_of(tenant, model_template_id).await?;
     let models = store.llm_templates_of(tenant, model_template_id).await?;
     let default_model = models
@@ -148,12 +227,21 @@ async fn model_config(
         .find(|m| m.is_default)
         .map(|m| m.model_ref().to_string());
     let mut delivered = Vec::with_capacity(providers.len());
+    let mut proxied_at = Vec::new();
     for provider in providers {
-        // Providers served through amc's credit proxy reach the host without their vendor key;
-        // one with no address of its own has nothing to deliver until the gateway serves it.
+        // Providers served through amc's gateway reach the host without their vendor's
+        // address and key (set per runtime by `through_gateway`).
         let proxied = provider.provider_type == "WuyingCredit" || provider.enable_wuying_proxy;
-        if provider.base_url.is_empty() {
+        if provider.base_url.is_empty() && !proxied {
             continue;
+        }
+        if proxied {
+            let protocol = if provider.api == "anthropic-messages" {
+                Protocol::Anthropic
+            } else {
+                Protocol::OpenAi
+            };
+            proxied_at.push((delivered.len(), protocol));
         }
         let models = models
             .iter()
@@ -169,7 +257,11 @@ async fn model_config(
         delivered.push(Provider {
             id: provider.provider_name.clone(),
             name: provider.name.clone(),
-            base_url: provider.base_url.clone(),
+            base_url: if proxied {
+                String::new()
+            } else {
+                provider.base_url.clone()
+            },
             api: provider.api.clone(),
             api_key: if proxied {
                 None
@@ -182,10 +274,13 @@ async fn model_config(
             models,
         });
     }
-    Ok(ModelConfig {
-        model_template_id: model_template_id.to_string(),
-        default_model,
-        providers: delivered,
+    Ok(GroupModels {
+        config: ModelConfig {
+            model_template_id: model_template_id.to_string(),
+            default_model,
+            providers: delivered,
+        },
+        proxied: proxied_at,
     })
 }
 

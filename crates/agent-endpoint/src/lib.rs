@@ -28,7 +28,7 @@ use store::runtimes::Runtime;
 use web::body::BodyLimits;
 use web::{Dialect, ErrorBody, Failure};
 
-pub use desired::{DesiredError, ModelCache, desired_state};
+pub use desired::{DesiredError, GatewayAddress, ModelCache, desired_state};
 pub use watch::Watch;
 
 /// The largest request body the endpoint reads.
@@ -46,6 +46,9 @@ pub struct AgentConfig {
     pub grace: Duration,
     /// How often waiting polls are checked for a new generation.
     pub watch_tick: Duration,
+    /// Where agents reach the model gateway (`http://host:port`); by default the address the
+    /// daemon itself reached this server at.
+    pub gateway_url: Option<String>,
 }
 
 impl Default for AgentConfig {
@@ -54,6 +57,7 @@ impl Default for AgentConfig {
             report_interval: Duration::from_secs(30),
             grace: Duration::from_secs(90),
             watch_tick: Duration::from_millis(250),
+            gateway_url: None,
         }
     }
 }
@@ -373,6 +377,7 @@ async fn desired(
         &credential.tenant_id,
         &credential.runtime_id,
         state.config.report_interval.as_secs().max(1),
+        GatewayAddress(&gateway_address(&state.config, &headers)),
     )
     .await
     .map_err(|error| match error {
@@ -388,6 +393,20 @@ async fn desired(
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
     Ok(axum::Json(desired).into_response())
+}
+
+/// The gateway's address for a daemon's agent: the configured one, else the server as the
+/// daemon addressed it (its `Host`), which its host can reach.
+fn gateway_address(config: &AgentConfig, headers: &HeaderMap) -> String {
+    if let Some(url) = &config.gateway_url {
+        return url.clone();
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_graphic()))
+        .unwrap_or("127.0.0.1:8080");
+    format!("http://{host}")
 }
 
 fn check_report(report: &Report) -> Result<(), AgentError> {

@@ -64,7 +64,7 @@ pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-async fn runtime_tenant(store: &store::Store, runtime: &str) -> anyhow::Result<String> {
+pub async fn runtime_tenant(store: &store::Store, runtime: &str) -> anyhow::Result<String> {
     store
         .runtime_tenant(runtime)
         .await?

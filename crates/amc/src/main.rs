@@ -3,6 +3,7 @@
 
 mod agent;
 mod call;
+mod credits;
 mod enrolment;
 mod setup;
 mod sim_fleet;
@@ -97,6 +98,28 @@ struct ServeArgs {
     /// Seconds without a report after which a runtime's agent turns Unavailable.
     #[arg(long, env = "AMC_AGENT_GRACE_SECS", default_value_t = 90)]
     agent_grace_secs: u64,
+    /// Where agents reach the model gateway, `http://host:port` (it serves under `/v1`); by
+    /// default the address each node daemon reaches this server at.
+    #[arg(long, env = "AMC_GATEWAY_URL")]
+    gateway_url: Option<String>,
+    /// Upstream addresses (CIDR blocks or addresses, comma-separated) the gateway may reach
+    /// although refused by default (link-local, cloud metadata).
+    #[arg(long, env = "AMC_GATEWAY_ALLOW", value_delimiter = ',')]
+    gateway_allow: Vec<String>,
+    /// Upstream addresses the gateway must never reach (loopback and private ones are allowed
+    /// by default, for local models).
+    #[arg(long, env = "AMC_GATEWAY_DENY", value_delimiter = ',')]
+    gateway_deny: Vec<String>,
+    /// Seconds an upstream may take to connect, to answer, or between two pieces of a stream,
+    /// before the call fails over to the group's next model.
+    #[arg(long, env = "AMC_GATEWAY_UPSTREAM_TIMEOUT_SECS", default_value_t = 120)]
+    gateway_upstream_timeout_secs: u64,
+    /// The OpenAI-compatible upstream of WuyingCredit providers that name no base URL.
+    #[arg(long, env = "AMC_CREDIT_UPSTREAM_URL")]
+    credit_upstream_url: Option<String>,
+    /// The API key sent to the credit upstream.
+    #[arg(long, env = "AMC_CREDIT_UPSTREAM_KEY", hide_env_values = true)]
+    credit_upstream_key: Option<String>,
 }
 
 impl ServeArgs {
@@ -126,6 +149,16 @@ enum AdminCommand {
     /// Whether drift on a runtime (or the runtimes of a resource group) is repaired at once or
     /// reported and left in place.
     DriftPolicy(enrolment::DriftPolicyArgs),
+    /// Model credit packs.
+    Credits {
+        #[command(subcommand)]
+        command: credits::CreditsCommand,
+    },
+    /// Issue a new model gateway key for a runtime (revoking its earlier ones; its node daemon
+    /// receives it) and print it last, or revoke them all with `--revoke`.
+    GatewayKey(credits::GatewayKeyArgs),
+    /// The gateway's per-minute request and token limits of a runtime (each call sets both).
+    RateLimit(credits::RateLimitArgs),
     /// Re-encrypt every stored secret under a new master key and replace the key file. Stop
     /// every server using the store first. With `AMC_MASTER_KEY` set, prints the new key to put
     /// there instead.
@@ -196,6 +229,15 @@ fn main() -> anyhow::Result<()> {
             Command::Admin {
                 command: AdminCommand::DriftPolicy(args),
             } => enrolment::drift_policy(args).await,
+            Command::Admin {
+                command: AdminCommand::Credits { command },
+            } => credits::credits(command).await,
+            Command::Admin {
+                command: AdminCommand::GatewayKey(args),
+            } => credits::gateway_key(args).await,
+            Command::Admin {
+                command: AdminCommand::RateLimit(args),
+            } => credits::rate_limit(args).await,
             Command::Call(args) => call::run(args).await,
             Command::Agent { command } => agent::run(command).await,
         }
@@ -243,11 +285,32 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         agent_endpoint::AgentConfig {
             report_interval: Duration::from_secs(args.agent_report_interval_secs.max(1)),
             grace: Duration::from_secs(args.agent_grace_secs.max(1)),
+            gateway_url: args.gateway_url.clone(),
             ..agent_endpoint::AgentConfig::default()
         },
     );
+    let addresses = gateway::AddressPolicy::new(
+        gateway::AddressPolicy::parse_list(&args.gateway_allow)
+            .map_err(|e| anyhow::anyhow!("--gateway-allow: {e}"))?,
+        gateway::AddressPolicy::parse_list(&args.gateway_deny)
+            .map_err(|e| anyhow::anyhow!("--gateway-deny: {e}"))?,
+    );
+    let models = gateway::GatewayState::start(
+        store.clone(),
+        gateway::GatewayConfig {
+            addresses,
+            upstream_timeout: Duration::from_secs(args.gateway_upstream_timeout_secs.max(1)),
+            credit_upstream: gateway::CreditUpstream {
+                base_url: args.credit_upstream_url.clone(),
+                api_key: args.credit_upstream_key.clone(),
+            },
+        },
+    )?;
+    let meter = models.meter();
     // The POP API answers every path no other surface claims.
-    let app = agent_endpoint::router(agents).merge(api::router(state));
+    let app = agent_endpoint::router(agents)
+        .merge(gateway::router(models))
+        .merge(api::router(state));
     web::serve(
         listener,
         app,
@@ -256,6 +319,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         shutdown_signal(),
     )
     .await?;
+    // What the gateway metered and not yet wrote, and the leases it holds.
+    meter.flush(true).await;
     store.close().await;
     Ok(())
 }

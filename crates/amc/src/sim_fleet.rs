@@ -84,7 +84,8 @@ async fn start(
     }
     if daemon::Credentials::load(&agent_dir).is_err() {
         let now = crate::enrolment::now_ms();
-        let token = domain::secrets::issue(domain::secrets::ENROLMENT_PREFIX, &mut rand::rngs::OsRng);
+        let token =
+            domain::secrets::issue(domain::secrets::ENROLMENT_PREFIX, &mut rand::rngs::OsRng);
         let enrolment = Enrolment {
             id: token.id,
             tenant_id: tenant.to_string(),
@@ -96,7 +97,8 @@ async fn start(
             created_at: now,
         };
         store.create_enrolment(&enrolment).await?;
-        let issued = domain::secrets::issue(domain::secrets::CREDENTIAL_PREFIX, &mut rand::rngs::OsRng);
+        let issued =
+            domain::secrets::issue(domain::secrets::CREDENTIAL_PREFIX, &mut rand::rngs::OsRng);
         let credential = AgentCredential {
             id: issued.id,
             tenant_id: tenant.to_string(),

@@ -216,6 +216,14 @@ table! {
     RESOURCE_GROUP_NOT_EMPTY: "DeleteConflict.ResourceGroup.Resource", 400,
         "The resource group {} still holds {} runtime(s); move them to another group (MoveResources) or delete them first.",
         "DeleteResourceGroup of a group that still holds runtimes.";
+
+    // -- model credits (wss 2021-12-21)
+    AGENT_NOT_FOUND: "InvalidAgentId.NotFound", 404,
+        "The specified agent {} does not exist.",
+        "An AgentId (a runtime id) that is not the caller's.";
+    CREDIT_PACKAGE_NOT_FOUND: "InvalidInstanceId.NotFound", 404,
+        "The specified credit package {} does not exist.",
+        "A credit package instance id (`cp-inst-…`) that is not the caller's.";
 }
 
 /// Logs the detail and answers the opaque `InternalError`.

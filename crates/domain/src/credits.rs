@@ -54,7 +54,11 @@ impl Decimal {
     /// From what `LlmFacts` keeps (it accepted JSON numbers, so exponents may appear).
     fn from_price(text: &str) -> Option<Decimal> {
         Decimal::parse(text).or_else(|| {
-            let value = text.trim().parse::<f64>().ok().filter(|v| v.is_finite() && *v >= 0.0)?;
+            let value = text
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite() && *v >= 0.0)?;
             Decimal::parse(&format!("{value:.9}"))
         })
     }

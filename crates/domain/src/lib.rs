@@ -4,8 +4,8 @@
 //! Pure: no I/O and no clock. Time and randomness come in as arguments.
 
 pub mod catalogue;
-pub mod credits;
 pub mod channels;
+pub mod credits;
 pub mod ids;
 pub mod models;
 pub mod office_sites;

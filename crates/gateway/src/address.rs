@@ -83,11 +83,12 @@ impl Resolve for PolicyResolver {
         let policy = self.0.clone();
         Box::pin(async move {
             let host = name.as_str().to_string();
-            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
+            let found: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let permitted: Vec<SocketAddr> = found
+                .into_iter()
+                .filter(|a| policy.permits(a.ip()))
                 .collect();
-            let permitted: Vec<SocketAddr> =
-                found.into_iter().filter(|a| policy.permits(a.ip())).collect();
             if permitted.is_empty() {
                 return Err(format!("{host} resolves to no address the gateway may reach").into());
             }
@@ -107,7 +108,13 @@ mod tests {
     #[test]
     fn metadata_is_refused_and_local_models_allowed() {
         let policy = AddressPolicy::default();
-        for refused in ["169.254.169.254", "100.100.100.200", "fe80::1", "::ffff:169.254.169.254", "0.0.0.0"] {
+        for refused in [
+            "169.254.169.254",
+            "100.100.100.200",
+            "fe80::1",
+            "::ffff:169.254.169.254",
+            "0.0.0.0",
+        ] {
             assert!(!policy.permits(ip(refused)), "{refused}");
         }
         for allowed in ["127.0.0.1", "10.1.2.3", "192.168.0.10", "::1", "8.8.8.8"] {

@@ -109,7 +109,10 @@ impl GatewayState {
 /// The gateway's router, mounted under [`PREFIX`].
 pub fn router(state: GatewayState) -> Router {
     let router = Router::new()
-        .route(&format!("{PREFIX}/chat/completions"), post(chat_completions))
+        .route(
+            &format!("{PREFIX}/chat/completions"),
+            post(chat_completions),
+        )
         .route(&format!("{PREFIX}/messages"), post(messages))
         .route(&format!("{PREFIX}/models"), get(models))
         .with_state(state);
@@ -133,7 +136,10 @@ fn presented_key(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
 }
 
@@ -220,7 +226,10 @@ fn run_id(headers: &HeaderMap) -> String {
         .filter_map(|h| headers.get(*h).and_then(|v| v.to_str().ok()))
         .map(str::trim)
         .find(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
-        .map_or_else(|| format!("run-{}", uuid::Uuid::new_v4().simple()), str::to_string)
+        .map_or_else(
+            || format!("run-{}", uuid::Uuid::new_v4().simple()),
+            str::to_string,
+        )
 }
 
 fn now_ms() -> i64 {
@@ -321,8 +330,9 @@ async fn send(
     ask: &Ask,
     headers: &HeaderMap,
 ) -> Result<reqwest::Response, GatewayError> {
-    let url = reqwest::Url::parse(&upstream_url(route))
-        .map_err(|_| GatewayError::Upstream(format!("{} has no valid base URL", route.model_ref)))?;
+    let url = reqwest::Url::parse(&upstream_url(route)).map_err(|_| {
+        GatewayError::Upstream(format!("{} has no valid base URL", route.model_ref))
+    })?;
     // Names are checked as they resolve (see `address`); literal addresses here.
     let host = url.host_str().unwrap_or_default();
     if let Ok(ip) = host.trim_matches(['[', ']']).parse::<std::net::IpAddr>()
@@ -334,9 +344,7 @@ async fn send(
     body.insert("model".into(), Value::String(route.llm_code.clone()));
     if ask.stream && route.protocol == Protocol::OpenAi {
         // Token counts arrive only when asked for.
-        let options = body
-            .entry("stream_options")
-            .or_insert_with(|| json!({}));
+        let options = body.entry("stream_options").or_insert_with(|| json!({}));
         if let Value::Object(options) = options {
             options.insert("include_usage".into(), Value::Bool(true));
         } else {
@@ -464,7 +472,10 @@ async fn answer_with(
     Ok(response)
 }
 
-async fn read_whole(state: &GatewayState, answer: reqwest::Response) -> Result<Bytes, GatewayError> {
+async fn read_whole(
+    state: &GatewayState,
+    answer: reqwest::Response,
+) -> Result<Bytes, GatewayError> {
     use futures_util::StreamExt;
     let mut stream = answer.bytes_stream();
     let mut body = Vec::new();

@@ -175,7 +175,10 @@ impl Meter {
         }
         let retry_after = 60 - epoch_secs % 60;
         if limits.rpm.is_some_and(|rpm| state.requests >= rpm) {
-            return Err(GatewayError::RateLimited("requests per minute", retry_after));
+            return Err(GatewayError::RateLimited(
+                "requests per minute",
+                retry_after,
+            ));
         }
         if limits.tpm.is_some_and(|tpm| state.tokens >= tpm) {
             return Err(GatewayError::RateLimited("tokens per minute", retry_after));
@@ -263,7 +266,9 @@ impl Meter {
                 && !state.claiming
                 && (closing || state.last_active.elapsed() >= IDLE);
             let release = idle && state.held > 0;
-            if spent == 0 && !release && (state.held == 0 || state.renewed.elapsed() < LEASE_TTL / 3)
+            if spent == 0
+                && !release
+                && (state.held == 0 || state.renewed.elapsed() < LEASE_TTL / 3)
             {
                 continue;
             }

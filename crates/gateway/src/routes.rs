@@ -65,7 +65,11 @@ impl Routes {
     /// `provider/llmCode` or a bare `llmCode`.
     pub fn find(&self, model: &str) -> Option<usize> {
         if model.is_empty() || model == "default" {
-            return self.default.or(if self.routes.is_empty() { None } else { Some(0) });
+            return self.default.or(if self.routes.is_empty() {
+                None
+            } else {
+                Some(0)
+            });
         }
         self.routes
             .iter()
@@ -194,8 +198,14 @@ impl Directory {
             .await?;
         let mut routes = Routes {
             agent_type: domain::credits::agent_type(&runtime.agent_provider, &runtime.id),
-            rpm: agent.as_ref().and_then(|a| a.rpm).and_then(|v| u64::try_from(v).ok()),
-            tpm: agent.as_ref().and_then(|a| a.tpm).and_then(|v| u64::try_from(v).ok()),
+            rpm: agent
+                .as_ref()
+                .and_then(|a| a.rpm)
+                .and_then(|v| u64::try_from(v).ok()),
+            tpm: agent
+                .as_ref()
+                .and_then(|a| a.tpm)
+                .and_then(|v| u64::try_from(v).ok()),
             ..Routes::default()
         };
         let Some(group_id) = runtime.model_template_id else {
@@ -205,7 +215,9 @@ impl Directory {
         let providers = store.providers_of(&caller.tenant_id, &group_id).await?;
         let models = store.llm_templates_of(&caller.tenant_id, &group_id).await?;
         for model in &models {
-            let Some(provider) = providers.iter().find(|p| p.id == model.provider_template_id)
+            let Some(provider) = providers
+                .iter()
+                .find(|p| p.id == model.provider_template_id)
             else {
                 continue;
             };
@@ -223,7 +235,10 @@ impl Directory {
                     None => continue,
                 }
             } else if credit {
-                (provider.base_url.clone(), self.credit_upstream.api_key.clone())
+                (
+                    provider.base_url.clone(),
+                    self.credit_upstream.api_key.clone(),
+                )
             } else {
                 (
                     provider.base_url.clone(),

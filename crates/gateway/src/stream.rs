@@ -68,7 +68,9 @@ impl Stream for Metered {
                 // The upstream broke off: charge what it produced, end the caller's stream.
                 tracing::warn!(%error, "gateway: upstream stream broke off");
                 self.finish();
-                Poll::Ready(Some(Err(std::io::Error::other("the upstream stream broke off"))))
+                Poll::Ready(Some(Err(std::io::Error::other(
+                    "the upstream stream broke off",
+                ))))
             }
             Poll::Ready(None) => {
                 self.finish();

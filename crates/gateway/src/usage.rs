@@ -281,11 +281,13 @@ impl Counter {
                 .unwrap_or_else(|| estimate_tokens(self.prompt_chars)),
             output: match self.output {
                 // message_start says 1 output token; a stream cut short produced more.
-                Some(reported) => reported.max(if self.input.is_some() && self.protocol == Protocol::Anthropic {
-                    estimated_output
-                } else {
-                    0
-                }),
+                Some(reported) => reported.max(
+                    if self.input.is_some() && self.protocol == Protocol::Anthropic {
+                        estimated_output
+                    } else {
+                        0
+                    },
+                ),
                 None => estimated_output,
             },
             cached: self.cached,

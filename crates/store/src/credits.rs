@@ -153,7 +153,8 @@ pub struct GatewayKey {
 }
 
 const PACK_COLUMNS: &str = "id, tenant_id, amount, used, starts_at, expires_at, created_at";
-const AGENT_COLUMNS: &str = "tenant_id, agent_id, agent_type, quota, warn_percent, rpm, tpm, created_at, updated_at";
+const AGENT_COLUMNS: &str =
+    "tenant_id, agent_id, agent_type, quota, warn_percent, rpm, tpm, created_at, updated_at";
 const DEDUCTION_COLUMNS: &str = "id, tenant_id, agent_id, agent_type, run_id, model, package_id, \
      tokens_in, tokens_out, tokens_cached, units, estimated, started_at, ended_at";
 /// Deduction rows per INSERT statement (14 parameters each).
@@ -206,10 +207,12 @@ fn deduction_from_row(row: &sqlx::any::AnyRow) -> Result<Deduction, StoreError> 
 
 /// Locks the tenant's credit account row (creating it the first time).
 async fn lock_account(tx: &mut WriteTx<'_>, tenant_id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO credit_accounts (tenant_id) VALUES ($1) ON CONFLICT (tenant_id) DO NOTHING")
-        .bind(tenant_id)
-        .execute(&mut *tx.tx)
-        .await?;
+    sqlx::query(
+        "INSERT INTO credit_accounts (tenant_id) VALUES ($1) ON CONFLICT (tenant_id) DO NOTHING",
+    )
+    .bind(tenant_id)
+    .execute(&mut *tx.tx)
+    .await?;
     sqlx::query(&format!(
         "SELECT tenant_id FROM credit_accounts WHERE tenant_id = $1{}",
         tx.locking("UPDATE")
@@ -394,9 +397,7 @@ impl Store {
         after: &str,
         limit: usize,
     ) -> Result<Vec<(String, Option<CreditAgent>)>, StoreError> {
-        let mut ids = Sql::new(
-            "SELECT agent_id FROM credit_agents WHERE tenant_id = ",
-        );
+        let mut ids = Sql::new("SELECT agent_id FROM credit_agents WHERE tenant_id = ");
         ids.bind_text(tenant_id);
         if !agent_ids.is_empty() {
             ids.push(" AND");
@@ -456,7 +457,10 @@ impl Store {
             return Ok(HashMap::new());
         }
         let mut sql = Sql::new("SELECT agent_id, used FROM credit_agent_usage WHERE tenant_id = ");
-        sql.bind_text(tenant_id).push(" AND period = ").bind_text(period).push(" AND");
+        sql.bind_text(tenant_id)
+            .push(" AND period = ")
+            .bind_text(period)
+            .push(" AND");
         sql.in_list("agent_id", agent_ids);
         sql.query()?
             .fetch_all(&self.pool)
@@ -642,7 +646,9 @@ impl Store {
         offset: usize,
         limit: usize,
     ) -> Result<Vec<Deduction>, StoreError> {
-        let mut sql = Sql::new(&format!("SELECT {DEDUCTION_COLUMNS} FROM credit_deductions"));
+        let mut sql = Sql::new(&format!(
+            "SELECT {DEDUCTION_COLUMNS} FROM credit_deductions"
+        ));
         sql.append(&filter.condition())
             .push(" ORDER BY ended_at DESC, id DESC LIMIT ")
             .bind_int(i64::try_from(limit).unwrap_or(i64::MAX))
@@ -657,7 +663,10 @@ impl Store {
     }
 
     /// How many deductions match `filter`, and their units.
-    pub async fn deduction_totals(&self, filter: &DeductionFilter) -> Result<(i64, i64), StoreError> {
+    pub async fn deduction_totals(
+        &self,
+        filter: &DeductionFilter,
+    ) -> Result<(i64, i64), StoreError> {
         let mut sql = Sql::new(
             "SELECT COUNT(*), CAST(COALESCE(SUM(units), 0) AS BIGINT) FROM credit_deductions",
         );
@@ -667,8 +676,8 @@ impl Store {
     }
 
     /// Units of the deductions matching `filter` per bucket of `bucket_ms` milliseconds (from
-    /// the epoch), grouped further by `by` (`agent_id` or `package_id`, or none); buckets
-    /// without deductions are absent.
+    /// the epoch), grouped further by `by` (`agent_id`, `package_id`, `package_agent` — the
+    /// two joined by a space — or none); buckets without deductions are absent.
     pub async fn deduction_buckets(
         &self,
         filter: &DeductionFilter,
@@ -678,6 +687,7 @@ impl Store {
         let key = match by {
             Some("agent_id") => "agent_id",
             Some("package_id") => "package_id",
+            Some("package_agent") => "package_id || ' ' || agent_id",
             _ => "''",
         };
         let mut sql = Sql::new(&format!(
@@ -740,6 +750,29 @@ impl Store {
             .await?;
             Ok::<_, StoreError>(())
         })
+    }
+
+    /// Makes a gateway key for a runtime and returns its text (`gk-….<secret>`), shown once;
+    /// with `replace`, as [`Store::create_gateway_key`] says.
+    pub async fn issue_gateway_key(
+        &self,
+        tenant_id: &str,
+        runtime_id: &str,
+        replace: bool,
+        now: i64,
+    ) -> Result<String, StoreError> {
+        let issued =
+            domain::secrets::issue(domain::secrets::GATEWAY_KEY_PREFIX, &mut rand::rngs::OsRng);
+        let key = GatewayKey {
+            id: issued.id,
+            tenant_id: tenant_id.to_string(),
+            runtime_id: runtime_id.to_string(),
+            secret_hash: issued.secret_hash,
+            revoked_at: None,
+            created_at: now,
+        };
+        self.create_gateway_key(&key, &issued.text, replace).await?;
+        Ok(issued.text)
     }
 
     /// Revokes every key of the runtime and bumps its generation; returns how many were live.
@@ -806,7 +839,9 @@ impl Store {
         for row in &rows {
             if row.try_get::<Option<i64>, _>("revoked_at")?.is_none() {
                 let id: String = row.try_get("id")?;
-                let secret = self.cipher.decrypt(&row.try_get::<String, _>("secret_enc")?)?;
+                let secret = self
+                    .cipher
+                    .decrypt(&row.try_get::<String, _>("secret_enc")?)?;
                 return Ok((Some((id, secret.expose().to_string())), ever));
             }
         }
@@ -932,8 +967,14 @@ mod tests {
         p.tenant_id = tenant.clone();
         store.add_credit_pack(&p).await?;
         // An eighth of what is left, at least the need.
-        assert_eq!(store.claim_credits(&claim(&tenant, "l1", 1, 10)).await?, Ok(100));
-        assert_eq!(store.claim_credits(&claim(&tenant, "l2", 700, 10)).await?, Ok(700));
+        assert_eq!(
+            store.claim_credits(&claim(&tenant, "l1", 1, 10)).await?,
+            Ok(100)
+        );
+        assert_eq!(
+            store.claim_credits(&claim(&tenant, "l2", 700, 10)).await?,
+            Ok(700)
+        );
         assert_eq!(
             store.claim_credits(&claim(&tenant, "l3", 1, 10)).await?,
             Err(Shortfall::Packs)
@@ -971,10 +1012,18 @@ mod tests {
         assert!(gone.is_empty());
         assert_eq!(store.credit_packs(&tenant).await?[0].used, 60);
         assert_eq!(store.credits_held(&tenant, None, 20).await?, 700);
-        assert_eq!(store.claim_credits(&claim(&tenant, "l3", 40, 20)).await?, Ok(40));
+        assert_eq!(
+            store.claim_credits(&claim(&tenant, "l3", 40, 20)).await?,
+            Ok(40)
+        );
         // A quota below what is used refuses; an expired lease frees what it held.
         store
-            .set_agent_quotas(&tenant, &[("agent".into(), "OPEN_CLAW".into())], Some(50), 20)
+            .set_agent_quotas(
+                &tenant,
+                &[("agent".into(), "OPEN_CLAW".into())],
+                Some(50),
+                20,
+            )
             .await?;
         assert_eq!(
             store.claim_credits(&claim(&tenant, "l4", 1, 20)).await?,
@@ -989,7 +1038,10 @@ mod tests {
             ..DeductionFilter::default()
         };
         assert_eq!(store.deduction_totals(&filter).await?, (1, 60));
-        assert_eq!(store.deductions(&filter, 0, 10).await?[0].package_id, "cp-inst-a");
+        assert_eq!(
+            store.deductions(&filter, 0, 10).await?[0].package_id,
+            "cp-inst-a"
+        );
         Ok(())
     }
 }

@@ -4,6 +4,7 @@
 pub mod catalogue;
 pub mod channels;
 mod common;
+pub mod credits;
 pub mod delivery;
 pub mod limits;
 pub mod models;
@@ -263,12 +264,42 @@ pub static ACTIONS: &[ActionEntry] = &[
     action("ecd", "2021-06-02", "SetIdentitySkillAuth", None),
     action("ecd", "2021-06-02", "SetIdentitySkillSecurity", None),
     action("ecd", "2021-06-02", "SetTenantSkillEnabled", None),
-    action("wss", "2021-12-21", "SetAgentCreditQuota", None),
-    action("wss", "2021-12-21", "DescribeCreditPackageAgents", None),
-    action("wss", "2021-12-21", "DescribeCreditUsageInfo", None),
-    action("wss", "2021-12-21", "DescribeDeductionStatistic", None),
-    action("wss", "2021-12-21", "DescribePackageDeductions", None),
-    action("wss", "2021-12-21", "DescribeRunIdDeductions", None),
+    action(
+        "wss",
+        "2021-12-21",
+        "SetAgentCreditQuota",
+        serve::<credits::SetAgentCreditQuota>(),
+    ),
+    action(
+        "wss",
+        "2021-12-21",
+        "DescribeCreditPackageAgents",
+        serve::<credits::DescribeCreditPackageAgents>(),
+    ),
+    action(
+        "wss",
+        "2021-12-21",
+        "DescribeCreditUsageInfo",
+        serve::<credits::DescribeCreditUsageInfo>(),
+    ),
+    action(
+        "wss",
+        "2021-12-21",
+        "DescribeDeductionStatistic",
+        serve::<credits::DescribeDeductionStatistic>(),
+    ),
+    action(
+        "wss",
+        "2021-12-21",
+        "DescribePackageDeductions",
+        serve::<credits::DescribePackageDeductions>(),
+    ),
+    action(
+        "wss",
+        "2021-12-21",
+        "DescribeRunIdDeductions",
+        serve::<credits::DescribeRunIdDeductions>(),
+    ),
     action(
         "ecd",
         "2020-09-30",
