@@ -26,6 +26,9 @@ pub const FLUSH: Duration = Duration::from_millis(200);
 pub const LEASE_TTL: Duration = Duration::from_secs(30);
 /// How long an agent may make no call before its lease is given back.
 const IDLE: Duration = Duration::from_secs(10);
+/// How long a call that does not fit waits for the agent's calls in flight to settle (and give
+/// back what they reserved beyond what they used) before it is refused.
+const WAIT_FOR_IN_FLIGHT: Duration = Duration::from_secs(30);
 
 #[derive(Debug)]
 struct AccountState {
@@ -58,6 +61,8 @@ struct Account {
     state: Mutex<AccountState>,
     /// One claim at a time per agent: the others wait for it and usually find enough.
     claim: tokio::sync::Mutex<()>,
+    /// Woken when a call in flight settles or gives its reservation back.
+    freed: tokio::sync::Notify,
 }
 
 fn lease_id() -> String {
@@ -153,6 +158,7 @@ impl Meter {
                         tokens: 0,
                     }),
                     claim: tokio::sync::Mutex::new(()),
+                    freed: tokio::sync::Notify::new(),
                 })
             })
             .clone()
@@ -207,8 +213,12 @@ impl Meter {
         if try_reserve(&account, units) {
             return Ok(hold(self));
         }
-        let _claiming = account.claim.lock().await;
+        let deadline = tokio::time::Instant::now() + WAIT_FOR_IN_FLIGHT;
+        let mut claiming = account.claim.lock().await;
         loop {
+            let freed = account.freed.notified();
+            tokio::pin!(freed);
+            freed.as_mut().enable();
             let (lease, need) = {
                 let mut state = lock(&account.state);
                 let free = state.free();
@@ -234,17 +244,34 @@ impl Meter {
                     expires_at: now + LEASE_TTL.as_millis() as i64,
                 })
                 .await;
-            let mut state = lock(&account.state);
-            state.claiming = false;
-            match claimed {
-                Ok(Ok(granted)) => {
-                    if state.lease_id == lease {
-                        state.held += granted;
+            // The guard's scope ends before any await.
+            let refused = {
+                let mut state = lock(&account.state);
+                state.claiming = false;
+                match claimed {
+                    Ok(Ok(granted)) => {
+                        if state.lease_id == lease {
+                            state.held += granted;
+                        }
+                        None
                     }
+                    // Calls in flight hold reservations they will mostly give back: wait for
+                    // them rather than refuse a call the budget can still pay for.
+                    Ok(Err(shortfall)) => Some((shortfall, state.reserved > 0)),
+                    Err(error) => return Err(error.into()),
                 }
-                Ok(Err(Shortfall::Packs)) => return Err(GatewayError::CreditsExhausted),
-                Ok(Err(Shortfall::Quota)) => return Err(GatewayError::QuotaExhausted),
-                Err(error) => return Err(error.into()),
+            };
+            if let Some((shortfall, in_flight)) = refused {
+                if in_flight && tokio::time::Instant::now() < deadline {
+                    drop(claiming);
+                    let _ = tokio::time::timeout_at(deadline, freed).await;
+                    claiming = account.claim.lock().await;
+                    continue;
+                }
+                return Err(match shortfall {
+                    Shortfall::Packs => GatewayError::CreditsExhausted,
+                    Shortfall::Quota => GatewayError::QuotaExhausted,
+                });
             }
         }
     }
@@ -338,6 +365,7 @@ impl Hold {
             state.tokens += charge.usage.input + charge.usage.output;
             state.last_active = Instant::now();
         }
+        self.account.freed.notify_waiters();
         let deduction = Deduction {
             id: format!("ded-{}", uuid::Uuid::new_v4().simple()),
             tenant_id: self.account.tenant_id.clone(),
@@ -361,8 +389,8 @@ impl Hold {
 impl Drop for Hold {
     fn drop(&mut self) {
         if !self.done {
-            let mut state = lock(&self.account.state);
-            state.reserved -= self.units;
+            lock(&self.account.state).reserved -= self.units;
+            self.account.freed.notify_waiters();
         }
     }
 }

@@ -125,6 +125,9 @@ pub struct Counter {
     produced_chars: usize,
     input: Option<u64>,
     output: Option<u64>,
+    /// Whether `output` is the answer's final count (Anthropic's `message_start` gives a
+    /// first one, `message_delta` the last).
+    output_final: bool,
     cached: u64,
     /// An unfinished line of a stream.
     line: Vec<u8>,
@@ -142,6 +145,7 @@ impl Counter {
             produced_chars: 0,
             input: None,
             output: None,
+            output_final: false,
             cached: 0,
             line: Vec::new(),
         }
@@ -162,6 +166,7 @@ impl Counter {
                     }
                     if let Some(usage) = message.usage {
                         self.anthropic(usage);
+                        self.output_final = self.output.is_some();
                     }
                 }
             }
@@ -217,6 +222,7 @@ impl Counter {
                     "message_delta" => {
                         if let Some(usage) = event.usage {
                             self.anthropic(usage);
+                            self.output_final = self.output.is_some();
                         }
                     }
                     "content_block_delta" => {
@@ -244,6 +250,7 @@ impl Counter {
             let usage = usage.usage();
             self.input = Some(usage.input);
             self.output = Some(usage.output);
+            self.output_final = true;
             self.cached = usage.cached;
         }
     }
@@ -280,21 +287,16 @@ impl Counter {
                 .input
                 .unwrap_or_else(|| estimate_tokens(self.prompt_chars)),
             output: match self.output {
-                // message_start says 1 output token; a stream cut short produced more.
-                Some(reported) => reported.max(
-                    if self.input.is_some() && self.protocol == Protocol::Anthropic {
-                        estimated_output
-                    } else {
-                        0
-                    },
-                ),
+                Some(reported) if self.output_final => reported,
+                // message_start's first count: a stream cut short produced more than that.
+                Some(reported) => reported.max(estimated_output),
                 None => estimated_output,
             },
             cached: self.cached,
         };
         Counted {
             usage,
-            estimated: self.input.is_none() || self.output.is_none(),
+            estimated: self.input.is_none() || !self.output_final,
         }
     }
 }
