@@ -17,6 +17,8 @@ pub enum GatewayError {
     InvalidRequest(String),
     #[error("model {0:?} is not served to this runtime; GET /v1/models lists those that are")]
     ModelNotFound(String),
+    #[error("the gateway serves /v1/chat/completions, /v1/messages and /v1/models")]
+    NotFound,
     #[error("model {model:?} speaks {api}; call {path} for it")]
     WrongProtocol {
         model: String,
@@ -48,7 +50,7 @@ impl GatewayError {
             GatewayError::InvalidRequest(_) | GatewayError::WrongProtocol { .. } => {
                 StatusCode::BAD_REQUEST
             }
-            GatewayError::ModelNotFound(_) => StatusCode::NOT_FOUND,
+            GatewayError::ModelNotFound(_) | GatewayError::NotFound => StatusCode::NOT_FOUND,
             GatewayError::QuotaExhausted
             | GatewayError::CreditsExhausted
             | GatewayError::RateLimited(..) => StatusCode::TOO_MANY_REQUESTS,
@@ -68,6 +70,7 @@ impl GatewayError {
             }
             GatewayError::WrongProtocol { .. } => ("wrong_api", "invalid_request_error"),
             GatewayError::ModelNotFound(_) => ("model_not_found", "invalid_request_error"),
+            GatewayError::NotFound => ("not_found", "invalid_request_error"),
             GatewayError::QuotaExhausted => ("credit_quota_exceeded", "insufficient_quota"),
             GatewayError::CreditsExhausted => ("credits_exhausted", "insufficient_quota"),
             GatewayError::RateLimited(..) => ("rate_limit_exceeded", "requests"),

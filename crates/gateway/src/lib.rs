@@ -115,8 +115,13 @@ pub fn router(state: GatewayState) -> Router {
         )
         .route(&format!("{PREFIX}/messages"), post(messages))
         .route(&format!("{PREFIX}/models"), get(models))
+        .route(&format!("{PREFIX}/{{*rest}}"), axum::routing::any(unknown_path))
         .with_state(state);
     web::surface(router, Arc::new(GatewayDialect))
+}
+
+async fn unknown_path() -> Response {
+    GatewayError::NotFound.respond(Protocol::OpenAi)
 }
 
 async fn chat_completions(State(state): State<GatewayState>, request: Request) -> Response {
@@ -208,7 +213,7 @@ fn read_ask(bytes: &[u8]) -> Result<Ask, GatewayError> {
     let max_output = ["max_tokens", "max_completion_tokens", "max_output_tokens"]
         .iter()
         .find_map(|k| body.get(*k).and_then(Value::as_u64));
-    let prompt_chars = usage::prompt_chars(&Value::Object(body.clone()));
+    let prompt_chars = usage::prompt_chars(&body);
     Ok(Ask {
         stream: body.get("stream").and_then(Value::as_bool).unwrap_or(false),
         body_len: bytes.len(),
@@ -244,9 +249,9 @@ async fn proxy(
     protocol: Protocol,
     request: Request,
 ) -> Result<Response, GatewayError> {
+    let limits = BodyLimits::of(&request);
     let (parts, body) = request.into_parts();
     let caller = caller(state, &parts.headers).await?;
-    let limits = BodyLimits::of(&axum::http::Request::from_parts(parts.clone(), ()));
     let bytes = web::body::read(body, &limits, MAX_BODY_BYTES).await?;
     let ask = read_ask(&bytes)?;
     drop(bytes);

@@ -302,7 +302,7 @@ impl Counter {
 }
 
 /// Characters of the text a request's messages carry (its prompt), for estimates.
-pub fn prompt_chars(request: &serde_json::Value) -> usize {
+pub fn prompt_chars(request: &serde_json::Map<String, serde_json::Value>) -> usize {
     fn text_chars(value: &serde_json::Value) -> usize {
         match value {
             serde_json::Value::String(s) => s.chars().count(),
@@ -317,7 +317,7 @@ pub fn prompt_chars(request: &serde_json::Value) -> usize {
     }
     ["messages", "system"]
         .iter()
-        .filter_map(|k| request.get(k))
+        .filter_map(|k| request.get(*k))
         .map(|v| match v {
             serde_json::Value::Array(messages) => messages.iter().map(text_chars).sum(),
             other => text_chars(other),
@@ -396,7 +396,7 @@ mod tests {
             "messages": [{"role": "user", "content": "héllo"},
                          {"role": "user", "content": [{"type": "text", "text": "12"}]}]
         });
-        assert_eq!(prompt_chars(&request), 10);
+        assert_eq!(prompt_chars(request.as_object().unwrap_or(&serde_json::Map::new())), 10);
     }
 
     proptest! {
