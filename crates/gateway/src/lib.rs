@@ -115,7 +115,10 @@ pub fn router(state: GatewayState) -> Router {
         )
         .route(&format!("{PREFIX}/messages"), post(messages))
         .route(&format!("{PREFIX}/models"), get(models))
-        .route(&format!("{PREFIX}/{{*rest}}"), axum::routing::any(unknown_path))
+        .route(
+            &format!("{PREFIX}/{{*rest}}"),
+            axum::routing::any(unknown_path),
+        )
         .with_state(state);
     web::surface(router, Arc::new(GatewayDialect))
 }

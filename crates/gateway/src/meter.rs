@@ -394,3 +394,114 @@ impl Drop for Hold {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use store::credits::{CreditPack, DeductionFilter};
+    use store::{Cipher, MasterKey, Secret};
+
+    async fn store() -> Result<(Store, std::path::PathBuf), store::StoreError> {
+        let dir = std::env::temp_dir().join(format!(
+            "amc-meter-{}-{}",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        std::fs::create_dir_all(&dir).map_err(|e| store::StoreError::Corrupt(e.to_string()))?;
+        let store = Store::connect(
+            &format!("sqlite://{}/amc.db?mode=rwc", dir.display()),
+            Cipher::new(MasterKey::generate(&mut rand::thread_rng())),
+        )
+        .await?;
+        store
+            .create_tenant(&store::tenants::NewTenant {
+                account_id: "t1".into(),
+                name: "t1".into(),
+                access_key_id: "LTAImeter".into(),
+                access_key_secret: Secret::new("x"),
+                created_at: 0,
+            })
+            .await?;
+        Ok((store, dir))
+    }
+
+    fn charge(units: i64) -> Charge {
+        Charge {
+            agent_type: "OPEN_CLAW",
+            run_id: "run".into(),
+            model: "p/m".into(),
+            usage: Usage::default(),
+            units,
+            estimated: false,
+            started_at: 0,
+        }
+    }
+
+    /// 200 concurrent calls on one agent with a quota of 1,000 units: each reserves 37 and uses
+    /// up to what it reserved. What was charged never passes the quota; calls are refused only
+    /// when what is left cannot pay for a reservation.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_calls_never_spend_past_the_quota() -> Result<(), store::StoreError> {
+        let (store, dir) = store().await?;
+        store
+            .add_credit_pack(&CreditPack {
+                id: "cp-inst-a".into(),
+                tenant_id: "t1".into(),
+                amount: 1_000_000,
+                used: 0,
+                starts_at: 0,
+                expires_at: None,
+                created_at: 0,
+            })
+            .await?;
+        store
+            .set_agent_quotas("t1", &[("rt".into(), "OPEN_CLAW".into())], Some(1_000), 0)
+            .await?;
+        let meter = Meter::new(store.clone());
+        tokio::spawn(meter.clone().run());
+        let caller = Caller {
+            tenant_id: "t1".into(),
+            runtime_id: "rt".into(),
+        };
+        let calls = (0..200u32).map(|i| {
+            let meter = meter.clone();
+            let caller = caller.clone();
+            tokio::spawn(async move {
+                match meter.reserve(&caller, 37).await {
+                    Ok(hold) => {
+                        tokio::time::sleep(Duration::from_millis(u64::from(i % 7))).await;
+                        let used = i64::from(i % 38);
+                        hold.settle(charge(used));
+                        Some(used)
+                    }
+                    Err(GatewayError::QuotaExhausted) => None,
+                    Err(other) => panic!("unexpected refusal: {other}"),
+                }
+            })
+        });
+        let mut charged = 0;
+        let mut served = 0;
+        for call in calls {
+            if let Ok(Some(used)) = call.await {
+                charged += used;
+                served += 1;
+            }
+        }
+        meter.flush(true).await;
+        let filter = DeductionFilter {
+            tenant_id: "t1".into(),
+            ..DeductionFilter::default()
+        };
+        let (rows, units) = store.deduction_totals(&filter).await?;
+        assert_eq!((rows, units), (served, charged));
+        assert!(charged <= 1_000, "charged {charged}");
+        // Refused only near the end: what is left could not pay one more reservation.
+        assert!(
+            1_000 - charged < 37 || served == 200,
+            "charged {charged}, served {served}"
+        );
+        assert_eq!(store.credits_held("t1", None, now_ms()).await?, 0);
+        let _ = std::fs::remove_dir_all(dir);
+        Ok(())
+    }
+}

@@ -396,7 +396,10 @@ mod tests {
             "messages": [{"role": "user", "content": "héllo"},
                          {"role": "user", "content": [{"type": "text", "text": "12"}]}]
         });
-        assert_eq!(prompt_chars(request.as_object().unwrap_or(&serde_json::Map::new())), 10);
+        assert_eq!(
+            prompt_chars(request.as_object().unwrap_or(&serde_json::Map::new())),
+            10
+        );
     }
 
     proptest! {

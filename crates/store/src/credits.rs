@@ -722,7 +722,13 @@ impl Store {
         replace: bool,
     ) -> Result<(), StoreError> {
         let secret_enc = self.cipher.encrypt(secret)?;
-        transact!(self, &[key.tenant_id.as_str()], |tx| {
+        // Only a replacement changes what the runtime's host is given.
+        let touched: &[&str] = if replace {
+            &[key.tenant_id.as_str()]
+        } else {
+            &[]
+        };
+        transact!(self, touched, |tx| {
             if replace {
                 sqlx::query("UPDATE gateway_keys SET revoked_at = $1 WHERE runtime_id = $2 AND revoked_at IS NULL")
                     .bind(key.created_at)
