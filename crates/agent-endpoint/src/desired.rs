@@ -190,7 +190,7 @@ async fn through_gateway(
         (None, true) => None,
         (None, false) => Some(
             store
-                .issue_gateway_key(&runtime.tenant_id, &runtime.id, false, now_ms())
+                .issue_gateway_key(&runtime.tenant_id, &runtime.id, false, crate::now_ms())
                 .await?,
         ),
     };
@@ -206,13 +206,6 @@ async fn through_gateway(
         }
     }
     Ok(config)
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 async fn model_config(

@@ -18,6 +18,7 @@ use store::Store;
 use store::credits::{Claim, Deduction, LeaseSpend, Settlement, Shortfall};
 
 use crate::error::GatewayError;
+use crate::now_ms;
 use crate::routes::Caller;
 
 /// How often settled calls are written.
@@ -67,13 +68,6 @@ struct Account {
 
 fn lease_id() -> String {
     format!("lease-{}", uuid::Uuid::new_v4().simple())
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 /// The per-minute limits of an agent.

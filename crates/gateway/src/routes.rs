@@ -5,6 +5,7 @@
 //! replica within that time without a read per call.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -19,6 +20,9 @@ use crate::usage::Protocol;
 
 /// How long a key check or a runtime's routes are reused.
 pub const FRESH: Duration = Duration::from_secs(1);
+/// How long past [`FRESH`] an entry still serves other callers while one reads it again (so
+/// that many calls at once do not all go to the store when it turns stale).
+const STALE: Duration = Duration::from_secs(5);
 /// Entries kept per cache before it is emptied.
 const MAX_ENTRIES: usize = 100_000;
 
@@ -97,16 +101,26 @@ pub struct CreditUpstream {
 struct Entry<T> {
     value: T,
     read_at: Instant,
+    /// One caller is reading a stale entry again.
+    refreshing: AtomicBool,
 }
 
 type Cache<T> = RwLock<HashMap<String, Entry<T>>>;
 
+/// The entry of `key` while fresh; while stale, to every caller but the one that reads it
+/// again (which gets `None`).
 fn cached<T: Clone>(cache: &Cache<T>, key: &str) -> Option<T> {
     let entries = cache.read().ok()?;
-    entries
-        .get(key)
-        .filter(|e| e.read_at.elapsed() < FRESH)
-        .map(|e| e.value.clone())
+    let entry = entries.get(key)?;
+    let age = entry.read_at.elapsed();
+    if age < FRESH {
+        return Some(entry.value.clone());
+    }
+    let someone_else = entry
+        .refreshing
+        .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+        .is_err();
+    (someone_else && age < FRESH + STALE).then(|| entry.value.clone())
 }
 
 fn keep<T>(cache: &Cache<T>, key: String, value: T) {
@@ -119,6 +133,7 @@ fn keep<T>(cache: &Cache<T>, key: String, value: T) {
             Entry {
                 value,
                 read_at: Instant::now(),
+                refreshing: AtomicBool::new(false),
             },
         );
     }

@@ -157,8 +157,11 @@ const AGENT_COLUMNS: &str =
     "tenant_id, agent_id, agent_type, quota, warn_percent, rpm, tpm, created_at, updated_at";
 const DEDUCTION_COLUMNS: &str = "id, tenant_id, agent_id, agent_type, run_id, model, package_id, \
      tokens_in, tokens_out, tokens_cached, units, estimated, started_at, ended_at";
-/// Deduction rows per INSERT statement (14 parameters each).
-const INSERT_CHUNK: usize = 200;
+/// Deduction rows per INSERT statement (14 parameters each). SQLite's driver looks every
+/// parameter's name up among all of the statement's, so its cost grows with the square of the
+/// rows: it takes few at a time, PostgreSQL many (each statement is a round trip).
+const INSERT_CHUNK_SQLITE: usize = 8;
+const INSERT_CHUNK_POSTGRES: usize = 200;
 
 fn pack_from_row(row: &sqlx::any::AnyRow) -> Result<CreditPack, StoreError> {
     Ok(CreditPack {
@@ -609,7 +612,11 @@ impl Store {
                         .execute(&mut *tx.tx)
                         .await?;
                     }
-                    for chunk in rows.chunks(INSERT_CHUNK) {
+                    let chunk = match tx.backend {
+                        crate::Backend::Sqlite => INSERT_CHUNK_SQLITE,
+                        crate::Backend::Postgres => INSERT_CHUNK_POSTGRES,
+                    };
+                    for chunk in rows.chunks(chunk) {
                         insert_deductions(tx, chunk).await?;
                     }
                 }
