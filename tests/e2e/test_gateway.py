@@ -123,6 +123,16 @@ class Metered:
                         f"{count} deductions", timeout=15)
 
 
+def bursts(call) -> list[int]:
+    """Statuses of bursts of 50 concurrent calls (`call(i)` gives one's status), until one is refused."""
+    for _ in range(3):
+        with ThreadPoolExecutor(50) as pool:
+            statuses = list(pool.map(call, range(50)))
+        if 429 in statuses:
+            break
+    return statuses
+
+
 def chat(client: openai.OpenAI, model="mock-small", **kw):
     return client.chat.completions.create(model=model, messages=[{"role": "user", "content": "Hello"}],
                                           max_tokens=16, **kw)
@@ -250,11 +260,7 @@ def test_a_quota_holds_under_concurrent_calls(server, tenant, mock):
             assert "quota" in e.message
             return 429
 
-    for _ in range(3):
-        with ThreadPoolExecutor(50) as pool:
-            statuses = list(pool.map(call, range(50)))
-        if 429 in statuses:
-            break
+    statuses = bursts(call)
     assert 429 in statuses and 200 in statuses, statuses
     served = len(mock.calls("mock-hold")) - refused_before
     wait_for(lambda: m.runs()["TotalCount"] >= served, "all served calls settled", timeout=15)
@@ -291,11 +297,7 @@ def test_a_quota_holds_across_two_replicas(server_factory, replica_of, mock):
         except openai.RateLimitError:
             return 429
 
-    for _ in range(3):
-        with ThreadPoolExecutor(50) as pool:
-            statuses = list(pool.map(call, range(50)))
-        if 429 in statuses:
-            break
+    statuses = bursts(call)
     assert 429 in statuses, statuses
     served = len(mock.calls("mock-hold")) - before
     wait_for(lambda: m.runs()["TotalCount"] >= served, "both replicas settled", timeout=15)

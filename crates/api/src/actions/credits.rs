@@ -178,14 +178,10 @@ fn remaining(pack: &CreditPack, now: i64) -> i64 {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct SetAgentCreditQuota {
-    #[serde(default)]
     pub agent_ids: Option<Ids<MAX_IDS>>,
-    #[serde(default)]
     pub agent_type: Option<Token>,
-    #[serde(default)]
     pub biz_type: Option<Token>,
     /// Credits per calendar month; absent: the quota is cleared.
-    #[serde(default)]
     pub credit_quota: Option<i64>,
 }
 
@@ -229,15 +225,10 @@ impl Action for SetAgentCreditQuota {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct DescribeCreditPackageAgents {
-    #[serde(default)]
     pub agent_ids: Option<Ids<MAX_IDS>>,
-    #[serde(default)]
     pub agent_type: Option<Token>,
-    #[serde(default)]
     pub biz_type: Option<Token>,
-    #[serde(default)]
     pub max_results: Option<i64>,
-    #[serde(default)]
     pub next_token: Option<Text<0, 256>>,
 }
 
@@ -381,11 +372,8 @@ fn agent_token(token: &str) -> Result<String, ApiError> {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct DescribeCreditUsageInfo {
-    #[serde(default)]
     pub biz_type: Option<Token>,
-    #[serde(default)]
     pub instance_ids: Option<Ids<MAX_IDS>>,
-    #[serde(default)]
     pub usage_type: Option<Token>,
 }
 
@@ -662,24 +650,17 @@ impl Action for DescribeCreditUsageInfo {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct PeriodInput {
-    #[serde(default)]
     pub base_time: Option<Text<0, 64>>,
-    #[serde(default)]
     pub period_unit: Option<Token>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct DescribeDeductionStatistic {
-    #[serde(default)]
     pub end_time: Option<Text<0, 64>>,
-    #[serde(default)]
     pub instance_ids: Option<Ids<MAX_IDS>>,
-    #[serde(default)]
     pub periods: Option<List<PeriodInput, 20>>,
-    #[serde(default)]
     pub resource_types: Option<Tokens>,
-    #[serde(default)]
     pub start_time: Option<Text<0, 64>>,
 }
 
@@ -863,21 +844,13 @@ impl Action for DescribeDeductionStatistic {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct DescribePackageDeductions {
-    #[serde(default)]
     pub end_time: Option<Text<0, 64>>,
-    #[serde(default)]
     pub instance_ids: Option<Ids<MAX_IDS>>,
-    #[serde(default)]
     pub package_ids: Option<Ids<MAX_IDS>>,
-    #[serde(default)]
     pub page_num: Option<i64>,
-    #[serde(default)]
     pub page_size: Option<i64>,
-    #[serde(default)]
     pub resource_type: Option<Token>,
-    #[serde(default)]
     pub resource_types: Option<Tokens>,
-    #[serde(default)]
     pub start_time: Option<Text<0, 64>>,
 }
 
@@ -1043,45 +1016,25 @@ fn rename_page_error(error: ApiError, param: &str) -> ApiError {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct DescribeRunIdDeductions {
-    #[serde(default)]
     pub agent_type: Option<Token>,
-    #[serde(default)]
     pub agent_types: Option<Tokens>,
-    #[serde(default)]
     pub ali_uid: Option<i64>,
-    #[serde(default)]
     pub biz_type: Option<Token>,
-    #[serde(default)]
     pub deduction_types: Option<Tokens>,
-    #[serde(default)]
     pub end_time: Option<Text<0, 64>>,
-    #[serde(default)]
     pub group_by_fields: Option<Tokens>,
-    #[serde(default)]
     pub group_resource_types: Option<Tokens>,
-    #[serde(default)]
     pub group_separator: Option<bool>,
-    #[serde(default)]
     pub instance_id_type: Option<Token>,
-    #[serde(default)]
     pub instance_ids: Option<Ids<MAX_IDS>>,
-    #[serde(default)]
     pub max_results: Option<i64>,
-    #[serde(default)]
     pub next_token: Option<Text<0, 256>>,
-    #[serde(default)]
     pub package_ids: Option<Ids<MAX_IDS>>,
-    #[serde(default)]
     pub page_num: Option<i64>,
-    #[serde(default)]
     pub page_size: Option<i64>,
-    #[serde(default)]
     pub resource_type: Option<Token>,
-    #[serde(default)]
     pub resource_types: Option<Tokens>,
-    #[serde(default)]
     pub start_time: Option<Text<0, 64>>,
-    #[serde(default)]
     pub wy_id: Option<Id>,
 }
 
