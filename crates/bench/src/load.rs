@@ -6,8 +6,10 @@
 //!
 //! Every body is read to its end (a stream to its last event); the time to its first byte is the
 //! TTFB. Only requests due within the measured window (after `--warmup`) count, and all of them
-//! are waited for. With `--watch-pid`, the resident memory of those processes and their
-//! descendants is sampled throughout the run.
+//! are waited for: `rps` is those requests over the window (the offered rate in an open loop),
+//! `ok_rps` the 2xx answers over the time they took to come. Latencies and TTFB are those of the
+//! 2xx answers. With `--watch-pid`, the resident memory of those processes and their descendants
+//! is sampled throughout the run.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -599,6 +601,8 @@ fn report(
 ) {
     let errors = tally.requests - tally.ok;
     let rps = tally.requests as f64 / options.duration;
+    // Answers per second while they came: past the window too, for a server that fell behind.
+    let ok_rps = tally.ok as f64 / options.duration.max(drained.as_secs_f64());
     let q = |h: &Histogram<u64>, q: f64| {
         if h.is_empty() {
             0
@@ -629,7 +633,7 @@ fn report(
     let _ = writeln!(
         out,
         "load label={label} mode={mode_name} rate={rate} concurrency={concurrency} \
-         duration_s={} requests={} ok={} errors={errors} errors_by={errors_by} rps={rps:.1} \
+         duration_s={} requests={} ok={} errors={errors} errors_by={errors_by} rps={rps:.1} ok_rps={ok_rps:.1} \
          p50_us={} p90_us={} p99_us={} p999_us={} max_us={} ttfb_p50_us={} ttfb_p99_us={} \
          inflight_peak={peak} rss_start_kb={} rss_peak_kb={} hwm_kb={} processes={} \
          unfinished={unfinished}",
@@ -661,6 +665,7 @@ fn report(
         "errors": errors,
         "errors_by_status": tally.errors,
         "rps": (rps * 10.0).round() / 10.0,
+        "ok_rps": (ok_rps * 10.0).round() / 10.0,
         "drained_s": drained.as_secs_f64(),
         "bytes": tally.bytes,
         "latency_us": {

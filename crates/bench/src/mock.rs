@@ -7,8 +7,8 @@
 //! A model whose name starts with `fail-` gets an HTTP 500 with an error JSON, for fallback
 //! tests. `GET|POST /mock/config?chunk_delay_ms=D&stream_chunks=N` changes the stream shape of
 //! the running mock (so one upstream serves fast and slow phases of a run), `GET /mock/stats`
-//! counts what it served, open streams and the most open at once included, and `POST
-//! /mock/reset` sets those counts back to zero.
+//! counts the completions it served (its own routes aside), the streams open now and the most
+//! open at once, and `POST /mock/reset` sets those counts back to zero.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -312,7 +312,6 @@ enum Route {
 }
 
 async fn handle(state: &Arc<State>, request: Request<Incoming>) -> Response<MockBody> {
-    state.stats.requests.fetch_add(1, Ordering::Relaxed);
     let path = request.uri().path();
     let path = path.strip_prefix("/v1").unwrap_or(path);
     let route = match (request.method(), path) {
@@ -327,10 +326,12 @@ async fn handle(state: &Arc<State>, request: Request<Incoming>) -> Response<Mock
     };
     match route {
         Route::Chat => {
+            state.stats.requests.fetch_add(1, Ordering::Relaxed);
             state.stats.chat.fetch_add(1, Ordering::Relaxed);
             completion(state, request, Api::OpenAi).await
         }
         Route::Messages => {
+            state.stats.requests.fetch_add(1, Ordering::Relaxed);
             state.stats.messages.fetch_add(1, Ordering::Relaxed);
             completion(state, request, Api::Anthropic).await
         }
