@@ -1,8 +1,12 @@
 //! `amc-bench`: seeds a server with runtimes through the API, then measures one signed action
 //! under concurrent load (requests/s, p50, p99). Each request is signed with a fresh nonce, as an
-//! SDK would send it, so the server's whole pipeline is measured.
+//! SDK would send it, so the server's whole pipeline is measured. For the model gateway it also
+//! has a mock LLM upstream (`mock-upstream`) and an HTTP load generator (`load`), which need no
+//! access key.
 
 mod fleet;
+mod load;
+mod mock;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,10 +21,11 @@ use pop::signature::{SigningInput, sign_v3};
 struct Cli {
     #[arg(long, env = "AMC_ENDPOINT", default_value = "http://127.0.0.1:8080")]
     endpoint: String,
+    /// Required by the commands that call the amc API (all but `mock-upstream` and `load`).
     #[arg(long, env = "AMC_ACCESS_KEY_ID")]
-    access_key_id: String,
+    access_key_id: Option<String>,
     #[arg(long, env = "AMC_ACCESS_KEY_SECRET", hide_env_values = true)]
-    access_key_secret: String,
+    access_key_secret: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -122,6 +127,72 @@ enum Command {
         #[arg(long)]
         once: bool,
     },
+    /// A mock LLM upstream: OpenAI `/v1/chat/completions`, Anthropic `/v1/messages` and
+    /// `/v1/models`, streamed or not, with deterministic usage; models named `fail-*` get a 500.
+    /// `/mock/config?chunk_delay_ms=D&stream_chunks=N` reshapes streams while it runs and
+    /// `/mock/stats` counts what it served.
+    MockUpstream {
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        listen: std::net::SocketAddr,
+        /// Content events in each stream.
+        #[arg(long, default_value_t = 16)]
+        stream_chunks: u64,
+        /// Wait before each content event of a stream.
+        #[arg(long, default_value_t = 0)]
+        chunk_delay_ms: u64,
+        /// Runtime worker threads (default: one per core).
+        #[arg(long)]
+        threads: Option<usize>,
+    },
+    /// HTTP/1.1 load over keep-alive connections: `--concurrency C` (closed loop) or `--rate R`
+    /// (open loop, latency from each request's due time). Prints a `load key=value ...` line
+    /// and a JSON line.
+    Load {
+        #[arg(long)]
+        url: String,
+        /// Default: POST with a body, GET without.
+        #[arg(long)]
+        method: Option<String>,
+        /// `Name: value`, repeatable.
+        #[arg(long = "header", short = 'H')]
+        headers: Vec<String>,
+        #[arg(long, conflicts_with = "body_file")]
+        body: Option<String>,
+        #[arg(long)]
+        body_file: Option<std::path::PathBuf>,
+        /// Open loop: requests per second.
+        #[arg(long, conflicts_with = "concurrency")]
+        rate: Option<f64>,
+        #[arg(long, value_enum, default_value = "poisson")]
+        arrival: load::Arrival,
+        /// Closed loop: callers, each on a connection of its own.
+        #[arg(long)]
+        concurrency: Option<usize>,
+        /// Measured seconds (after the warmup).
+        #[arg(long, default_value_t = 10.0)]
+        duration: f64,
+        #[arg(long, default_value_t = 0.0)]
+        warmup: f64,
+        /// Open loop: most connections (and requests under way) at once.
+        #[arg(long, default_value_t = 1024)]
+        connections: usize,
+        /// Seconds a request may take from its due time (waiting for a connection and the
+        /// whole body included).
+        #[arg(long, default_value_t = 60.0)]
+        timeout: f64,
+        /// A 2xx whose body lacks this text counts as an error (`[DONE]`, `message_stop`).
+        #[arg(long)]
+        expect: Option<String>,
+        /// Sample the RSS of this process and its descendants during the run; repeatable.
+        #[arg(long = "watch-pid")]
+        watch_pids: Vec<u32>,
+        /// A name for the run in its output.
+        #[arg(long)]
+        label: Option<String>,
+        /// Runtime worker threads (default: one per core).
+        #[arg(long)]
+        threads: Option<usize>,
+    },
 }
 
 #[derive(Clone)]
@@ -134,22 +205,30 @@ struct Client {
 }
 
 impl Client {
-    fn new(cli: &Cli) -> Client {
+    fn new(cli: &Cli) -> anyhow::Result<Client> {
+        let key_id = cli
+            .access_key_id
+            .clone()
+            .context("--access-key-id (or AMC_ACCESS_KEY_ID) is required")?;
+        let secret = cli
+            .access_key_secret
+            .clone()
+            .context("--access-key-secret (or AMC_ACCESS_KEY_SECRET) is required")?;
         let base = cli.endpoint.trim_end_matches('/').to_string();
         let host = base
             .split_once("://")
             .map_or(base.as_str(), |(_, rest)| rest)
             .to_string();
-        Client {
+        Ok(Client {
             http: reqwest::Client::builder()
                 .pool_max_idle_per_host(256)
                 .build()
                 .unwrap_or_default(),
             base,
             host,
-            key_id: cli.access_key_id.clone(),
-            secret: cli.access_key_secret.clone(),
-        }
+            key_id,
+            secret,
+        })
     }
 
     async fn call(
@@ -783,11 +862,86 @@ async fn load(
     Ok(report)
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    let threads = match &cli.command {
+        Command::MockUpstream { threads, .. } | Command::Load { threads, .. } => *threads,
+        _ => None,
+    };
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    runtime.enable_all();
+    if let Some(threads) = threads {
+        runtime.worker_threads(threads.max(1));
+    }
+    runtime.build()?.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     let client = Client::new(&cli);
-    match cli.command {
+    let command = match cli.command {
+        Command::MockUpstream {
+            listen,
+            stream_chunks,
+            chunk_delay_ms,
+            threads: _,
+        } => {
+            return mock::serve(mock::MockOptions {
+                listen,
+                stream_chunks,
+                chunk_delay_ms,
+            })
+            .await;
+        }
+        Command::Load {
+            url,
+            method,
+            headers,
+            body,
+            body_file,
+            rate,
+            arrival,
+            concurrency,
+            duration,
+            warmup,
+            connections,
+            timeout,
+            expect,
+            watch_pids,
+            label,
+            threads: _,
+        } => {
+            let body = match (body, body_file) {
+                (Some(body), _) => Some(bytes::Bytes::from(body)),
+                (None, Some(path)) => Some(bytes::Bytes::from(
+                    std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?,
+                )),
+                (None, None) => None,
+            };
+            return load::load(load::LoadOptions {
+                url,
+                method,
+                headers,
+                body,
+                rate,
+                arrival,
+                concurrency,
+                duration,
+                warmup,
+                connections,
+                timeout,
+                expect,
+                watch_pids,
+                label,
+            })
+            .await;
+        }
+        command => command,
+    };
+    let client = client?;
+    match command {
         Command::Seed { count, concurrency } => seed(client, count, concurrency).await,
         Command::List {
             concurrency,
@@ -882,5 +1036,6 @@ async fn main() -> anyhow::Result<()> {
             report.print(&format!("{action} x{concurrency}"));
             Ok(())
         }
+        Command::MockUpstream { .. } | Command::Load { .. } => Ok(()),
     }
 }
