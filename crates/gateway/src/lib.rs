@@ -323,22 +323,13 @@ async fn proxy(
     Err(failure)
 }
 
-fn upstream_url(route: &Route) -> String {
-    let base = route.base_url.trim_end_matches('/');
-    match route.protocol {
-        Protocol::OpenAi => format!("{base}/chat/completions"),
-        Protocol::Anthropic if base.ends_with("/v1") => format!("{base}/messages"),
-        Protocol::Anthropic => format!("{base}/v1/messages"),
-    }
-}
-
 async fn send(
     state: &GatewayState,
     route: &Route,
     ask: &Ask,
     headers: &HeaderMap,
 ) -> Result<reqwest::Response, GatewayError> {
-    let url = reqwest::Url::parse(&upstream_url(route)).map_err(|_| {
+    let url = route.url.clone().ok_or_else(|| {
         GatewayError::Upstream(format!("{} has no valid base URL", route.model_ref))
     })?;
     // Names are checked as they resolve (see `address`); literal addresses here.

@@ -91,6 +91,9 @@ pub struct Charge {
 
 pub struct Meter {
     store: Store,
+    /// This process's part of deduction ids, and a counter: ids that grow with time.
+    replica: u32,
+    sequence: std::sync::atomic::AtomicU32,
     accounts: Mutex<HashMap<(String, String), Arc<Account>>>,
     pending: Mutex<Vec<Deduction>>,
     /// A batch the store refused, written again before the next.
@@ -110,6 +113,8 @@ impl Meter {
     pub fn new(store: Store) -> Arc<Meter> {
         Arc::new(Meter {
             store,
+            replica: rand::random(),
+            sequence: std::sync::atomic::AtomicU32::new(rand::random()),
             accounts: Mutex::default(),
             pending: Mutex::default(),
             retry: tokio::sync::Mutex::new(None),
@@ -156,6 +161,15 @@ impl Meter {
                 })
             })
             .clone()
+    }
+
+    /// `ded-<ms><replica><sequence>` in hex: unique across replicas, and in time order, so that
+    /// the store appends deductions to its indexes rather than inserting them anywhere.
+    fn deduction_id(&self, at_ms: i64) -> String {
+        let sequence = self
+            .sequence
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        format!("ded-{at_ms:012x}{:08x}{sequence:08x}", self.replica)
     }
 
     /// Counts a call against the agent's per-minute limits; refuses it with the seconds until
@@ -360,8 +374,9 @@ impl Hold {
             state.last_active = Instant::now();
         }
         self.account.freed.notify_waiters();
+        let ended_at = now_ms();
         let deduction = Deduction {
-            id: format!("ded-{}", uuid::Uuid::new_v4().simple()),
+            id: self.meter.deduction_id(ended_at),
             tenant_id: self.account.tenant_id.clone(),
             agent_id: self.account.agent_id.clone(),
             agent_type: charge.agent_type.to_string(),
@@ -374,7 +389,7 @@ impl Hold {
             units: charge.units,
             estimated: charge.estimated,
             started_at: charge.started_at,
-            ended_at: now_ms(),
+            ended_at,
         };
         lock(&self.meter.pending).push(deduction);
     }

@@ -41,8 +41,9 @@ pub struct Route {
     pub llm_code: String,
     pub provider_name: String,
     pub protocol: Protocol,
-    /// The upstream's base URL as the provider template holds it.
-    pub base_url: String,
+    /// Where calls go: the provider's base URL with the protocol's path; `None` when the base
+    /// URL is not a URL.
+    pub url: Option<reqwest::Url>,
     pub api_key: Option<String>,
     pub rate: Rate,
     /// The model's `maxTokens`, bounding what a call without its own bound reserves.
@@ -88,6 +89,17 @@ impl Routes {
             order.extend(self.fallbacks.iter().copied().filter(|i| *i != first));
         }
         order
+    }
+}
+
+/// The address of a provider's calls: OpenAI's `…/chat/completions`; Anthropic's `…/v1/messages`,
+/// or `…/messages` when the base URL already ends in `/v1`.
+fn upstream_url(base_url: &str, protocol: Protocol) -> String {
+    let base = base_url.trim_end_matches('/');
+    match protocol {
+        Protocol::OpenAi => format!("{base}/chat/completions"),
+        Protocol::Anthropic if base.ends_with("/v1") => format!("{base}/messages"),
+        Protocol::Anthropic => format!("{base}/v1/messages"),
     }
 }
 
@@ -271,7 +283,7 @@ impl Directory {
                 llm_code: model.llm_code.clone(),
                 provider_name: model.provider_name.clone(),
                 protocol,
-                base_url,
+                url: reqwest::Url::parse(&upstream_url(&base_url, protocol)).ok(),
                 api_key,
                 rate: Rate::of(&model.prices, model.credit_multiplier.as_ref()),
                 max_output,
@@ -312,7 +324,7 @@ mod tests {
             llm_code: code.into(),
             provider_name: provider.into(),
             protocol: Protocol::OpenAi,
-            base_url: String::new(),
+            url: None,
             api_key: None,
             rate: Rate::default(),
             max_output: None,

@@ -135,7 +135,6 @@ pub struct DeductionFilter {
     pub agent_ids: Vec<String>,
     pub package_ids: Vec<String>,
     pub agent_types: Vec<String>,
-    pub run_ids: Vec<String>,
     /// `ended_at` in `[since, until)`.
     pub since: Option<i64>,
     pub until: Option<i64>,
@@ -242,7 +241,6 @@ impl DeductionFilter {
             ("agent_id", &self.agent_ids),
             ("package_id", &self.package_ids),
             ("agent_type", &self.agent_types),
-            ("run_id", &self.run_ids),
         ] {
             if !values.is_empty() {
                 sql.push(" AND");

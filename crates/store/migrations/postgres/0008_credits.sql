@@ -53,7 +53,7 @@ CREATE TABLE credit_leases (
 );
 CREATE INDEX credit_leases_agent ON credit_leases(tenant_id, agent_id);
 
--- One row per metered model call.
+-- One row per metered model call; ids grow with time, so rows are appended to the index.
 CREATE TABLE credit_deductions (
     id            TEXT PRIMARY KEY,
     tenant_id     TEXT NOT NULL,
@@ -73,7 +73,6 @@ CREATE TABLE credit_deductions (
 );
 CREATE INDEX credit_deductions_time ON credit_deductions(tenant_id, ended_at);
 CREATE INDEX credit_deductions_agent ON credit_deductions(tenant_id, agent_id, ended_at);
-CREATE INDEX credit_deductions_run ON credit_deductions(tenant_id, run_id);
 
 -- Gateway keys: found by id, checked by hash; the secret is also kept encrypted because the
 -- desired state delivers it to the runtime's host.
