@@ -1114,7 +1114,6 @@ impl Action for DescribeRunIdDeductions {
             agent_types,
             since: Some(start),
             until: Some(end),
-            ..DeductionFilter::default()
         };
         let store = &ctx.state.store;
         let (total_count, total_units) = store
