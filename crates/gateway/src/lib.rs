@@ -288,7 +288,11 @@ async fn proxy(
         if route.protocol != protocol {
             continue;
         }
-        let max_output = ask.max_output.or(route.max_output);
+        // The model's own bound caps what a call may ask for (the upstream caps it too).
+        let max_output = match (ask.max_output, route.max_output) {
+            (Some(asked), Some(bound)) => Some(asked.min(bound)),
+            (asked, bound) => asked.or(bound),
+        };
         let units = domain::credits::reservation(&route.rate, ask.body_len, max_output);
         let hold = state.meter.reserve(&caller, units).await?;
         match send(state, route, &ask, &parts.headers).await {
