@@ -301,9 +301,6 @@ async fn proxy(
                     agent_type: routes.agent_type,
                     run_id: run_id.clone(),
                     model: route.model_ref.clone(),
-                    usage: domain::credits::Usage::default(),
-                    units: 0,
-                    estimated: false,
                     started_at,
                 };
                 return answer_with(state, route, &ask, answer, hold, charge, protocol).await;
@@ -455,11 +452,8 @@ async fn answer_with(
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         response
     } else {
-        let body = match read_whole(state, answer).await {
-            Ok(body) => body,
-            // Nothing arrived whole: the hold is given back, nothing charged.
-            Err(error) => return Err(error),
-        };
+        // Nothing arrived whole: the hold is given back, nothing charged.
+        let body = read_whole(state, answer).await?;
         let mut counter = counter;
         if event_stream {
             counter.stream(&body);

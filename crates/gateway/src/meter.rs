@@ -13,13 +13,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use domain::credits::Usage;
 use store::Store;
 use store::credits::{Claim, Deduction, LeaseSpend, Settlement, Shortfall};
 
 use crate::error::GatewayError;
 use crate::now_ms;
 use crate::routes::Caller;
+use crate::usage::Counted;
 
 /// How often settled calls are written.
 pub const FLUSH: Duration = Duration::from_millis(200);
@@ -54,6 +54,16 @@ impl AccountState {
     fn free(&self) -> i64 {
         self.held - self.reserved - self.spent
     }
+
+    /// Reserves `units` when the lease has them free.
+    fn take(&mut self, units: i64) -> bool {
+        let fits = self.free() >= units;
+        if fits {
+            self.reserved += units;
+            self.last_active = Instant::now();
+        }
+        fits
+    }
 }
 
 struct Account {
@@ -77,15 +87,12 @@ pub struct RateLimits {
     pub tpm: Option<u64>,
 }
 
-/// What a settled call records.
+/// Whose call a deduction records, and of what (known before the call goes upstream).
 #[derive(Debug, Clone)]
 pub struct Charge {
     pub agent_type: &'static str,
     pub run_id: String,
     pub model: String,
-    pub usage: Usage,
-    pub units: i64,
-    pub estimated: bool,
     pub started_at: i64,
 }
 
@@ -218,7 +225,7 @@ impl Meter {
         if units <= 0 {
             return Ok(hold(self));
         }
-        if try_reserve(&account, units) {
+        if lock(&account.state).take(units) {
             return Ok(hold(self));
         }
         let deadline = tokio::time::Instant::now() + WAIT_FOR_IN_FLIGHT;
@@ -229,14 +236,11 @@ impl Meter {
             freed.as_mut().enable();
             let (lease, need) = {
                 let mut state = lock(&account.state);
-                let free = state.free();
-                if free >= units {
-                    state.reserved += units;
-                    state.last_active = Instant::now();
+                if state.take(units) {
                     return Ok(hold(self));
                 }
                 state.claiming = true;
-                (state.lease_id.clone(), units - free.max(0))
+                (state.lease_id.clone(), units - state.free().max(0))
             };
             let now = now_ms();
             let period = domain::credits::month_of(now).0;
@@ -351,26 +355,17 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     }
 }
 
-fn try_reserve(account: &Account, units: i64) -> bool {
-    let mut state = lock(&account.state);
-    if state.free() >= units {
-        state.reserved += units;
-        state.last_active = Instant::now();
-        true
-    } else {
-        false
-    }
-}
-
 impl Hold {
-    /// Settles the call: its reservation is given back and what it cost is recorded.
-    pub fn settle(mut self, charge: Charge) {
+    /// Settles the call: its reservation is given back, and what it `used` and the `units`
+    /// that cost are recorded.
+    pub fn settle(mut self, charge: Charge, used: Counted, units: i64) {
         self.done = true;
+        let usage = used.usage;
         {
             let mut state = lock(&self.account.state);
             state.reserved -= self.units;
-            state.spent += charge.units;
-            state.tokens += charge.usage.input + charge.usage.output;
+            state.spent += units;
+            state.tokens += usage.input + usage.output;
             state.last_active = Instant::now();
         }
         self.account.freed.notify_waiters();
@@ -383,11 +378,11 @@ impl Hold {
             run_id: charge.run_id,
             model: charge.model,
             package_id: String::new(),
-            tokens_in: i64::try_from(charge.usage.input).unwrap_or(i64::MAX),
-            tokens_out: i64::try_from(charge.usage.output).unwrap_or(i64::MAX),
-            tokens_cached: i64::try_from(charge.usage.cached).unwrap_or(i64::MAX),
-            units: charge.units,
-            estimated: charge.estimated,
+            tokens_in: i64::try_from(usage.input).unwrap_or(i64::MAX),
+            tokens_out: i64::try_from(usage.output).unwrap_or(i64::MAX),
+            tokens_cached: i64::try_from(usage.cached).unwrap_or(i64::MAX),
+            units,
+            estimated: used.estimated,
             started_at: charge.started_at,
             ended_at,
         };
@@ -434,14 +429,11 @@ mod tests {
         Ok((store, dir))
     }
 
-    fn charge(units: i64) -> Charge {
+    fn charge() -> Charge {
         Charge {
             agent_type: "OPEN_CLAW",
             run_id: "run".into(),
             model: "p/m".into(),
-            usage: Usage::default(),
-            units,
-            estimated: false,
             started_at: 0,
         }
     }
@@ -480,7 +472,7 @@ mod tests {
                     Ok(hold) => {
                         tokio::time::sleep(Duration::from_millis(u64::from(i % 7))).await;
                         let used = i64::from(i % 38);
-                        hold.settle(charge(used));
+                        hold.settle(charge(), Counted::default(), used);
                         Some(used)
                     }
                     Err(GatewayError::QuotaExhausted) => None,

@@ -46,12 +46,9 @@ impl Metered {
 }
 
 /// Settles `hold` for what `counter` counted.
-pub fn settle(hold: Hold, mut charge: Charge, counter: &Counter, rate: &Rate) {
+pub fn settle(hold: Hold, charge: Charge, counter: &Counter, rate: &Rate) {
     let counted = counter.counted();
-    charge.usage = counted.usage;
-    charge.estimated = counted.estimated;
-    charge.units = rate.cost(counted.usage);
-    hold.settle(charge);
+    hold.settle(charge, counted, rate.cost(counted.usage));
 }
 
 impl Stream for Metered {

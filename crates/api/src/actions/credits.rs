@@ -136,27 +136,39 @@ fn ids(list: Option<Ids<MAX_IDS>>) -> Vec<String> {
 
 /// The tenant's runtimes among `agent_ids`, checked to exist: (id, agent type).
 async fn agents(ctx: &Ctx, agent_ids: &[String]) -> Result<Vec<(String, String)>, ApiError> {
-    let found = ctx
-        .state
-        .store
-        .runtimes_by_ids(&ctx.tenant_id, agent_ids)
-        .await
-        .map_err(store_failure)?;
-    let by_id: HashMap<&str, &str> = found
-        .iter()
-        .filter(|r| r.desktop_status != domain::runtime::DesktopStatus::Deleted)
-        .map(|r| (r.id.as_str(), r.agent_provider.as_str()))
-        .collect();
+    let types = agent_types(ctx, agent_ids, true).await?;
     agent_ids
         .iter()
-        .map(|id| match by_id.get(id.as_str()) {
-            Some(provider) => Ok((
-                id.clone(),
-                domain::credits::agent_type(provider, id).to_string(),
-            )),
+        .map(|id| match types.get(id) {
+            Some(agent_type) => Ok((id.clone(), agent_type.clone())),
             None => Err(errors::AGENT_NOT_FOUND.error(&[id])),
         })
         .collect()
+}
+
+/// The agent types of the tenant's runtimes among `ids` (deleted ones too unless `live_only`:
+/// they keep their usage).
+async fn agent_types(
+    ctx: &Ctx,
+    ids: &[String],
+    live_only: bool,
+) -> Result<HashMap<String, String>, ApiError> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(ctx
+        .state
+        .store
+        .runtimes_by_ids(&ctx.tenant_id, ids)
+        .await
+        .map_err(store_failure)?
+        .into_iter()
+        .filter(|r| !live_only || r.desktop_status != domain::runtime::DesktopStatus::Deleted)
+        .map(|r| {
+            let agent_type = domain::credits::agent_type(&r.agent_provider, &r.id).to_string();
+            (r.id, agent_type)
+        })
+        .collect())
 }
 
 /// The pack drawn from next: the first usable one in drawing order.
@@ -296,7 +308,7 @@ impl Action for DescribeCreditPackageAgents {
             .agent_period_usage(&ctx.tenant_id, &page_ids, &period)
             .await
             .map_err(store_failure)?;
-        let types = agents_types(ctx, &page_ids).await?;
+        let types = agent_types(ctx, &page_ids, false).await?;
         let agents = found
             .into_iter()
             .filter_map(|(id, record)| {
@@ -333,25 +345,6 @@ impl Action for DescribeCreditPackageAgents {
             next_token,
         })
     }
-}
-
-/// Agent types of runtimes that still exist (deleted ones keep their usage but not a type).
-async fn agents_types(ctx: &Ctx, ids: &[String]) -> Result<HashMap<String, String>, ApiError> {
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    Ok(ctx
-        .state
-        .store
-        .runtimes_by_ids(&ctx.tenant_id, ids)
-        .await
-        .map_err(store_failure)?
-        .into_iter()
-        .map(|r| {
-            let t = domain::credits::agent_type(&r.agent_provider, &r.id).to_string();
-            (r.id, t)
-        })
-        .collect())
 }
 
 fn encode_agent_token(after: &str) -> String {
