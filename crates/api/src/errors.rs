@@ -224,6 +224,20 @@ table! {
     CREDIT_PACKAGE_NOT_FOUND: "InvalidInstanceId.NotFound", 404,
         "The specified credit package {} does not exist.",
         "A credit package instance id (`cp-inst-…`) that is not the caller's.";
+
+    // -- the skill center (ecd 2021-06-02)
+    SKILL_NOT_FOUND: "InvalidSkillId.NotFound", 404,
+        "The specified skill {} does not exist.",
+        "A skill id that is not the caller's; a batch naming one is refused whole.";
+    PARSE_TASK_NOT_FOUND: "InvalidTaskKey.NotFound", 404,
+        "The specified parse task {} does not exist.",
+        "A TaskKey that is not one of the caller's parse tasks.";
+    PARSE_TASK_NOT_COMPLETED: "TaskKey.NotCompleted", 400,
+        "The parse task {} is {}: only a COMPLETED task makes a skill.",
+        "CreateTenantSkill from a task still parsing, or one that failed.";
+    SKILL_VERSION_EXISTS: "SkillVersion.AlreadyExists", 400,
+        "The skill {} already has version {}.",
+        "CreateTenantSkill of a slug the tenant has, with a version it already has.";
 }
 
 /// Logs the detail and answers the opaque `InternalError`.

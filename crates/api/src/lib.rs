@@ -32,6 +32,9 @@ pub struct AppState {
     pub catalogue: Arc<Catalogue>,
     pub driver: Arc<dyn ProvisioningDriver>,
     pub lifecycle: Arc<Wakeup>,
+    pub skills: actions::skills::SkillSettings,
+    /// Wakes the skill package parser when a task is recorded.
+    pub parse_wakeup: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
@@ -46,6 +49,8 @@ impl AppState {
             catalogue: Arc::new(catalogue),
             driver,
             lifecycle,
+            skills: actions::skills::SkillSettings::default(),
+            parse_wakeup: Arc::new(tokio::sync::Notify::new()),
         }
     }
 }

@@ -14,3 +14,4 @@ pub mod providers;
 pub mod resource_groups;
 pub mod runtime;
 pub mod secrets;
+pub mod skills;

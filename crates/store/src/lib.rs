@@ -19,6 +19,7 @@ pub mod resource_groups;
 pub mod runtimes;
 mod secrets;
 mod settings;
+pub mod skills;
 pub mod tenants;
 
 use std::collections::HashMap;

@@ -14,6 +14,9 @@ pub const SECRET_COLUMNS: &[(&str, &[&str], &str)] = &[
     ("model_provider_templates", &["id"], "api_key_enc"),
     ("runtime_channels", &["runtime_id", "code"], "config_enc"),
     ("gateway_keys", &["id"], "secret_enc"),
+    ("upload_grants", &["key_id"], "secret_enc"),
+    ("skills", &["id"], "env_vars_enc"),
+    ("skills", &["id"], "api_key_enc"),
 ];
 
 impl Store {

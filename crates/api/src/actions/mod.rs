@@ -11,6 +11,7 @@ pub mod models;
 pub mod office_sites;
 pub mod resource_groups;
 pub mod runtimes;
+pub mod skills;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -253,17 +254,62 @@ pub static ACTIONS: &[ActionEntry] = &[
         "UpdateModelTemplate",
         serve::<models::UpdateModelTemplate>(),
     ),
-    action("ecd", "2021-06-02", "CreateTenantSkill", None),
-    action("ecd", "2021-06-02", "DeleteTenantSkills", None),
+    action(
+        "ecd",
+        "2021-06-02",
+        "CreateTenantSkill",
+        serve::<skills::CreateTenantSkill>(),
+    ),
+    action(
+        "ecd",
+        "2021-06-02",
+        "DeleteTenantSkills",
+        serve::<skills::DeleteTenantSkills>(),
+    ),
     action("ecd", "2021-06-02", "GetOssStsToken", None),
-    action("ecd", "2021-06-02", "GetParseProgress", None),
-    action("ecd", "2021-06-02", "ListSecureSkillIdentities", None),
-    action("ecd", "2021-06-02", "ListSkillAuthedIdentities", None),
-    action("ecd", "2021-06-02", "ListSkills", None),
+    action(
+        "ecd",
+        "2021-06-02",
+        "GetParseProgress",
+        serve::<skills::GetParseProgress>(),
+    ),
+    action(
+        "ecd",
+        "2021-06-02",
+        "ListSecureSkillIdentities",
+        serve::<skills::ListSecureSkillIdentities>(),
+    ),
+    action(
+        "ecd",
+        "2021-06-02",
+        "ListSkillAuthedIdentities",
+        serve::<skills::ListSkillAuthedIdentities>(),
+    ),
+    action(
+        "ecd",
+        "2021-06-02",
+        "ListSkills",
+        serve::<skills::ListSkills>(),
+    ),
     action("ecd", "2021-06-02", "ParseSkillPackage", None),
-    action("ecd", "2021-06-02", "SetIdentitySkillAuth", None),
-    action("ecd", "2021-06-02", "SetIdentitySkillSecurity", None),
-    action("ecd", "2021-06-02", "SetTenantSkillEnabled", None),
+    action(
+        "ecd",
+        "2021-06-02",
+        "SetIdentitySkillAuth",
+        serve::<skills::SetIdentitySkillAuth>(),
+    ),
+    action(
+        "ecd",
+        "2021-06-02",
+        "SetIdentitySkillSecurity",
+        serve::<skills::SetIdentitySkillSecurity>(),
+    ),
+    action(
+        "ecd",
+        "2021-06-02",
+        "SetTenantSkillEnabled",
+        serve::<skills::SetTenantSkillEnabled>(),
+    ),
     action(
         "wss",
         "2021-12-21",
