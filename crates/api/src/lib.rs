@@ -33,8 +33,6 @@ pub struct AppState {
     pub driver: Arc<dyn ProvisioningDriver>,
     pub lifecycle: Arc<Wakeup>,
     pub skills: actions::skills::SkillSettings,
-    /// Wakes the skill package parser when a task is recorded.
-    pub parse_wakeup: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
@@ -50,7 +48,6 @@ impl AppState {
             driver,
             lifecycle,
             skills: actions::skills::SkillSettings::default(),
-            parse_wakeup: Arc::new(tokio::sync::Notify::new()),
         }
     }
 }

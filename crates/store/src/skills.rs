@@ -340,8 +340,8 @@ impl Store {
             let task = task_from_row(&row)?;
             let seen: i64 = row.try_get("lease_until")?;
             if task.attempts >= max_attempts {
-                let failed = self
-                    .finish_with(
+                // Whether this replica or another records the failure, the task is done.
+                self.finish_with(
                         &task.task_key,
                         None,
                         seen,
@@ -354,7 +354,6 @@ impl Store {
                         },
                     )
                     .await?;
-                let _ = failed;
                 continue;
             }
             let taken = transact!(self, &[], |tx| {

@@ -31,6 +31,15 @@ impl<T> Paged<T> {
     }
 }
 
+/// A time as ISO 8601 in UTC, to the second (`2026-04-28T10:32:53Z`), as several products show
+/// creation times.
+pub(crate) fn utc_seconds(ms: i64) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
 /// A response with nothing but `RequestId`.
 #[derive(Debug, Serialize)]
 pub struct Empty {}

@@ -11,7 +11,6 @@
 //! - 400 `DependencyViolation.Desktops`: `DeleteOfficeSites` of a site that still holds desktops
 //!   (deleted ones do not count); nothing is deleted.
 
-use chrono::{DateTime, Utc};
 use domain::office_sites::{self as rules, OfficeSiteFieldError};
 use pop::ApiError;
 use serde::{Deserialize, Serialize};
@@ -20,7 +19,7 @@ use store::office_sites::{OfficeSite, OfficeSiteDeletion, OfficeSiteFilter, Offi
 use super::Action;
 use super::common::{
     Empty, at_most, list_at_most, next_token, non_empty, non_empty_list, office_site_not_found,
-    required, token_page,
+    required, token_page, utc_seconds,
 };
 use crate::Ctx;
 use crate::errors::{self, internal, store_failure};
@@ -35,14 +34,6 @@ const MAX_TOKEN_LEN: usize = 64;
 const MAX_TEXT_LEN: usize = 255;
 /// How many times a new id is drawn when it collides with one of the tenant's sites.
 const ID_ATTEMPTS: usize = 5;
-
-/// Office site times: ISO 8601 in UTC, to the second.
-fn creation_time(ms: i64) -> String {
-    DateTime::<Utc>::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .format("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
-}
 
 fn field_error(name: &str) -> impl Fn(OfficeSiteFieldError) -> ApiError + '_ {
     move |e| ApiError::invalid_parameter(name, e)
@@ -343,7 +334,7 @@ fn office_site_view(listing: OfficeSiteListing) -> OfficeSiteView {
         status: site.status,
         office_site_type: site.office_site_type,
         account_type: site.account_type,
-        creation_time: creation_time(site.created_at),
+        creation_time: utc_seconds(site.created_at),
         cidr_block: site.cidr_block,
         vpc_id: site.vpc_id,
         vpc_type: site.vpc_type,
@@ -492,7 +483,7 @@ mod tests {
 
     #[test]
     fn creation_times_are_utc_seconds() {
-        assert_eq!(creation_time(1_700_000_000_123), "2023-11-14T22:13:20Z");
+        assert_eq!(utc_seconds(1_700_000_000_123), "2023-11-14T22:13:20Z");
     }
 
     #[test]

@@ -11,7 +11,6 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
 use domain::ids;
 use domain::paging::{Page, PageError};
 use domain::resource_groups::{validate_display_name, validate_name, validate_tag};
@@ -20,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use store::resource_groups::{GroupDeletion, ResourceGroup, ResourceGroupFilter};
 
 use super::Action;
-use super::common::{non_empty, resource_group_not_found};
+use super::common::{non_empty, resource_group_not_found, utc_seconds};
 use super::limits::{Id, Ids, MAX_IDS, Tags, Token};
 use crate::Ctx;
 use crate::errors::{self, store_failure};
@@ -32,14 +31,6 @@ const MAX_MOVE: usize = 10;
 type GroupName = pop::Text<0, 50>;
 const STATUS_OK: &str = "OK";
 const STATUSES: [&str; 3] = ["Creating", "OK", "PendingDelete"];
-
-/// Resource manager times: UTC to the second.
-fn create_date(ms: i64) -> String {
-    DateTime::<Utc>::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .format("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
-}
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
@@ -70,7 +61,7 @@ pub struct GroupView {
 fn group_view(group: ResourceGroup, include_tags: bool, status: Option<&str>) -> GroupView {
     GroupView {
         account_id: group.tenant_id,
-        create_date: create_date(group.created_at),
+        create_date: utc_seconds(group.created_at),
         display_name: group.display_name,
         id: group.id,
         name: group.name,
@@ -506,7 +497,7 @@ mod tests {
 
     #[test]
     fn create_dates_are_utc_seconds() {
-        assert_eq!(create_date(0), "1970-01-01T00:00:00Z");
-        assert_eq!(create_date(1_700_000_000_123), "2023-11-14T22:13:20Z");
+        assert_eq!(utc_seconds(0), "1970-01-01T00:00:00Z");
+        assert_eq!(utc_seconds(1_700_000_000_123), "2023-11-14T22:13:20Z");
     }
 }

@@ -9,7 +9,6 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
 use domain::ids;
 use domain::skills::{self as rules, CHANNELS, ParsedPackage};
 use pop::{ApiError, List, Text};
@@ -18,12 +17,10 @@ use rand::distributions::Alphanumeric;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use store::Secret;
-use store::skills::{
-    ParseOutcome, ParseStatus, ParseTask, Skill, SkillCreated, SkillVersion, UploadGrant,
-};
+use store::skills::{ParseStatus, ParseTask, Skill, SkillCreated, SkillVersion, UploadGrant};
 
 use super::Action;
-use super::common::{Empty, non_empty, page, runtime_not_found};
+use super::common::{Empty, non_empty, page, runtime_not_found, utc_seconds};
 use super::limits::{Id, Ids, MAX_IDS, Token};
 use crate::Ctx;
 use crate::errors::{self, store_failure};
@@ -112,13 +109,6 @@ async fn check_runtimes(ctx: &Ctx, ids: &[String]) -> Result<(), ApiError> {
         }
     }
     Ok(())
-}
-
-fn time_text(ms: i64) -> String {
-    DateTime::<Utc>::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .format("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -240,7 +230,6 @@ impl Action for ParseSkillPackage {
             })
             .await
             .map_err(store_failure)?;
-        ctx.state.parse_wakeup.notify_one();
         Ok(TaskStarted { task_key })
     }
 }
@@ -585,7 +574,7 @@ impl Action for ListSkills {
                 display_name: s.display_name,
                 enable: s.enabled,
                 env_vars: masked_vars(s.env_vars.as_ref()),
-                gmt_created: time_text(s.created_at),
+                gmt_created: utc_seconds(s.created_at),
                 skill_icon_url: s.icon_key.unwrap_or_default(),
                 skill_id: s.id,
                 skill_name: s.skill_name,
@@ -878,13 +867,5 @@ impl Action for ListSecureSkillIdentities {
             identities,
             total_count: total,
         })
-    }
-}
-
-/// How a parse task that could not read its package ends.
-pub fn read_failed(message: impl Into<String>) -> ParseOutcome {
-    ParseOutcome::Failed {
-        code: "Package.ReadFailed".into(),
-        message: message.into(),
     }
 }
