@@ -3,9 +3,12 @@
 //! drift policy, as of one generation. Providers amc proxies reach the host pointed at amc's
 //! model gateway with the runtime's gateway key, never with their vendor's address and key.
 
-use agent_proto::{Channel, DesiredState, Model, ModelConfig, Product, Provider, SecretText};
+use agent_proto::{
+    Channel, DesiredState, Model, ModelConfig, Product, Provider, SecretText, SkillPackage,
+};
 use serde_json::{Map, Value};
 use store::agents::AgentRuntime;
+use store::skills::GrantedSkill;
 use store::{Store, StoreError};
 
 /// How often the state is re-read when a write lands between its parts.
@@ -155,6 +158,7 @@ async fn read(
             })
         })
         .collect::<Result<_, DesiredError>>()?;
+    let skills = delivered_skills(store, tenant, &runtime.id).await?;
     Ok(DesiredState {
         runtime_id: runtime.id.clone(),
         generation: runtime.generation,
@@ -163,7 +167,42 @@ async fn read(
         report_interval_secs,
         model,
         channels,
+        skills,
     })
+}
+
+/// The skills a runtime's daemon installs: granted with auto-install, enabled, at their default
+/// versions; on a runtime under the security policy, without those whose scan found high risk
+/// or worse.
+pub(crate) async fn deliverable_skills(
+    store: &Store,
+    tenant: &str,
+    runtime_id: &str,
+) -> Result<Vec<GrantedSkill>, StoreError> {
+    let (granted, secure) = store.runtime_skills(tenant, runtime_id).await?;
+    Ok(granted
+        .into_iter()
+        .filter(|skill| skill.auto_install)
+        .filter(|skill| !secure || domain::skills::allowed_under_policy(&skill.scan_risk))
+        .collect())
+}
+
+async fn delivered_skills(
+    store: &Store,
+    tenant: &str,
+    runtime_id: &str,
+) -> Result<Vec<SkillPackage>, DesiredError> {
+    Ok(deliverable_skills(store, tenant, runtime_id)
+        .await?
+        .into_iter()
+        .map(|skill| SkillPackage {
+            id: skill.skill_id,
+            name: skill.skill_name,
+            version: skill.version,
+            sha256: skill.sha256,
+            size: u64::try_from(skill.size).unwrap_or(0),
+        })
+        .collect())
 }
 
 /// The group as this runtime is given it: proxied providers pointed at the gateway, with the

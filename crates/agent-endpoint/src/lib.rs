@@ -1,7 +1,8 @@
 //! The agent endpoint (`/agent/v1`, wire types in `agent-proto`): node daemons enrol with a
-//! token, then, with their runtime's credential, long-poll for its desired state by generation
-//! and report what they find. Its own router, authentication and error dialect; it imports no
-//! other surface.
+//! token, then, with their runtime's credential, long-poll for its desired state by generation,
+//! download the skill packages it names, and report what they find. Its own router,
+//! authentication and error dialect; it imports no other surface (packages come from a
+//! [`Packages`] the server gives it).
 
 mod desired;
 pub mod watch;
@@ -62,17 +63,31 @@ impl Default for AgentConfig {
     }
 }
 
+/// A package's bytes, as they stream from the object store.
+pub type PackageBytes =
+    std::pin::Pin<Box<dyn futures::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send>>;
+
+/// Where skill packages are read, by object key.
+pub trait Packages: Send + Sync + 'static {
+    /// The package's size and bytes; `None` when no object has that key.
+    fn open<'a>(
+        &'a self,
+        object_key: &'a str,
+    ) -> futures::future::BoxFuture<'a, Result<Option<(u64, PackageBytes)>, std::io::Error>>;
+}
+
 #[derive(Clone)]
 pub struct AgentState {
     pub store: Store,
     pub watch: Arc<Watch>,
     pub models: Arc<ModelCache>,
+    pub packages: Arc<dyn Packages>,
     pub config: AgentConfig,
 }
 
 impl AgentState {
     /// The state, with the tasks it needs (the generation watch and the silence sweep) spawned.
-    pub fn start(store: Store, config: AgentConfig) -> AgentState {
+    pub fn start(store: Store, packages: Arc<dyn Packages>, config: AgentConfig) -> AgentState {
         let watch = Arc::new(Watch::default());
         tokio::spawn(watch.clone().run(store.clone(), config.watch_tick));
         tokio::spawn(sweep_silent(store.clone(), config.grace));
@@ -80,6 +95,7 @@ impl AgentState {
             store,
             watch,
             models: Arc::default(),
+            packages,
             config,
         }
     }
@@ -91,6 +107,10 @@ pub fn router(state: AgentState) -> Router {
         .route(&format!("{PREFIX}/enroll"), post(enroll))
         .route(&format!("{PREFIX}/desired"), get(desired))
         .route(&format!("{PREFIX}/report"), post(report))
+        .route(
+            &format!("{PREFIX}/skills/{{id}}/{{sha256}}"),
+            get(skill_package),
+        )
         .with_state(state);
     web::surface(router, Arc::new(AgentDialect))
 }
@@ -106,6 +126,8 @@ enum AgentError {
     EnrolmentRefused,
     #[error("the runtime no longer exists")]
     RuntimeNotFound,
+    #[error("the runtime is not given that skill package")]
+    SkillNotFound,
     #[error("{0}")]
     Stack(String, StatusCode),
     #[error("internal error")]
@@ -119,6 +141,7 @@ impl AgentError {
             AgentError::Unauthorized => (StatusCode::UNAUTHORIZED, "Unauthorized"),
             AgentError::EnrolmentRefused => (StatusCode::UNAUTHORIZED, "EnrolmentRefused"),
             AgentError::RuntimeNotFound => (StatusCode::NOT_FOUND, "RuntimeNotFound"),
+            AgentError::SkillNotFound => (StatusCode::NOT_FOUND, "SkillNotFound"),
             AgentError::Stack(_, status) => (*status, "RequestRefused"),
             AgentError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "InternalError"),
         }
@@ -393,6 +416,41 @@ async fn desired(
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
     Ok(axum::Json(desired).into_response())
+}
+
+/// A skill package the runtime's desired state names, as long as it still does.
+async fn skill_package(
+    State(state): State<AgentState>,
+    headers: HeaderMap,
+    axum::extract::Path((id, sha256)): axum::extract::Path<(String, String)>,
+) -> Result<Response, AgentError> {
+    let credential = authenticate(&state, &headers).await?;
+    let runtime = live_runtime(&state, &credential).await?;
+    let skill = desired::deliverable_skills(&state.store, &runtime.tenant_id, &runtime.id)
+        .await?
+        .into_iter()
+        .find(|s| s.skill_id == id && s.sha256 == sha256)
+        .ok_or(AgentError::SkillNotFound)?;
+    let (size, bytes) = state
+        .packages
+        .open(&skill.object_key)
+        .await
+        .map_err(|error| {
+            tracing::error!(skill = %skill.skill_id, %error, "reading a skill package");
+            AgentError::Internal
+        })?
+        .ok_or_else(|| {
+            tracing::error!(skill = %skill.skill_id, "a granted skill's package is missing");
+            AgentError::SkillNotFound
+        })?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/zip".to_string()),
+            (header::CONTENT_LENGTH, size.to_string()),
+        ],
+        Body::from_stream(bytes),
+    )
+        .into_response())
 }
 
 /// The gateway's address for a daemon's agent: the configured one, else the server as the

@@ -8,6 +8,8 @@
 //!   its generation is not `G`, else waits up to `S` seconds (at most [`MAX_WAIT_SECS`]) for it to
 //!   change and answers `204 No Content` if it did not.
 //! - `POST {PREFIX}/report` with a [`Report`] answers a [`ReportAck`].
+//! - `GET {PREFIX}/skills/{id}/{sha256}` answers the package of a skill the desired state names
+//!   (`application/zip`), while the runtime is still granted that version of it.
 //!
 //! Every call but enrolment carries `Authorization: Bearer <credential>`. Errors are
 //! [`ErrorBody`] with an HTTP status: 400 bad input, 401 unknown or revoked credential, 404 the
@@ -109,6 +111,29 @@ pub struct DesiredState {
     /// The channels configured, in code order.
     #[serde(default)]
     pub channels: Vec<Channel>,
+    /// The skills to install, by name; amc removes the ones it installed that are not listed.
+    #[serde(default)]
+    pub skills: Vec<SkillPackage>,
+}
+
+/// A skill the runtime is granted and may install under its security policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkillPackage {
+    /// The skill's id (`GET {PREFIX}/skills/{id}/{sha256}` downloads it).
+    pub id: String,
+    /// Its name: the folder it is installed in.
+    pub name: String,
+    pub version: String,
+    /// Hex SHA-256 and size of the package (a zip): what the daemon checks before installing.
+    pub sha256: String,
+    pub size: u64,
+}
+
+impl SkillPackage {
+    /// Where the package downloads, under [`PREFIX`].
+    pub fn download_path(&self) -> String {
+        format!("/skills/{}/{}", self.id, self.sha256)
+    }
 }
 
 /// A model group resolved for one runtime.

@@ -5,6 +5,7 @@ mod agent;
 mod call;
 mod credits;
 mod enrolment;
+mod packages;
 mod setup;
 mod sim_fleet;
 
@@ -117,6 +118,10 @@ struct ServeArgs {
     /// The OpenAI-compatible upstream of WuyingCredit providers that name no base URL.
     #[arg(long, env = "AMC_CREDIT_UPSTREAM_URL")]
     credit_upstream_url: Option<String>,
+    /// The object directory: skill packages, under `<dir>/<bucket>/<key>` (default
+    /// `<data dir>/objects`).
+    #[arg(long, env = "AMC_OBJECTS_DIR")]
+    objects_dir: Option<PathBuf>,
     /// The API key sent to the credit upstream.
     #[arg(long, env = "AMC_CREDIT_UPSTREAM_KEY", hide_env_values = true)]
     credit_upstream_key: Option<String>,
@@ -280,8 +285,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             format!("http://{address}"),
         ));
     }
+    let objects_dir = args
+        .objects_dir
+        .clone()
+        .unwrap_or_else(|| args.store.data_dir.join("objects"));
     let agents = agent_endpoint::AgentState::start(
         store.clone(),
+        Arc::new(packages::LocalPackages::new(&objects_dir)),
         agent_endpoint::AgentConfig {
             report_interval: Duration::from_secs(args.agent_report_interval_secs.max(1)),
             grace: Duration::from_secs(args.agent_grace_secs.max(1)),

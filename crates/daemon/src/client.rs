@@ -11,6 +11,8 @@ use crate::DaemonError;
 
 /// Longest wait the daemon asks of a desired-state poll.
 pub const POLL_WAIT: Duration = Duration::from_secs(30);
+/// Longest a package download may take.
+const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// The HTTP client a daemon makes for itself.
 pub fn http_client() -> Result<reqwest::Client, DaemonError> {
@@ -127,6 +129,29 @@ impl Client {
                 .map_err(|e| self.unreachable(e)),
             _ => Err(self.refusal(response).await),
         }
+    }
+
+    /// Starts a download of `path` (under the endpoint's prefix); its body is read with
+    /// [`Client::chunk`].
+    pub async fn download(&self, path: &str) -> Result<reqwest::Response, DaemonError> {
+        let response = self
+            .request(reqwest::Method::GET, path)
+            .timeout(DOWNLOAD_TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        if !response.status().is_success() {
+            return Err(self.refusal(response).await);
+        }
+        Ok(response)
+    }
+
+    /// The next piece of a download's body; `None` at its end.
+    pub async fn chunk(
+        &self,
+        response: &mut reqwest::Response,
+    ) -> Result<Option<bytes::Bytes>, String> {
+        response.chunk().await.map_err(|e| e.to_string())
     }
 
     pub async fn report(&self, report: &Report) -> Result<ReportAck, DaemonError> {

@@ -9,6 +9,7 @@ mod detect;
 mod enroll;
 mod files;
 mod run;
+mod skills;
 mod state;
 
 pub use enroll::{EnrollOptions, enroll};

@@ -15,6 +15,7 @@ use tokio::sync::watch;
 use crate::client::{Client, POLL_WAIT};
 use crate::detect::Probe;
 use crate::files::{list_dir, read_optional, write_atomic};
+use crate::skills;
 use crate::state::{Applied, Credentials, LocalState};
 use crate::{DaemonError, Env};
 
@@ -138,7 +139,7 @@ async fn converge_forever(
         let applied_before = local.applied_generation;
         // A pass that cannot finish (the daemon's own directory unwritable, descriptors
         // exhausted) is tried again at the next check: the daemon outlives passing trouble.
-        let report = match converge(probe, desired.as_ref(), local, &options.dir).await {
+        let report = match converge(probe, client, desired.as_ref(), local, &options.dir).await {
             Ok(report) => report,
             Err(error) => {
                 tracing::warn!(%error, "comparing the agent's files");
@@ -228,6 +229,7 @@ async fn blocking<T: Send + 'static>(
 /// One pass: look, apply if due, and say what was found.
 async fn converge(
     probe: &mut Probe,
+    client: &Client,
     desired: Option<&DesiredState>,
     local: &mut LocalState,
     dir: &Path,
@@ -247,46 +249,81 @@ async fn converge(
     };
     let config_text = files.get(&layout.config).cloned();
     let agent = probe.facts(config_text.as_deref()).await;
+    let skills_root = skills::root(&layout);
+    let installed = {
+        let root = skills_root.clone();
+        blocking(move || Ok(skills::installed(&root))).await?
+    };
+    let found: Applied = render::fingerprint(&layout, &files, &local.owned).into();
+    // Due: a new generation, or drift (of the files or of the skills) to repair.
     let due = desired
         .filter(|_| agent.installed && error.is_none())
+        .filter(|desired| {
+            local.applied_generation != Some(desired.generation)
+                || (desired.repair_drift
+                    && (found != local.applied || skills::differ(&installed, &desired.skills)))
+        })
         .cloned();
+    let mut apply_error = None;
+    let mut downloads = Vec::new();
+    if let Some(desired) = &due {
+        for skill in skills::to_install(&installed, &desired.skills) {
+            match skills::download(client, skill, dir).await {
+                Ok(path) => downloads.push((skill.clone(), path)),
+                Err(e) => {
+                    apply_error = Some(e.to_string());
+                    break;
+                }
+            }
+        }
+    }
+    let due = due.filter(|_| apply_error.is_none());
     let (layout_for_work, version, dir) =
         (layout.clone(), agent.version.clone(), dir.to_path_buf());
     let mut state = local.clone();
+    let root = skills_root.clone();
     let (files, found, apply_error, state) = blocking(move || {
         let layout = layout_for_work;
         let mut files = files;
-        let mut found: Applied = render::fingerprint(&layout, &files, &state.owned).into();
-        let mut apply_error = None;
+        let mut found = found;
+        let mut apply_error = apply_error;
         if let Some(desired) = due {
-            let new_generation = state.applied_generation != Some(desired.generation);
-            let drifted = found != state.applied;
-            if new_generation || (desired.repair_drift && drifted) {
-                match apply(&layout, &files, &desired, &mut state, version.as_deref()) {
-                    Ok(after) => {
-                        files = after;
-                        found = render::fingerprint(&layout, &files, &state.owned).into();
-                        state.applied = found.clone();
-                        state.applied_generation = Some(desired.generation);
-                        state.save(&dir)?;
-                        tracing::info!(generation = desired.generation, "applied");
-                    }
-                    Err(e) => apply_error = Some(e),
+            match apply(&layout, &files, &desired, &mut state, version.as_deref())
+                .and_then(|after| install_skills(&root, &desired, downloads).map(|()| after))
+            {
+                Ok(after) => {
+                    files = after;
+                    found = render::fingerprint(&layout, &files, &state.owned).into();
+                    state.applied = found.clone();
+                    state.applied_generation = Some(desired.generation);
+                    state.save(&dir)?;
+                    tracing::info!(generation = desired.generation, "applied");
                 }
+                Err(e) => apply_error = Some(e),
             }
         }
         Ok((files, found, apply_error, state))
     })
     .await?;
     *local = state;
-    Ok(report(
-        &layout,
-        &files,
-        local,
-        &found,
-        agent,
-        error.or(apply_error),
-    ))
+    let installed = blocking(move || Ok(skills::installed(&skills_root))).await?;
+    let mut report = report(&layout, &files, local, &found, agent, error.or(apply_error));
+    report.skills = installed.into_keys().collect();
+    Ok(report)
+}
+
+/// Installs the downloaded packages and removes the skills amc installed that are no longer
+/// given.
+fn install_skills(
+    root: &Path,
+    desired: &DesiredState,
+    downloads: Vec<(agent_proto::SkillPackage, PathBuf)>,
+) -> Result<(), String> {
+    for (skill, package) in downloads {
+        skills::install(root, &skill, &package).map_err(|e| e.to_string())?;
+        tracing::info!(skill = %skill.name, version = %skill.version, "installed a skill");
+    }
+    skills::remove_unlisted(root, &desired.skills).map_err(|e| e.to_string())
 }
 
 /// Plans against the files as read, writes what changed, and reads them back.

@@ -508,6 +508,7 @@ mod tests {
                     .cloned()
                     .unwrap_or_default(),
             }],
+            skills: Vec::new(),
         };
         let error = plan(&layout, &Files::new(), &state, &Owned::default()).expect_err("refused");
         assert_eq!(

@@ -309,6 +309,7 @@ mod tests {
                     settings: settings.as_object().cloned().unwrap_or_default(),
                 })
                 .collect(),
+            skills: Vec::new(),
         }
     }
 

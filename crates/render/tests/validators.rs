@@ -94,6 +94,7 @@ fn desired(product: Product) -> DesiredState {
             ],
         }),
         channels: channels(),
+        skills: Vec::new(),
     }
 }
 
