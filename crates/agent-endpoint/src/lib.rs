@@ -543,3 +543,208 @@ async fn sweep_silent(store: Store, grace: Duration) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use agent_proto::DesiredState;
+    use axum::body::to_bytes;
+    use store::skills::{Skill, SkillVersion};
+    use store::{Cipher, MasterKey, Secret, StoreError};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    /// Packages held in memory, by object key.
+    struct MemoryPackages(HashMap<String, Vec<u8>>);
+
+    impl Packages for MemoryPackages {
+        fn open<'a>(
+            &'a self,
+            object_key: &'a str,
+        ) -> futures::future::BoxFuture<'a, Result<Option<(u64, PackageBytes)>, std::io::Error>>
+        {
+            let found = self.0.get(object_key).map(|bytes| {
+                let piece = Ok(bytes::Bytes::from(bytes.clone()));
+                (
+                    bytes.len() as u64,
+                    Box::pin(futures::stream::iter([piece])) as PackageBytes,
+                )
+            });
+            Box::pin(async move { Ok(found) })
+        }
+    }
+
+    fn skill(tenant: &str, id: &str, risk: &str) -> (Skill, SkillVersion) {
+        let skill = Skill {
+            id: id.into(),
+            tenant_id: tenant.into(),
+            channel: "ENTERPRISE".into(),
+            slug: id.into(),
+            skill_name: id.into(),
+            display_name: id.into(),
+            description: "d".into(),
+            author: "a".into(),
+            enabled: true,
+            env_vars: None,
+            api_key: None,
+            icon_key: None,
+            default_version: "1.0.0".into(),
+            created_at: 1,
+            versions: Vec::new(),
+        };
+        let version = SkillVersion {
+            version: "1.0.0".into(),
+            task_key: format!("task-{id}"),
+            object_key: format!("tenants/{tenant}/skill/{id}.zip"),
+            sha256: format!("{:064x}", id.len()),
+            size: 4,
+            scan_status: domain::skills::scan_status(risk).into(),
+            scan_score: 50,
+            scan_risk: risk.into(),
+            scan_fail_reason: String::new(),
+            findings: "[]".into(),
+            created_at: 1,
+        };
+        (skill, version)
+    }
+
+    async fn call(app: &Router, uri: &str, credential: &str) -> (StatusCode, Vec<u8>) {
+        let request = Request::get(uri)
+            .header(header::AUTHORIZATION, format!("Bearer {credential}"))
+            .body(Body::empty());
+        let Ok(request) = request else {
+            return (StatusCode::BAD_REQUEST, Vec::new());
+        };
+        match app.clone().oneshot(request).await {
+            Ok(response) => {
+                let status = response.status();
+                let body = to_bytes(response.into_body(), usize::MAX).await;
+                (status, body.map(|b| b.to_vec()).unwrap_or_default())
+            }
+            Err(never) => match never {},
+        }
+    }
+
+    #[tokio::test]
+    async fn a_runtime_downloads_the_skills_it_is_given_and_no_other() -> Result<(), StoreError> {
+        let dir = std::env::temp_dir().join(format!("amc-endpoint-skills-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let url = format!("sqlite://{}/amc.db?mode=rwc", dir.display());
+        let store = Store::connect(
+            &url,
+            Cipher::new(MasterKey::generate(&mut rand::rngs::OsRng)),
+        )
+        .await?;
+        store
+            .create_tenant(&store::tenants::NewTenant {
+                account_id: "t1".into(),
+                name: "t1".into(),
+                access_key_id: "LTAIt1".into(),
+                access_key_secret: Secret::new("x"),
+                created_at: 0,
+            })
+            .await?;
+        let runtime = own_host("t1", "host-1", Product::OpenClaw, 1);
+        let issued = secrets::issue(secrets::CREDENTIAL_PREFIX, &mut rand::rngs::OsRng);
+        let enrolment = store::agents::Enrolment {
+            id: "en-1".into(),
+            tenant_id: "t1".into(),
+            runtime_id: None,
+            secret_hash: "h".into(),
+            expires_at: None,
+            used_at: None,
+            revoked_at: None,
+            created_at: 1,
+        };
+        store.create_enrolment(&enrolment).await?;
+        let credential = AgentCredential {
+            id: issued.id.clone(),
+            tenant_id: "t1".into(),
+            runtime_id: runtime.id.clone(),
+            secret_hash: issued.secret_hash.clone(),
+            revoked_at: None,
+            created_at: 1,
+        };
+        assert_eq!(
+            store
+                .enroll(&enrolment, Some(&runtime), &credential, 1)
+                .await?,
+            Ok(())
+        );
+
+        let mut packages = HashMap::new();
+        let mut ids = Vec::new();
+        for (id, risk) in [
+            ("weather", "LOW"),
+            ("stealer", "CRITICAL"),
+            ("notgiven", "NONE"),
+        ] {
+            let (skill, version) = skill("t1", id, risk);
+            packages.insert(version.object_key.clone(), id.as_bytes().to_vec());
+            store.create_skill(&skill, &version).await?;
+            if id != "notgiven" {
+                ids.push(id.to_string());
+            }
+        }
+        store
+            .set_skill_grants("t1", &ids, std::slice::from_ref(&runtime.id), true, true, 2)
+            .await?;
+        let state = AgentState::start(
+            store.clone(),
+            Arc::new(MemoryPackages(packages)),
+            AgentConfig::default(),
+        );
+        let app = router(state);
+        let desired_names = |body: &[u8]| -> Vec<String> {
+            serde_json::from_slice::<DesiredState>(body)
+                .map(|d| d.skills.into_iter().map(|s| s.name).collect())
+                .unwrap_or_default()
+        };
+
+        let (status, body) = call(&app, "/agent/v1/desired", &issued.text).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(desired_names(&body), vec!["stealer", "weather"]);
+        let download = |id: &str| format!("/agent/v1/skills/{id}/{:064x}", id.len());
+        assert_eq!(
+            call(&app, &download("weather"), &issued.text).await,
+            (StatusCode::OK, b"weather".to_vec())
+        );
+        // Not granted; granted but at another checksum; another runtime's credential.
+        assert_eq!(
+            call(&app, &download("notgiven"), &issued.text).await.0,
+            StatusCode::NOT_FOUND
+        );
+        let wrong = format!("/agent/v1/skills/weather/{:064x}", 1);
+        assert_eq!(
+            call(&app, &wrong, &issued.text).await.0,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            call(&app, &download("weather"), "nc-x.y").await.0,
+            StatusCode::UNAUTHORIZED
+        );
+
+        // Under the security policy the critical skill is neither named nor served.
+        store
+            .set_secure_identities(
+                "t1",
+                "ENTERPRISE",
+                std::slice::from_ref(&runtime.id),
+                true,
+                3,
+            )
+            .await?;
+        let (_, body) = call(&app, "/agent/v1/desired", &issued.text).await;
+        assert_eq!(desired_names(&body), vec!["weather"]);
+        assert_eq!(
+            call(&app, &download("stealer"), &issued.text).await.0,
+            StatusCode::NOT_FOUND
+        );
+        store.close().await;
+        let _ = std::fs::remove_dir_all(&dir);
+        Ok(())
+    }
+}
