@@ -180,10 +180,13 @@ pub(crate) async fn deliverable_skills(
     runtime_id: &str,
 ) -> Result<Vec<GrantedSkill>, StoreError> {
     let (granted, secure) = store.runtime_skills(tenant, runtime_id).await?;
+    let mut names = std::collections::HashSet::new();
     Ok(granted
         .into_iter()
         .filter(|skill| skill.auto_install)
         .filter(|skill| !secure || domain::skills::allowed_under_policy(&skill.scan_risk))
+        // One folder per name: of two catalogues' skills of one name, the first (by id) wins.
+        .filter(|skill| names.insert(skill.skill_name.clone()))
         .collect())
 }
 
