@@ -118,13 +118,13 @@ struct ServeArgs {
     /// The OpenAI-compatible upstream of WuyingCredit providers that name no base URL.
     #[arg(long, env = "AMC_CREDIT_UPSTREAM_URL")]
     credit_upstream_url: Option<String>,
+    /// The API key sent to the credit upstream.
+    #[arg(long, env = "AMC_CREDIT_UPSTREAM_KEY", hide_env_values = true)]
+    credit_upstream_key: Option<String>,
     /// The object directory: skill packages, under `<dir>/<bucket>/<key>` (default
     /// `<data dir>/objects`).
     #[arg(long, env = "AMC_OBJECTS_DIR")]
     objects_dir: Option<PathBuf>,
-    /// The API key sent to the credit upstream.
-    #[arg(long, env = "AMC_CREDIT_UPSTREAM_KEY", hide_env_values = true)]
-    credit_upstream_key: Option<String>,
 }
 
 impl ServeArgs {

@@ -131,8 +131,7 @@ impl Client {
         }
     }
 
-    /// Starts a download of `path` (under the endpoint's prefix); its body is read with
-    /// [`Client::chunk`].
+    /// Starts a download of `path` (under the endpoint's prefix); its body is read in pieces.
     pub async fn download(&self, path: &str) -> Result<reqwest::Response, DaemonError> {
         let response = self
             .request(reqwest::Method::GET, path)
@@ -144,14 +143,6 @@ impl Client {
             return Err(self.refusal(response).await);
         }
         Ok(response)
-    }
-
-    /// The next piece of a download's body; `None` at its end.
-    pub async fn chunk(
-        &self,
-        response: &mut reqwest::Response,
-    ) -> Result<Option<bytes::Bytes>, String> {
-        response.chunk().await.map_err(|e| e.to_string())
     }
 
     pub async fn report(&self, report: &Report) -> Result<ReportAck, DaemonError> {

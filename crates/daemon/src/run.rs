@@ -281,15 +281,14 @@ async fn converge(
     let (layout_for_work, version, dir) =
         (layout.clone(), agent.version.clone(), dir.to_path_buf());
     let mut state = local.clone();
-    let root = skills_root.clone();
-    let (files, found, apply_error, state) = blocking(move || {
+    let (files, found, apply_error, state, installed) = blocking(move || {
         let layout = layout_for_work;
         let mut files = files;
         let mut found = found;
         let mut apply_error = apply_error;
         if let Some(desired) = due {
             match apply(&layout, &files, &desired, &mut state, version.as_deref())
-                .and_then(|after| install_skills(&root, &desired, downloads).map(|()| after))
+                .and_then(|after| install_skills(&skills_root, &desired, downloads).map(|()| after))
             {
                 Ok(after) => {
                     files = after;
@@ -302,14 +301,20 @@ async fn converge(
                 Err(e) => apply_error = Some(e),
             }
         }
-        Ok((files, found, apply_error, state))
+        let installed = skills::installed(&skills_root);
+        Ok((files, found, apply_error, state, installed))
     })
     .await?;
     *local = state;
-    let installed = blocking(move || Ok(skills::installed(&skills_root))).await?;
-    let mut report = report(&layout, &files, local, &found, agent, error.or(apply_error));
-    report.skills = installed.into_keys().collect();
-    Ok(report)
+    Ok(report(
+        &layout,
+        &files,
+        local,
+        &found,
+        installed.into_keys().collect(),
+        agent,
+        error.or(apply_error),
+    ))
 }
 
 /// Installs the downloaded packages and removes the skills amc installed that are no longer
@@ -349,6 +354,7 @@ fn report(
     files: &Files,
     local: &LocalState,
     found: &Applied,
+    skills: Vec<String>,
     agent: agent_proto::AgentFacts,
     error: Option<String>,
 ) -> Report {
@@ -379,7 +385,7 @@ fn report(
         agent,
         model,
         channels,
-        skills: Vec::new(),
+        skills,
         qr_completed: render::qr_completed(layout, files),
         error,
     }

@@ -40,15 +40,6 @@ pub fn root(layout: &render::Layout) -> PathBuf {
     }
 }
 
-/// A name the daemon accepts as a folder: the Agent Skills rule (1-64 of `[a-z0-9-]`), which
-/// also keeps a name from leaving the skills folder.
-fn valid_name(name: &str) -> bool {
-    (1..=64).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-}
-
 /// The skills amc installed under `root`, by name.
 pub fn installed(root: &Path) -> BTreeMap<String, Marker> {
     let Ok(entries) = fs::read_dir(root) else {
@@ -91,7 +82,8 @@ pub async fn download(
     skill: &SkillPackage,
     dir: &Path,
 ) -> Result<PathBuf, DaemonError> {
-    if !valid_name(&skill.name) || !skill.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+    // The Agent Skills name rule also keeps a name from leaving the skills folder.
+    if !::skills::valid_name(&skill.name) || !skill.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(DaemonError::Usage(format!(
             "skill {:?}: not a name or checksum the daemon installs",
             skill.name
@@ -106,7 +98,7 @@ pub async fn download(
     let mut hasher = Sha256::new();
     let mut received: u64 = 0;
     let result = async {
-        while let Some(chunk) = client.chunk(&mut response).await? {
+        while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
             received += chunk.len() as u64;
             if received > skill.size {
                 return Err(format!("larger than its {} bytes", skill.size));
@@ -118,7 +110,7 @@ pub async fn download(
         if received != skill.size {
             return Err(format!("{received} bytes, not {}", skill.size));
         }
-        if hex(&hasher.finalize()) != skill.sha256.to_ascii_lowercase() {
+        if hex::encode(hasher.finalize()) != skill.sha256.to_ascii_lowercase() {
             return Err("its SHA-256 is not the one the server named".into());
         }
         file.sync_all()
@@ -140,14 +132,10 @@ pub async fn download(
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Unpacks the downloaded package of `skill` as `root/<name>` (replacing what was there) and
 /// removes the download.
 pub fn install(root: &Path, skill: &SkillPackage, package: &Path) -> Result<(), DaemonError> {
-    if !valid_name(&skill.name) {
+    if !::skills::valid_name(&skill.name) {
         return Err(DaemonError::Usage(format!(
             "skill {:?}: bad name",
             skill.name

@@ -6,5 +6,5 @@
 mod package;
 pub mod scan;
 
-pub use package::{Limits, Package, PackageError, PackageFile, inspect};
+pub use package::{Limits, Package, PackageError, PackageFile, inspect, valid_name};
 pub use scan::{Finding, Rule, SCAN_RULES, ScanReport, Severity};

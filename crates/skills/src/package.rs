@@ -364,7 +364,8 @@ fn front_matter(text: &str, file: &str, folder: &str) -> Result<FrontMatter, Pac
     })
 }
 
-fn valid_name(name: &str) -> bool {
+/// The Agent Skills name rule: 1-64 of `[a-z0-9-]`, no hyphen at either end or twice in a row.
+pub fn valid_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
         && name
             .bytes()
