@@ -8,6 +8,8 @@ mod enrolment;
 mod packages;
 mod setup;
 mod sim_fleet;
+mod skill_jobs;
+mod uploads;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -35,7 +37,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Operator tasks on the store (safe while the server runs).
     Admin {
         #[command(subcommand)]
@@ -125,6 +127,21 @@ struct ServeArgs {
     /// `<data dir>/objects`).
     #[arg(long, env = "AMC_OBJECTS_DIR")]
     objects_dir: Option<PathBuf>,
+    /// Seconds the upload credentials of `GetOssStsToken` last.
+    #[arg(long, env = "AMC_UPLOAD_TTL_SECS", default_value_t = 3600)]
+    upload_ttl_secs: u64,
+    /// Largest object an upload may leave, in MiB (enforced while the body streams).
+    #[arg(long, env = "AMC_UPLOAD_MAX_MIB", default_value_t = 512)]
+    upload_max_mib: u64,
+    /// Seconds an upload body may send nothing before it is dropped.
+    #[arg(long, env = "AMC_UPLOAD_IDLE_SECS", default_value_t = 30)]
+    upload_idle_secs: u64,
+    /// Most files a skill package may hold.
+    #[arg(long, env = "AMC_SKILL_MAX_FILES", default_value_t = 10_000)]
+    skill_max_files: usize,
+    /// Most bytes a skill package may unpack to, in MiB.
+    #[arg(long, env = "AMC_SKILL_MAX_UNPACKED_MIB", default_value_t = 256)]
+    skill_max_unpacked_mib: u64,
 }
 
 impl ServeArgs {
@@ -201,7 +218,7 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     runtime.block_on(async move {
         match cli.command {
-            Command::Serve(args) => serve(args).await,
+            Command::Serve(args) => serve(*args).await,
             Command::Admin {
                 command:
                     AdminCommand::Tenant {
@@ -271,7 +288,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         lifecycle.clone(),
     ));
     tokio::spawn(setup::purge_nonces_forever(store.clone()));
-    let state = api::AppState::new(store.clone(), catalogue, driver, lifecycle);
+    let mut state = api::AppState::new(store.clone(), catalogue, driver, lifecycle);
+    state.skills.grant_ttl_ms = i64::try_from(args.upload_ttl_secs.max(1))
+        .unwrap_or(3600)
+        .saturating_mul(1000);
+    state.skills.max_object_bytes = i64::try_from(args.upload_max_mib.max(1))
+        .unwrap_or(512)
+        .saturating_mul(1024 * 1024);
 
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -289,9 +312,39 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .objects_dir
         .clone()
         .unwrap_or_else(|| args.store.data_dir.join("objects"));
+    let objects = uploads::local_objects(&objects_dir)?;
+    tokio::spawn(
+        skill_jobs::ParseWorker {
+            store: store.clone(),
+            objects: objects.clone(),
+            limits: skills::Limits {
+                max_files: args.skill_max_files.max(1),
+                max_total_bytes: args
+                    .skill_max_unpacked_mib
+                    .max(1)
+                    .saturating_mul(1024 * 1024),
+                ..skills::Limits::default()
+            },
+            scratch: args.store.data_dir.join("tmp").join("skill-parse"),
+            wakeup: state.parse_jobs.clone(),
+        }
+        .run(),
+    );
+    let uploads = upload::UploadState::new(
+        Arc::new(uploads::StoreGrants {
+            store: store.clone(),
+        }),
+        objects.clone(),
+        upload::UploadConfig {
+            buckets: vec![domain::skills::BUCKET.to_string()],
+            idle_timeout: Duration::from_secs(args.upload_idle_secs.max(1)),
+        },
+    );
     let agents = agent_endpoint::AgentState::start(
         store.clone(),
-        Arc::new(packages::LocalPackages::new(&objects_dir)),
+        Arc::new(packages::ObjectPackages {
+            objects: objects.clone(),
+        }),
         agent_endpoint::AgentConfig {
             report_interval: Duration::from_secs(args.agent_report_interval_secs.max(1)),
             grace: Duration::from_secs(args.agent_grace_secs.max(1)),
@@ -320,6 +373,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // The POP API answers every path no other surface claims.
     let app = agent_endpoint::router(agents)
         .merge(gateway::router(models))
+        .merge(upload::router(uploads))
         .merge(api::router(state));
     web::serve(
         listener,

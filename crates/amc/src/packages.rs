@@ -1,60 +1,39 @@
-//! Skill packages as the agent endpoint reads them: objects of the skill bucket in amc's local
-//! object directory (`<objects dir>/<bucket>/<key>`), streamed in pieces.
+//! Skill packages as the agent endpoint reads them: objects of the skill bucket in amc's object
+//! store, streamed as the store yields them.
 
 use std::io;
-use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
 use agent_endpoint::{PackageBytes, Packages};
+use futures::TryStreamExt;
 use futures::future::BoxFuture;
-use tokio::io::AsyncReadExt;
+use object_store::ObjectStore;
 
-/// The size of each piece a package streams in.
-const PIECE: usize = 64 * 1024;
-
-pub struct LocalPackages {
-    pub bucket_dir: PathBuf,
+pub struct ObjectPackages {
+    pub objects: Arc<dyn ObjectStore>,
 }
 
-impl LocalPackages {
-    pub fn new(objects_dir: &Path) -> LocalPackages {
-        LocalPackages {
-            bucket_dir: objects_dir.join(domain::skills::BUCKET),
-        }
-    }
-}
-
-impl Packages for LocalPackages {
+impl Packages for ObjectPackages {
     fn open<'a>(
         &'a self,
         object_key: &'a str,
     ) -> BoxFuture<'a, Result<Option<(u64, PackageBytes)>, io::Error>> {
         Box::pin(async move {
-            let relative = Path::new(object_key);
-            if !relative
-                .components()
-                .all(|c| matches!(c, Component::Normal(_)))
-            {
+            if !oss::valid_object_key(object_key) {
                 return Ok(None);
             }
-            let file = match tokio::fs::File::open(self.bucket_dir.join(relative)).await {
-                Ok(file) => file,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-                Err(e) => return Err(e),
+            let Ok(path) = upload::objects::object_path(domain::skills::BUCKET, object_key) else {
+                return Ok(None);
             };
-            let size = file.metadata().await?.len();
-            let pieces = futures::stream::unfold(Some(file), |file| async move {
-                let mut file = file?;
-                let mut piece = vec![0; PIECE];
-                match file.read(&mut piece).await {
-                    Ok(0) => None,
-                    Ok(read) => {
-                        piece.truncate(read);
-                        Some((Ok(bytes::Bytes::from(piece)), Some(file)))
-                    }
-                    Err(e) => Some((Err(e), None)),
+            match self.objects.get(&path).await {
+                Ok(got) => {
+                    let size = got.meta.size;
+                    let pieces = got.into_stream().map_err(io::Error::other);
+                    Ok(Some((size, Box::pin(pieces) as PackageBytes)))
                 }
-            });
-            Ok(Some((size, Box::pin(pieces) as PackageBytes)))
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(io::Error::other(e)),
+            }
         })
     }
 }
@@ -63,19 +42,31 @@ impl Packages for LocalPackages {
 mod tests {
     use super::*;
     use futures::StreamExt;
+    use object_store::PutPayload;
 
     #[tokio::test]
-    async fn streams_a_package_and_refuses_keys_that_leave_the_bucket() -> io::Result<()> {
+    async fn streams_a_package_and_refuses_keys_that_leave_the_bucket() -> anyhow::Result<()> {
         let dir = std::env::temp_dir().join(format!("amc-packages-{}", std::process::id()));
-        let packages = LocalPackages::new(&dir);
+        std::fs::create_dir_all(&dir)?;
+        let objects: Arc<dyn ObjectStore> =
+            Arc::new(object_store::local::LocalFileSystem::new_with_prefix(&dir)?);
+        let packages = ObjectPackages {
+            objects: objects.clone(),
+        };
         let key = "tenants/t-1/skill/weather.zip";
-        let path = packages.bucket_dir.join(key);
-        std::fs::create_dir_all(path.parent().unwrap_or(&dir))?;
         let contents: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
-        std::fs::write(&path, &contents)?;
+        objects
+            .put(
+                &upload::objects::object_path(domain::skills::BUCKET, key)?,
+                PutPayload::from(contents.clone()),
+            )
+            .await?;
         std::fs::write(dir.join("secret"), b"outside")?;
 
-        let (size, mut stream) = packages.open(key).await?.ok_or(io::ErrorKind::NotFound)?;
+        let (size, mut stream) = packages
+            .open(key)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("the package is missing"))?;
         assert_eq!(size, contents.len() as u64);
         let mut read = Vec::new();
         while let Some(piece) = stream.next().await {

@@ -33,6 +33,8 @@ pub struct AppState {
     pub driver: Arc<dyn ProvisioningDriver>,
     pub lifecycle: Arc<Wakeup>,
     pub skills: actions::skills::SkillSettings,
+    /// Woken when a parse task is recorded, so a worker of this replica takes it at once.
+    pub parse_jobs: Arc<Wakeup>,
 }
 
 impl AppState {
@@ -48,6 +50,7 @@ impl AppState {
             driver,
             lifecycle,
             skills: actions::skills::SkillSettings::default(),
+            parse_jobs: Arc::new(Wakeup::default()),
         }
     }
 }

@@ -56,6 +56,11 @@ impl Wakeup {
     pub fn notify(&self) {
         self.0.notify_one();
     }
+
+    /// Until [`Wakeup::notify`] is called (at once if it was since the last wait).
+    pub async fn notified(&self) {
+        self.0.notified().await;
+    }
 }
 
 const MAX_IDLE: Duration = Duration::from_secs(1);

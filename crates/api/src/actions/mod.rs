@@ -266,7 +266,12 @@ pub static ACTIONS: &[ActionEntry] = &[
         "DeleteTenantSkills",
         serve::<skills::DeleteTenantSkills>(),
     ),
-    action("ecd", "2021-06-02", "GetOssStsToken", None),
+    action(
+        "ecd",
+        "2021-06-02",
+        "GetOssStsToken",
+        serve::<skills::GetOssStsToken>(),
+    ),
     action(
         "ecd",
         "2021-06-02",
@@ -291,7 +296,12 @@ pub static ACTIONS: &[ActionEntry] = &[
         "ListSkills",
         serve::<skills::ListSkills>(),
     ),
-    action("ecd", "2021-06-02", "ParseSkillPackage", None),
+    action(
+        "ecd",
+        "2021-06-02",
+        "ParseSkillPackage",
+        serve::<skills::ParseSkillPackage>(),
+    ),
     action(
         "ecd",
         "2021-06-02",

@@ -230,6 +230,7 @@ impl Action for ParseSkillPackage {
             })
             .await
             .map_err(store_failure)?;
+        ctx.state.parse_jobs.notify();
         Ok(TaskStarted { task_key })
     }
 }
