@@ -127,6 +127,11 @@ struct ServeArgs {
     /// `<data dir>/objects`).
     #[arg(long, env = "AMC_OBJECTS_DIR")]
     objects_dir: Option<PathBuf>,
+    /// An object store instead of the directory: `s3://<bucket>[/<prefix>]`, configured by the
+    /// usual `AWS_*` variables (`AWS_ENDPOINT` for any S3-compatible store). Replicas must share
+    /// one object store.
+    #[arg(long, env = "AMC_OBJECTS_URL", conflicts_with = "objects_dir")]
+    objects_url: Option<String>,
     /// Seconds the upload credentials of `GetOssStsToken` last.
     #[arg(long, env = "AMC_UPLOAD_TTL_SECS", default_value_t = 3600)]
     upload_ttl_secs: u64,
@@ -312,7 +317,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .objects_dir
         .clone()
         .unwrap_or_else(|| args.store.data_dir.join("objects"));
-    let objects = uploads::local_objects(&objects_dir)?;
+    let objects = match &args.objects_url {
+        Some(url) => uploads::objects_at(url)?,
+        None => uploads::local_objects(&objects_dir)?,
+    };
     tokio::spawn(
         skill_jobs::ParseWorker {
             store: store.clone(),

@@ -10,6 +10,34 @@ use object_store::ObjectStore;
 use store::Store;
 use upload::{Grant, Grants, GrantsError};
 
+/// The object store `--objects-url` names: `s3://<bucket>[/<prefix>]` (credentials, region and
+/// endpoint from the usual `AWS_*` variables: `AWS_ENDPOINT` for an S3-compatible store,
+/// `AWS_ALLOW_HTTP=true` for one without TLS), or `file:///<dir>`.
+pub fn objects_at(url: &str) -> anyhow::Result<Arc<dyn ObjectStore>> {
+    let (scheme, rest) = url
+        .split_once("://")
+        .with_context(|| format!("--objects-url {url:?} is not a URL"))?;
+    match scheme {
+        "s3" | "s3a" => {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            let store = object_store::aws::AmazonS3Builder::from_env()
+                .with_bucket_name(bucket)
+                .build()
+                .with_context(|| format!("--objects-url {url}"))?;
+            let prefix = prefix.trim_matches('/');
+            if prefix.is_empty() {
+                Ok(Arc::new(store))
+            } else {
+                let prefix = object_store::path::Path::parse(prefix)
+                    .with_context(|| format!("--objects-url {url}: the prefix"))?;
+                Ok(Arc::new(object_store::prefix::PrefixStore::new(store, prefix)))
+            }
+        }
+        "file" => local_objects(Path::new(rest)),
+        other => anyhow::bail!("--objects-url: unsupported scheme {other:?} (s3:// or file://)"),
+    }
+}
+
 /// The local object directory (created if missing).
 pub fn local_objects(dir: &Path) -> anyhow::Result<Arc<dyn ObjectStore>> {
     std::fs::create_dir_all(dir)

@@ -60,7 +60,7 @@ pub struct GrantsError(pub String);
 
 #[derive(Debug, Clone)]
 pub struct UploadConfig {
-    /// The buckets served: a request naming another is `NoSuchBucket`.
+    /// The buckets served (names of `[a-z0-9-]`).
     pub buckets: Vec<String>,
     /// How long a body may send nothing before the upload is dropped.
     pub idle_timeout: Duration,
@@ -87,12 +87,14 @@ impl UploadState {
     }
 }
 
-/// The upload surface's router: `/<bucket>/<key>` for every method.
+/// The upload surface's router: `/<bucket>/<key>` of each bucket served, for every method.
+/// Other paths are left to the surfaces beside it (another bucket is no bucket of amc's).
 pub fn router(state: UploadState) -> Router {
-    let router = Router::new()
-        .route("/{bucket}/{*key}", any(ops::handle))
-        .with_state(state);
-    web::surface(router, Arc::new(OssDialect))
+    let mut router = Router::new();
+    for bucket in &state.config.buckets {
+        router = router.route(&format!("/{bucket}/{{*key}}"), any(ops::handle));
+    }
+    web::surface(router.with_state(state), Arc::new(OssDialect))
 }
 
 /// The stack's own failures in OSS's words.

@@ -24,6 +24,11 @@ const MAX_COMPLETE_BODY: usize = 2 * 1024 * 1024;
 pub async fn handle(State(state): State<UploadState>, request: Request) -> Response {
     let id = RequestId::of(&request);
     let head = request.method() == Method::HEAD;
+    let has_body = request.headers().contains_key(header::TRANSFER_ENCODING)
+        || request
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|n| n.as_bytes() != b"0");
     let host = request
         .headers()
         .get(header::HOST)
@@ -35,7 +40,15 @@ pub async fn handle(State(state): State<UploadState>, request: Request) -> Respo
             set(&mut response, "x-oss-request-id", id.as_str());
             response
         }
-        Err(error) => error_response(&error, id.as_str(), &host, head),
+        Err(error) => {
+            let mut response = error_response(&error, id.as_str(), &host, head);
+            // A refused body may be left unread: the client must not send its next request
+            // on this connection behind it.
+            if has_body {
+                set(&mut response, "connection", "close");
+            }
+            response
+        }
     }
 }
 
