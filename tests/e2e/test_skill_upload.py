@@ -412,3 +412,75 @@ def test_uploads_land_in_an_s3_compatible_store(server_factory, s3_store, monkey
     # No part of a completed upload is left behind.
     listed = s3.list_objects_v2(Bucket="amc-objects", Prefix="amc/amc-skills/.amc/uploads/")
     assert listed.get("KeyCount", 0) == 0, listed
+
+
+def test_parse_tasks_survive_a_kill_and_are_taken_by_the_next_process(server_factory):
+    # A replica that parses nothing records the task; killed, it leaves it to the next process.
+    srv = server_factory(args=("--skill-parse-workers", "0"))
+    client = ecd(srv, srv.root_key)
+    token = sts(client)
+    key = token.object_key_prefix + "weather.zip"
+    etag = oss2_bucket(srv, token).put_object(key, weather_zip()).etag
+    task = client.parse_skill_package(
+        m().ParseSkillPackageRequest(oss_object_key=key, oss_object_etag=etag)).body.task_key
+    time.sleep(1.5)
+    progress = lambda c: c.get_parse_progress(m().GetParseProgressRequest(task_key=task)).body.data.to_map()
+    assert progress(client)["Status"] == "PARSING_METADATA"
+    srv.kill()
+    srv.args = ()
+    srv.start()
+    client = ecd(srv, srv.root_key)
+    done = wait_until(lambda: (p := progress(client))["Status"] != "PARSING_METADATA" and p, 60, 0.2,
+                      "the task taken after the restart")
+    assert done["Status"] == "COMPLETED" and done["SkillName"] == "weather", done
+
+
+def test_replicas_parse_each_task_exactly_once(server_factory, backend, tmp_path):
+    if backend != "postgres":
+        pytest.skip("replicas share a PostgreSQL database")
+    objects = tmp_path / "shared-objects"
+    args = ("--objects-dir", str(objects), "--skill-parse-workers", "2")
+    first = server_factory(args=args)
+    second = server_factory.replica(first)
+    clients = [ecd(first, first.root_key), ecd(second, second.root_key)]
+    tasks = []
+    for i in range(16):
+        client = clients[i % 2]
+        token = sts(client)
+        key = token.object_key_prefix + f"weather-{i}.zip"
+        etag = oss2_bucket(first if i % 2 == 0 else second, token).put_object(key, weather_zip()).etag
+        tasks.append(client.parse_skill_package(
+            m().ParseSkillPackageRequest(oss_object_key=key, oss_object_etag=etag)).body.task_key)
+
+    def all_done():
+        states = [clients[0].get_parse_progress(m().GetParseProgressRequest(task_key=t)).body.data.status
+                  for t in tasks]
+        return all(s != "PARSING_METADATA" for s in states) and states
+
+    assert set(wait_until(all_done, 120, 0.3, "every task parsed")) == {"COMPLETED"}
+    logs = first.log_text() + second.log_text()
+    for task in tasks:
+        assert logs.count(task) == 1, f"task {task} parsed {logs.count(task)} times"
+
+
+def test_a_large_upload_streams_with_bounded_memory(server, tenant):
+    client = ecd(server, tenant.key)
+    token = sts(client)
+    bucket = oss2_bucket(server, token)
+    key = token.object_key_prefix + "large.bin"
+    before = server.rss_kib()
+    peak = [before]
+    piece = bytes(range(256)) * 4096  # 1 MiB
+
+    def body():
+        for _ in range(160):
+            peak[0] = max(peak[0], server.rss_kib())
+            yield piece
+
+    put = bucket.put_object(key, body())
+    assert put.status == 200
+    assert bucket.head_object(key).content_length == 160 * len(piece)
+    grown_mib = (peak[0] - before) / 1024
+    assert grown_mib < 64, f"a 160 MiB upload grew the server by {grown_mib:.0f} MiB"
+    bucket.delete_object(key)
+    assert not bucket.object_exists(key)

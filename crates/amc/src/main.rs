@@ -141,6 +141,9 @@ struct ServeArgs {
     /// Seconds an upload body may send nothing before it is dropped.
     #[arg(long, env = "AMC_UPLOAD_IDLE_SECS", default_value_t = 30)]
     upload_idle_secs: u64,
+    /// Skill packages this replica parses at once (0: it leaves parsing to other replicas).
+    #[arg(long, env = "AMC_SKILL_PARSE_WORKERS", default_value_t = 1)]
+    skill_parse_workers: usize,
     /// Most files a skill package may hold.
     #[arg(long, env = "AMC_SKILL_MAX_FILES", default_value_t = 10_000)]
     skill_max_files: usize,
@@ -321,23 +324,23 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Some(url) => uploads::objects_at(url)?,
         None => uploads::local_objects(&objects_dir)?,
     };
-    tokio::spawn(
-        skill_jobs::ParseWorker {
-            store: store.clone(),
-            objects: objects.clone(),
-            limits: skills::Limits {
-                max_files: args.skill_max_files.max(1),
-                max_total_bytes: args
-                    .skill_max_unpacked_mib
-                    .max(1)
-                    .saturating_mul(1024 * 1024),
-                ..skills::Limits::default()
-            },
-            scratch: args.store.data_dir.join("tmp").join("skill-parse"),
-            wakeup: state.parse_jobs.clone(),
-        }
-        .run(),
-    );
+    let parse_worker = Arc::new(skill_jobs::ParseWorker {
+        store: store.clone(),
+        objects: objects.clone(),
+        limits: skills::Limits {
+            max_files: args.skill_max_files.max(1),
+            max_total_bytes: args
+                .skill_max_unpacked_mib
+                .max(1)
+                .saturating_mul(1024 * 1024),
+            ..skills::Limits::default()
+        },
+        scratch: args.store.data_dir.join("tmp").join("skill-parse"),
+        wakeup: state.parse_jobs.clone(),
+    });
+    for _ in 0..args.skill_parse_workers {
+        tokio::spawn(parse_worker.clone().run());
+    }
     let uploads = upload::UploadState::new(
         Arc::new(uploads::StoreGrants {
             store: store.clone(),

@@ -50,7 +50,7 @@ fn failed(code: &str, message: impl Into<String>) -> ParseOutcome {
 
 impl ParseWorker {
     /// Works until the process ends.
-    pub async fn run(self) {
+    pub async fn run(self: Arc<Self>) {
         let owner = format!("parse-{}", uuid::Uuid::new_v4());
         loop {
             match self

@@ -30,7 +30,9 @@ pub fn objects_at(url: &str) -> anyhow::Result<Arc<dyn ObjectStore>> {
             } else {
                 let prefix = object_store::path::Path::parse(prefix)
                     .with_context(|| format!("--objects-url {url}: the prefix"))?;
-                Ok(Arc::new(object_store::prefix::PrefixStore::new(store, prefix)))
+                Ok(Arc::new(object_store::prefix::PrefixStore::new(
+                    store, prefix,
+                )))
             }
         }
         "file" => local_objects(Path::new(rest)),
