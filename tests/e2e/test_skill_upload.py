@@ -18,7 +18,7 @@ import oss2
 import pytest
 import requests
 
-from agent_e2e import Agent, wait_for
+from agent_e2e import Agent, load_json5, openclaw_validate, wait_for
 from amc_e2e import IMG_UBUNTU, REGION, expect_error, wait_until
 from test_agent import install_openclaw, token_for
 from test_delivery import other_tenant
@@ -28,6 +28,7 @@ SKILL_MD = (
     "---\nname: weather\ndescription: Tells the weather for a city from wttr.in.\n"
     "metadata:\n  openclaw:\n    emoji: \"🌤\"\n---\n# Weather\n\nRun `scripts/weather.sh <city>`.\n"
 )
+SKILL_API_KEY = "sk-skill-weather-e2e-5c1f"
 WEATHER_SH = "#!/bin/sh\nexec curl -fsS \"https://wttr.in/$1?format=3\"\n"
 
 
@@ -244,7 +245,8 @@ def test_upload_parse_create_authorise_install_and_remove(server, tenant, tmp_pa
     assert not parsed.get("ErrorCode")
 
     skill_id = client.create_tenant_skill(m().CreateTenantSkillRequest(
-        task_key=parsed["TaskKey"], skill_channel="ENTERPRISE", display_name="Weather")).body.skill_id
+        task_key=parsed["TaskKey"], skill_channel="ENTERPRISE", display_name="Weather",
+        env_vars={"WTTR_UNITS": "metric"}, api_key=SKILL_API_KEY)).body.skill_id
     assert skill_id
     row = skill_row(client, skill_id)
     fields = scan_fields(row)
@@ -266,12 +268,20 @@ def test_upload_parse_create_authorise_install_and_remove(server, tenant, tmp_pa
         script = installed / "scripts" / "weather.sh"
         assert script.read_text() == WEATHER_SH
         assert script.stat().st_mode & 0o111, "the script stays executable"
+        # The skill's variables and key, where OpenClaw looks for them, in a file it accepts.
+        entry = wait_for(lambda: load_json5(agent.openclaw_json).get("skills", {}).get("entries", {}).get("weather"),
+                         "the skill's entry in openclaw.json", on_fail=agent.log_text)
+        assert entry == {"apiKey": SKILL_API_KEY, "env": {"WTTR_UNITS": "metric"}}, entry
+        result = openclaw_validate(agent.openclaw_json)
+        assert result["valid"], result
+        assert SKILL_API_KEY not in agent.log_text() and SKILL_API_KEY not in server.log_text()
 
         client.set_identity_skill_auth(m().SetIdentitySkillAuthRequest(
             auto_install=True, operation_type="CANCEL_AUTH", skill_channel="ENTERPRISE", skill_ids=[skill_id],
             identities=[m().SetIdentitySkillAuthRequestIdentities(identity_id=rid, region_id=REGION)]))
         wait_for(lambda: not installed.exists(), "the skill removed once no longer authorised",
                  on_fail=agent.log_text)
+        assert "weather" not in load_json5(agent.openclaw_json).get("skills", {}).get("entries", {})
     finally:
         agent.kill()
 

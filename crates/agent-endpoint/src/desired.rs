@@ -199,6 +199,23 @@ async fn delivered_skills(
         .await?
         .into_iter()
         .map(|skill| SkillPackage {
+            env: skill
+                .env_vars
+                .as_ref()
+                .and_then(|json| {
+                    serde_json::from_str::<std::collections::BTreeMap<String, String>>(
+                        json.expose(),
+                    )
+                    .ok()
+                })
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(name, value)| (name, SecretText(value)))
+                .collect(),
+            api_key: skill
+                .api_key
+                .as_ref()
+                .map(|key| SecretText(key.expose().to_string())),
             id: skill.skill_id,
             name: skill.skill_name,
             version: skill.version,

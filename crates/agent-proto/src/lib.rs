@@ -127,6 +127,13 @@ pub struct SkillPackage {
     /// Hex SHA-256 and size of the package (a zip): what the daemon checks before installing.
     pub sha256: String,
     pub size: u64,
+    /// The environment the skill is given (OpenClaw's `skills.entries.<name>.env`, Hermes's
+    /// `.env`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, SecretText>,
+    /// The API key the skill is given (OpenClaw's `skills.entries.<name>.apiKey`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<SecretText>,
 }
 
 impl SkillPackage {

@@ -285,6 +285,8 @@ mod tests {
             version: "1.0.0".into(),
             sha256: "ab".into(),
             size: 0,
+            env: Default::default(),
+            api_key: None,
         }
     }
 

@@ -384,6 +384,14 @@ pub(crate) fn plan(
         }
     }
     text = update_block(&text, &config, "platforms", &before, after);
+    // Hermes's skills read their variables from the agent's environment: its `.env`. A channel's
+    // variable of the same name wins.
+    for skill in &desired.skills {
+        for (name, value) in &skill.env {
+            env.entry(name.clone())
+                .or_insert_with(|| value.expose().to_string());
+        }
+    }
 
     let mut writes = Vec::new();
     if text != config_text {

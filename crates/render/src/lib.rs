@@ -69,6 +69,9 @@ pub struct Owned {
     /// Hermes `.env` keys amc wrote.
     #[serde(default)]
     pub env_keys: BTreeSet<String>,
+    /// Per skill name, the keys amc set in OpenClaw's `skills.entries.<name>` (`apiKey`, `env`).
+    #[serde(default)]
+    pub skill_entries: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl Owned {
@@ -464,6 +467,95 @@ mod tests {
         let owned = converge(&layout, &mut files, &again, &owned);
         assert!(files[&layout.config].contains("channelConfigUpdatedAt"));
         assert_eq!(fingerprint(&layout, &files, &owned), applied);
+    }
+
+    fn skill(name: &str, env: &[(&str, &str)], api_key: Option<&str>) -> agent_proto::SkillPackage {
+        agent_proto::SkillPackage {
+            id: format!("s-{name}"),
+            name: name.into(),
+            version: "1.0.0".into(),
+            sha256: "00".repeat(32),
+            size: 1,
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), SecretText((*v).to_string())))
+                .collect(),
+            api_key: api_key.map(|k| SecretText(k.into())),
+        }
+    }
+
+    #[test]
+    fn openclaw_skill_entries_carry_env_and_api_key_and_leave_the_users_keys() {
+        let layout = layout(Product::OpenClaw);
+        let mut files = Files::new();
+        files.insert(
+            layout.config.clone(),
+            "{\n  skills: { entries: { mine: { enabled: false }, weather: { enabled: true } } },\n}\n"
+                .to_string(),
+        );
+        let state = DesiredState {
+            skills: vec![
+                skill("weather", &[("WTTR_UNITS", "metric")], Some("sk-weather-1")),
+                skill("plain", &[], None),
+            ],
+            ..desired(Product::OpenClaw, &[])
+        };
+        let owned = converge(&layout, &mut files, &state, &Owned::default());
+        let config: serde_json::Value =
+            jsonc_parser::parse_to_serde_value(&files[&layout.config], &Default::default())
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+        let entries = &config["skills"]["entries"];
+        assert_eq!(entries["weather"]["apiKey"], "sk-weather-1");
+        assert_eq!(entries["weather"]["env"]["WTTR_UNITS"], "metric");
+        assert_eq!(entries["weather"]["enabled"], true, "the user's key stays");
+        assert_eq!(entries["mine"]["enabled"], false);
+        assert!(entries.get("plain").is_none(), "nothing to say, no entry");
+        assert_eq!(
+            owned.skill_entries.get("weather"),
+            Some(&BTreeSet::from(["apiKey".to_string(), "env".to_string()]))
+        );
+
+        // The key removed, then the skill: only amc's keys go, the user's stay.
+        let keyless = DesiredState {
+            skills: vec![skill("weather", &[("WTTR_UNITS", "metric")], None)],
+            ..state.clone()
+        };
+        let owned = converge(&layout, &mut files, &keyless, &owned);
+        assert!(!files[&layout.config].contains("sk-weather-1"));
+        let gone = DesiredState {
+            skills: Vec::new(),
+            ..state
+        };
+        let owned = converge(&layout, &mut files, &gone, &owned);
+        let text = &files[&layout.config];
+        assert!(!text.contains("WTTR_UNITS") && text.contains("weather") && text.contains("mine"));
+        assert!(owned.skill_entries.is_empty());
+    }
+
+    #[test]
+    fn hermes_skills_get_their_variables_in_env() {
+        let layout = layout(Product::Hermes);
+        let mut files = Files::new();
+        let state = DesiredState {
+            skills: vec![skill("weather", &[("WTTR_UNITS", "metric")], None)],
+            ..desired(Product::Hermes, &[])
+        };
+        let owned = converge(&layout, &mut files, &state, &Owned::default());
+        let env_file = layout.env_file.clone().unwrap_or_default();
+        assert!(files[&env_file].contains("WTTR_UNITS"));
+        assert!(owned.env_keys.contains("WTTR_UNITS"));
+        let gone = DesiredState {
+            skills: Vec::new(),
+            ..state
+        };
+        converge(&layout, &mut files, &gone, &owned);
+        assert!(
+            !files
+                .get(&env_file)
+                .is_some_and(|t| t.contains("WTTR_UNITS"))
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! `agents.list` → `agents.entries` migration does not touch them), so the installed version
 //! does not change the output.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use agent_proto::{DesiredState, Model, Provider};
@@ -243,6 +243,16 @@ fn ids_of(code: &str) -> Option<(String, String)> {
         .map(|(c, p, _)| (c, p))
 }
 
+/// Removes `skills.entries.<name>` once nothing is left in it.
+fn drop_if_empty(doc: &Doc, name: &str) {
+    if doc
+        .current(&["skills", "entries"], name)
+        .is_some_and(|entry| entry.as_object().is_some_and(|o| o.is_empty()))
+    {
+        doc.remove(&["skills", "entries"], name);
+    }
+}
+
 pub(crate) fn plan(
     layout: &Layout,
     files: &Files,
@@ -335,6 +345,48 @@ pub(crate) fn plan(
                 }
             }
         }
+    }
+
+    for skill in &desired.skills {
+        let mut keys = BTreeMap::new();
+        if let Some(key) = &skill.api_key {
+            keys.insert("apiKey".to_string(), Value::from(key.expose()));
+        }
+        if !skill.env.is_empty() {
+            let env: serde_json::Map<String, Value> = skill
+                .env
+                .iter()
+                .map(|(name, value)| (name.clone(), Value::from(value.expose())))
+                .collect();
+            keys.insert("env".to_string(), Value::Object(env));
+        }
+        let before = owned.skill_entries.get(&skill.name);
+        for stale in before
+            .into_iter()
+            .flatten()
+            .filter(|k| !keys.contains_key(*k))
+        {
+            doc.remove(&["skills", "entries", &skill.name], stale);
+        }
+        if keys.is_empty() {
+            drop_if_empty(&doc, &skill.name);
+            continue;
+        }
+        for (key, value) in &keys {
+            doc.set(&["skills", "entries", &skill.name], key, value);
+        }
+        now.skill_entries
+            .insert(skill.name.clone(), keys.into_keys().collect());
+    }
+    for (gone, keys) in owned
+        .skill_entries
+        .iter()
+        .filter(|(name, _)| !now.skill_entries.contains_key(*name))
+    {
+        for key in keys {
+            doc.remove(&["skills", "entries", gone], key);
+        }
+        drop_if_empty(&doc, gone);
     }
 
     let mut writes = Vec::new();

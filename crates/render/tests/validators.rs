@@ -94,7 +94,17 @@ fn desired(product: Product) -> DesiredState {
             ],
         }),
         channels: channels(),
-        skills: Vec::new(),
+        // A skill with variables and an API key: `skills.entries.<name>` (OpenClaw), `.env`
+        // (Hermes).
+        skills: vec![agent_proto::SkillPackage {
+            id: "s-weather".into(),
+            name: "weather".into(),
+            version: "1.0.0".into(),
+            sha256: "00".repeat(32),
+            size: 1,
+            env: BTreeMap::from([("WTTR_UNITS".to_string(), SecretText("metric".into()))]),
+            api_key: Some(SecretText("sk-weather-key".into())),
+        }],
     }
 }
 
