@@ -138,6 +138,10 @@ struct ServeArgs {
     /// Largest object an upload may leave, in MiB (enforced while the body streams).
     #[arg(long, env = "AMC_UPLOAD_MAX_MIB", default_value_t = 512)]
     upload_max_mib: u64,
+    /// Upload bodies streamed at once (each holds up to about 10 MiB); more get
+    /// `503 ServiceUnavailable`.
+    #[arg(long, env = "AMC_UPLOAD_CONCURRENCY", default_value_t = 32)]
+    upload_concurrency: usize,
     /// Seconds an upload body may send nothing before it is dropped.
     #[arg(long, env = "AMC_UPLOAD_IDLE_SECS", default_value_t = 30)]
     upload_idle_secs: u64,
@@ -349,6 +353,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         upload::UploadConfig {
             buckets: vec![domain::skills::BUCKET.to_string()],
             idle_timeout: Duration::from_secs(args.upload_idle_secs.max(1)),
+            max_concurrent_bodies: args.upload_concurrency.max(1),
         },
     );
     let agents = agent_endpoint::AgentState::start(

@@ -64,6 +64,9 @@ pub struct UploadConfig {
     pub buckets: Vec<String>,
     /// How long a body may send nothing before the upload is dropped.
     pub idle_timeout: Duration,
+    /// Bodies streamed into the store at once (each holds up to about 10 MiB); more are
+    /// answered `503 ServiceUnavailable`.
+    pub max_concurrent_bodies: usize,
 }
 
 #[derive(Clone)]
@@ -71,6 +74,7 @@ pub struct UploadState {
     grants: Arc<dyn Grants>,
     objects: Arc<dyn ObjectStore>,
     config: Arc<UploadConfig>,
+    bodies: Arc<tokio::sync::Semaphore>,
 }
 
 impl UploadState {
@@ -82,6 +86,9 @@ impl UploadState {
         UploadState {
             grants,
             objects,
+            bodies: Arc::new(tokio::sync::Semaphore::new(
+                config.max_concurrent_bodies.max(1),
+            )),
             config: Arc::new(config),
         }
     }

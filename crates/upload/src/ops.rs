@@ -234,8 +234,18 @@ impl Op<'_> {
             .map_err(io_error)
     }
 
+    /// A place among the bodies streamed at once.
+    fn body_place(&self) -> Result<tokio::sync::OwnedSemaphorePermit, OssError> {
+        self.state
+            .bodies
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| OssError::service_unavailable())
+    }
+
     async fn put(&self, body: Body) -> Result<Response, OssError> {
         let expect = self.expect()?;
+        let _place = self.body_place()?;
         let path = objects::object_path(self.bucket, self.key).map_err(path_error)?;
         let got = receive(self.store(), &path, body, &expect).await?;
         let etag = oss::etag_of_md5(&got.md5);
@@ -304,6 +314,7 @@ impl Op<'_> {
     ) -> Result<Response, OssError> {
         let (dir, _) = self.upload(upload_id).await?;
         let expect = self.expect()?;
+        let _place = self.body_place()?;
         let got = receive(
             self.store(),
             &objects::part_path(&dir, number),

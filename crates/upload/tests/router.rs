@@ -37,6 +37,10 @@ impl Grants for OneGrant {
 }
 
 fn app(expires_at: i64) -> (axum::Router, Arc<InMemory>) {
+    app_with(expires_at, 4)
+}
+
+fn app_with(expires_at: i64, bodies: usize) -> (axum::Router, Arc<InMemory>) {
     let objects = Arc::new(InMemory::new());
     let state = UploadState::new(
         Arc::new(OneGrant(expires_at)),
@@ -44,6 +48,7 @@ fn app(expires_at: i64) -> (axum::Router, Arc<InMemory>) {
         UploadConfig {
             buckets: vec!["amc-skills".into()],
             idle_timeout: Duration::from_secs(5),
+            max_concurrent_bodies: bodies,
         },
     );
     (upload::router(state), objects)
@@ -55,6 +60,11 @@ fn later() -> i64 {
 
 /// A V1-signed PUT of `body` to `key`, signed with `secret`.
 fn put(key: &str, body: Vec<u8>, secret: &str) -> Request<Body> {
+    let length = body.len();
+    signed_put(key, Body::from(body), Some(length), secret)
+}
+
+fn signed_put(key: &str, body: Body, length: Option<usize>, secret: &str) -> Request<Body> {
     let date = chrono::Utc::now()
         .format("%a, %d %b %Y %H:%M:%S GMT")
         .to_string();
@@ -70,13 +80,15 @@ fn put(key: &str, body: Vec<u8>, secret: &str) -> Request<Body> {
         headers: &headers,
     };
     let authorization = oss::signature::sign_v1(&signed, KEY_ID, secret);
-    Request::put(format!("/amc-skills/{}", oss::uri_encode_path(key)))
+    let request = Request::put(format!("/amc-skills/{}", oss::uri_encode_path(key)))
         .header("date", date)
         .header("x-oss-security-token", TOKEN)
-        .header("authorization", authorization)
-        .header("content-length", body.len())
-        .body(Body::from(body))
-        .unwrap_or_default()
+        .header("authorization", authorization);
+    let request = match length {
+        Some(n) => request.header("content-length", n),
+        None => request,
+    };
+    request.body(body).unwrap_or_default()
 }
 
 async fn answer(app: &axum::Router, request: Request<Body>) -> (StatusCode, String, String) {
@@ -149,6 +161,42 @@ async fn refusals_are_osss_xml_and_keep_nothing() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(body.contains("<Code>AccessDenied</Code>"));
     assert_eq!(stored(&objects).await, 0);
+}
+
+#[tokio::test]
+async fn bodies_beyond_the_concurrency_bound_are_told_to_come_back() {
+    let (app, _) = app_with(later(), 1);
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(1);
+    let slow = Body::from_stream(tokio_stream_of(receiver));
+    let first = tokio::spawn({
+        let app = app.clone();
+        async move {
+            answer(
+                &app,
+                signed_put(&format!("{PREFIX}slow.zip"), slow, None, SECRET),
+            )
+            .await
+        }
+    });
+    let _ = sender
+        .send(Ok(bytes::Bytes::from_static(b"first piece")))
+        .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (status, _, body) =
+        answer(&app, put(&format!("{PREFIX}b.zip"), b"x".to_vec(), SECRET)).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(body.contains("<Code>ServiceUnavailable</Code>"));
+    drop(sender);
+    let (status, _, _) = first.await.expect("the first upload ran to its end");
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, _) = answer(&app, put(&format!("{PREFIX}b.zip"), b"x".to_vec(), SECRET)).await;
+    assert_eq!(status, StatusCode::OK, "the place is free again");
+}
+
+fn tokio_stream_of<T: Send + 'static>(
+    mut receiver: tokio::sync::mpsc::Receiver<T>,
+) -> impl futures::Stream<Item = T> {
+    futures::stream::poll_fn(move |cx| receiver.poll_recv(cx))
 }
 
 #[tokio::test]
