@@ -219,18 +219,15 @@ def test_put_and_multipart_with_oss2_and_v4_with_alibabacloud_oss_v2(server, ten
 
 
 def skill_row(client, skill_id: str) -> dict:
-    body = client.list_skills(m().ListSkillsRequest(skill_channel="ENTERPRISE")).body.to_map()
-    rows = [s for s in body["Skills"] if s["SkillId"] == skill_id]
-    assert len(rows) == 1, body
-    return rows[0]
+    body = client.list_skills(m().ListSkillsRequest(skill_channel="ENTERPRISE", skill_ids=[skill_id])).body.to_map()
+    assert [s["SkillId"] for s in body["Skills"]] == [skill_id], body
+    return body["Skills"][0]
 
 
-def scan_fields(row: dict) -> dict:
-    """The scan status, score and fail reason, wherever ListSkills puts them for the default version."""
-    if "SecurityScanStatus" in row:
-        return row
-    versions = row.get("Versions") or row.get("SkillVersions") or []
-    assert versions, row
+def scan(row: dict) -> dict:
+    """The scan of a skill's default version, as ListSkills shows it."""
+    versions = [v for v in row["SkillVersions"] if v["Version"] == row["DefaultVersion"]]
+    assert len(versions) == 1, row
     return versions[0]
 
 
@@ -249,7 +246,7 @@ def test_upload_parse_create_authorise_install_and_remove(server, tenant, tmp_pa
         env_vars={"WTTR_UNITS": "metric"}, api_key=SKILL_API_KEY)).body.skill_id
     assert skill_id
     row = skill_row(client, skill_id)
-    fields = scan_fields(row)
+    fields = scan(row)
     assert fields["SecurityScanStatus"] == "PASSED" and fields["SecurityScanScore"] >= 90, row
 
     client.set_identity_skill_auth(m().SetIdentitySkillAuthRequest(
@@ -358,7 +355,7 @@ def test_scan_findings_reach_the_skills_version(server, tenant, case):
     assert parsed["Status"] == "COMPLETED", parsed
     skill_id = client.create_tenant_skill(m().CreateTenantSkillRequest(
         task_key=parsed["TaskKey"], skill_channel="ENTERPRISE")).body.skill_id
-    fields = scan_fields(skill_row(client, skill_id))
+    fields = scan(skill_row(client, skill_id))
     assert fields["SecurityScanScore"] < 100, fields
     assert f" in {path}:" in fields["SecurityScanFailReason"], fields  # relative to the skill folder
 
