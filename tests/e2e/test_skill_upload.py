@@ -144,8 +144,23 @@ def test_credentials_are_scoped_to_the_tenant_bucket_and_prefix(server, tenant):
               oss2.exceptions.AccessDenied, "AccessDenied", 403)
 
 
+def signed_put_head(token, key: str, length: int) -> bytes:
+    """The head of a V1-signed PUT, made by hand (for a client that then stalls)."""
+    import base64
+    import hmac
+    from email.utils import formatdate
+
+    date = formatdate(usegmt=True)
+    to_sign = f"PUT\n\n\n{date}\nx-oss-security-token:{token.security_token}\n/{token.bucket}/{key}"
+    signature = base64.b64encode(hmac.new(token.access_key_secret.encode(), to_sign.encode(), "sha1").digest())
+    return (f"PUT /{token.bucket}/{key} HTTP/1.1\r\nHost: amc\r\nDate: {date}\r\n"
+            f"x-oss-security-token: {token.security_token}\r\n"
+            f"Authorization: OSS {token.access_key_id}:{signature.decode()}\r\n"
+            f"Content-Length: {length}\r\n\r\n").encode()
+
+
 def test_credentials_expire_and_uploads_are_bounded_while_streaming(server_factory):
-    srv = server_factory(args=("--upload-ttl-secs", "3", "--upload-max-mib", "1"))
+    srv = server_factory(args=("--upload-ttl-secs", "4", "--upload-max-mib", "1", "--upload-idle-secs", "1"))
     client = ecd(srv, srv.root_key)
     token = sts(client)
     bucket = oss2_bucket(srv, token)
@@ -161,7 +176,22 @@ def test_credentials_expire_and_uploads_are_bounded_while_streaming(server_facto
     assert not bucket.object_exists(key)  # nothing of a refused upload is kept
     small = bucket.put_object(key, b"\2" * 1024 * 1024)
     assert small.status == 200
-    time.sleep(3.5)
+
+    # A client that stops sending is dropped, and what it sent is not kept.
+    import socket
+    stalled_key = token.object_key_prefix + "stalled.zip"
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=15) as conn:
+        conn.sendall(signed_put_head(token, stalled_key, 100) + b"x" * 10)
+        answer = b""
+        while b"</Error>" not in answer:
+            piece = conn.recv(65536)
+            if not piece:
+                break
+            answer += piece
+    assert answer.startswith(b"HTTP/1.1 400"), answer
+    assert b"<Code>RequestTimeout</Code>" in answer, answer
+    assert not bucket.object_exists(stalled_key)
+    time.sleep(4.5)
     err = oss_error(lambda: bucket.put_object(key, b"x"), oss2.exceptions.ServerError, "SecurityTokenExpired", 403)
     assert err.ec == "0002-00000007"
 
