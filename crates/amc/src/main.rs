@@ -70,6 +70,12 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "AMC_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// Serve HTTPS: the certificate chain, PEM, leaf first (with `--tls-key`).
+    #[arg(long, env = "AMC_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key, PEM.
+    #[arg(long, env = "AMC_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Delay of each simulated provisioning step, in milliseconds (0: operations complete at once).
     #[arg(long, env = "AMC_SIM_STEP_DELAY_MS", default_value_t = 2000)]
     sim_step_delay_ms: u64,
@@ -308,6 +314,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .unwrap_or(512)
         .saturating_mul(1024 * 1024);
 
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(web::Tls::from_pem_files(cert, key)?),
+        (None, None) => None,
+        _ => anyhow::bail!("--tls-cert and --tls-key go together"),
+    };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;
@@ -395,6 +406,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         listener,
         app,
         args.limits(),
+        tls,
         Arc::new(api::PopDialect),
         shutdown_signal(),
     )

@@ -21,6 +21,7 @@ mod guard;
 mod listener;
 mod panic;
 pub mod request_id;
+mod tls;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,6 +32,7 @@ use axum::response::{IntoResponse, Response};
 
 pub use listener::{MAX_HEAD_BYTES, serve};
 pub use request_id::RequestId;
+pub use tls::{Tls, TlsError, Transport};
 
 /// What the stack itself may have to tell a client, before or around a surface's handler.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -26,7 +26,7 @@ use tower::ServiceExt;
 use crate::body::BodyLimits;
 use crate::connections::{Registry, Tracked};
 use crate::guard::{Guarded, error_answer};
-use crate::{Dialect, Failure, Limits};
+use crate::{Dialect, Failure, Limits, Tls, Transport};
 
 /// File descriptors kept free for everything but client connections: database connections, the
 /// SQLite files, the listener itself.
@@ -57,14 +57,19 @@ struct Shared {
     room: Arc<Semaphore>,
     registry: Arc<Registry>,
     shutdown: watch::Receiver<bool>,
+    tls: Option<Tls>,
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then lets in-flight requests finish.
 /// `dialect` words what is answered before any surface is chosen (unparsable HTTP, no room).
+///
+/// With `tls`, every connection speaks TLS (a handshake must end within the head timeout), and
+/// each request carries [`Transport`] `{ secure: true }`.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     mut limits: Limits,
+    tls: Option<Tls>,
     dialect: Arc<dyn Dialect>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
@@ -84,6 +89,7 @@ pub async fn serve(
         registry: Arc::new(Registry::default()),
         shutdown: stopping,
         limits,
+        tls,
     });
     let overflow = Arc::new(Semaphore::new(OVERFLOW));
     tokio::pin!(shutdown);
@@ -154,7 +160,10 @@ async fn admit(
         }
     }
     tracing::debug!(%peer, asked, "no room, and no idle connection made room");
-    refuse(stream, shared.dialect.clone()).await;
+    // A TLS client could not read a plain answer: it is just closed.
+    if shared.tls.is_none() {
+        refuse(stream, shared.dialect.clone()).await;
+    }
     drop(spare);
 }
 
@@ -166,9 +175,29 @@ async fn serve_connection(
     place: OwnedSemaphorePermit,
     shared: Arc<Shared>,
 ) {
+    let _ = stream.set_nodelay(true);
+    let Some(tls) = &shared.tls else {
+        return serve_stream(stream, false, peer, place, shared).await;
+    };
+    let handshake = tls.acceptor.accept(stream);
+    match tokio::time::timeout(shared.limits.header_timeout, handshake).await {
+        Ok(Ok(stream)) => serve_stream(stream, true, peer, place, shared).await,
+        Ok(Err(error)) => tracing::debug!(%error, %peer, "TLS handshake failed"),
+        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+    }
+}
+
+async fn serve_stream<S>(
+    stream: S,
+    secure: bool,
+    peer: SocketAddr,
+    place: OwnedSemaphorePermit,
+    shared: Arc<Shared>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let registered = shared.registry.register();
     let activity = registered.activity.clone();
-    let _ = stream.set_nodelay(true);
     let io = TokioIo::new(Guarded::new(
         stream,
         activity.clone(),
@@ -182,6 +211,7 @@ async fn serve_connection(
         let answering = service_activity.request_started();
         let extensions = request.extensions_mut();
         extensions.insert(ConnectInfo(peer));
+        extensions.insert(Transport { secure });
         extensions.insert(body_limits.clone());
         let response = app.clone().oneshot(request.map(Body::new));
         async move {
@@ -305,6 +335,7 @@ mod tests {
             listener,
             router,
             limits,
+            None,
             Arc::new(Plain),
             std::future::pending(),
         ));
