@@ -339,6 +339,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Some(url) => uploads::objects_at(url)?,
         None => uploads::local_objects(&objects_dir)?,
     };
+    tokio::spawn(uploads::sweep_abandoned_forever(objects.clone()));
     let parse_worker = Arc::new(skill_jobs::ParseWorker {
         store: store.clone(),
         objects: objects.clone(),

@@ -74,3 +74,28 @@ impl Grants for StoreGrants {
         })
     }
 }
+
+/// Multipart uploads left unfinished this long are removed with their parts.
+const ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+
+/// Every hour, removes the multipart uploads abandoned for a week (any replica may; removing
+/// twice is harmless).
+pub async fn sweep_abandoned_forever(objects: Arc<dyn ObjectStore>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        let before = chrono::Utc::now().timestamp_millis()
+            - i64::try_from(ABANDONED_AFTER.as_millis()).unwrap_or(i64::MAX);
+        match upload::objects::sweep_abandoned_uploads(
+            objects.as_ref(),
+            domain::skills::BUCKET,
+            before,
+        )
+        .await
+        {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "abandoned multipart uploads removed"),
+            Err(error) => tracing::warn!(%error, "sweeping abandoned multipart uploads"),
+        }
+    }
+}

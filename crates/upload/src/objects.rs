@@ -121,6 +121,29 @@ pub async fn delete_under(store: &dyn ObjectStore, dir: &Path) -> Result<(), Sto
     Ok(())
 }
 
+/// Removes the multipart uploads of `bucket` started before `before` (ms since the epoch) and
+/// never completed or aborted, with their parts; answers how many.
+pub async fn sweep_abandoned_uploads(
+    store: &dyn ObjectStore,
+    bucket: &str,
+    before: i64,
+) -> Result<usize, StoreIoError> {
+    let root = Path::parse(format!("{bucket}/.amc/uploads"))
+        .map_err(|e| StoreIoError::Corrupt(e.to_string()))?;
+    let listing = store.list_with_delimiter(Some(&root)).await?;
+    let mut removed = 0;
+    for dir in listing.common_prefixes {
+        let record: Option<UploadRecord> = read_json(store, &upload_record_path(&dir)).await?;
+        // A folder without a record is an upload whose record was never written, or is one
+        // being swept: its parts go too.
+        if record.is_none_or(|r| r.created_at < before) {
+            delete_under(store, &dir).await?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreIoError {
     #[error("object store: {0}")]

@@ -230,3 +230,42 @@ proptest::proptest! {
         }
     }
 }
+
+#[tokio::test]
+async fn abandoned_multipart_uploads_are_swept_and_fresh_ones_kept() {
+    use object_store::PutPayload;
+    let objects = InMemory::new();
+    for (id, created_at) in [("OLD", 1_000), ("NEW", 9_000)] {
+        let dir = upload::objects::upload_dir("amc-skills", id).expect("a valid id");
+        let record = upload::objects::UploadRecord {
+            bucket: "amc-skills".into(),
+            key: format!("{PREFIX}a.zip"),
+            tenant_id: "t-1".into(),
+            content_type: "application/zip".into(),
+            created_at,
+        };
+        upload::objects::write_json(
+            &objects,
+            &upload::objects::upload_record_path(&dir),
+            &record,
+        )
+        .await
+        .expect("written");
+        objects
+            .put(
+                &upload::objects::part_path(&dir, 1),
+                PutPayload::from_static(b"part"),
+            )
+            .await
+            .expect("written");
+    }
+    let removed = upload::objects::sweep_abandoned_uploads(&objects, "amc-skills", 5_000)
+        .await
+        .expect("swept");
+    assert_eq!(removed, 1);
+    assert_eq!(
+        stored(&objects).await,
+        2,
+        "the fresh upload's record and part stay"
+    );
+}
