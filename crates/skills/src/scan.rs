@@ -1,10 +1,15 @@
 //! The scanner: line rules over every text file of a package, for what attacks agents —
 //! download-and-execute, decoded payloads run, secrets read and sent out, prompt injection,
 //! hidden unicode, writes to the agent's own configuration or persistence places, obfuscation.
+//! Beyond single lines, each file is read whole for what spans lines: a read (a credential file,
+//! the environment, the user's files) followed by a send, a download followed by what makes it
+//! executable or runs it, a persistence path written through a variable, HTML comments that give
+//! the agent orders. Phrases quoted as examples in text that teaches to resist them, author notes,
+//! keys used by ssh, local addresses and the secrets a package declares are not findings.
 
 use std::sync::LazyLock;
 
-use regex::RegexSet;
+use regex::{Regex, RegexSet};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -82,6 +87,8 @@ impl ScanReport {
     }
 }
 
+/// The line rules. Some findings also come from a whole file (see [`scan_file`]): a comment or
+/// a download followed by what runs it, data read on one line and sent on another.
 pub static SCAN_RULES: &[Rule] = &[
     Rule {
         id: "exec.pipe_to_shell",
@@ -93,19 +100,20 @@ pub static SCAN_RULES: &[Rule] = &[
         id: "exec.download_execute",
         severity: Severity::High,
         description: "a download made executable or run",
-        pattern: r"(?i)(curl|wget)\b[^\n]*(-o|-O|--output)\s*\S+[^\n]*(&&|;)\s*(chmod\s+\+?[0-7]*x|\./|sh\s|bash\s)",
+        pattern: r"(?i)((curl|wget)\b[^\n]*(-o|-O|--output)\s*\S+[^\n]*(&&|;)\s*(chmod\s+\+?[0-7]*x|\./|sh\s|bash\s|hdiutil\s+attach|open\s|/Volumes/|/tmp/\S+)|\b(exec|eval)\s*\(\s*(urllib\.request\.)?(urlopen|requests\.get)\s*\(|\b(extract|unzip|unpack)\b[^\n]*\b(run|execute|launch|open)\b[^\n]*\.(exe|dmg|pkg|msi|scr|bat|cmd|appimage)\b)",
     },
     Rule {
         id: "decode.pipe_to_shell",
         severity: Severity::Critical,
         description: "a decoded payload run",
-        pattern: r"(?i)(base64\s+(-d|--decode|-D)\b[^\n]*\|\s*(ba|z)?sh\b|xxd\s+-r[^\n]*\|\s*(ba|z)?sh\b|\b(exec|eval)\s*\(\s*(base64\.b64decode|codecs\.decode|bytes\.fromhex|zlib\.decompress)|\beval\s*\(\s*atob\s*\(|frombase64string[^\n]*\|\s*iex|\|\s*base64\s+-d\s*\)\s*\|\s*(ba)?sh)",
+        pattern: r"(?i)(base64\s+(-d|--decode|-D)\b[^\n]*\|\s*(ba|z)?sh\b|xxd\s+-r[^\n]*\|\s*(ba|z)?sh\b|\b(exec|eval)\s*\(\s*(base64\.b64decode|codecs\.decode|bytes\.fromhex|zlib\.decompress)|\beval\s*\(\s*atob\s*\(|frombase64string[^\n]*\|\s*iex|\|\s*base64\s+-d\s*\)\s*\|\s*(ba)?sh|(subprocess\.\w+|os\.system|os\.popen|popen|check_output|child_process\.\w+|execsync|spawnsync|spawn)\s*\([^\n]*(b64decode|fromhex|zlib\.decompress|buffer\.from\([^)]*base64|atob\s*\()|\b(powershell|pwsh)(\.exe)?\b[^\n]*\s-(e|ec|enc|encodedcommand)\s+[A-Za-z0-9+/=]{20,})",
     },
     Rule {
         id: "exfil.env_secrets",
         severity: Severity::High,
         description: "environment secrets sent over the network",
-        pattern: r"(?i)((curl|wget|requests\.(post|get|put)|fetch|http\.request|urllib)\b[^\n]*(\$\{?[A-Z_]*(KEY|TOKEN|SECRET|PASSWORD)[A-Z_]*\}?|os\.environ\s*(\[|\)|,|\.items|\.copy)|process\.env\s*[,)}]|JSON\.stringify\(\s*process\.env|\$\(env\)|\$\(printenv\))|\b(env|printenv)\s*\|\s*(curl|nc|wget)\b|json\.dumps\(\s*dict\(\s*os\.environ)",
+        // Named secrets are matched in code, against the variables the package declares.
+        pattern: r"(?i)((curl|wget|requests\.(post|get|put)|fetch|http\.request|urllib)\b[^\n]*(os\.environ\s*(\)|,|\.items|\.copy)|process\.env\s*[,)}]|JSON\.stringify\(\s*process\.env|\$\(env\)|\$\(printenv\))|\b(env|printenv)\s*\|\s*(curl|nc|wget)\b|json\.dumps\(\s*dict\(\s*os\.environ)",
     },
     Rule {
         id: "cred.file_access",
@@ -116,26 +124,27 @@ pub static SCAN_RULES: &[Rule] = &[
     Rule {
         id: "exfil.network_send",
         severity: Severity::Medium,
-        description: "data posted to a throwaway or raw-address endpoint",
+        description: "data posted to a throwaway or raw-address endpoint, or what was read sent out",
         pattern: r"(?i)(discord(app)?\.com/api/webhooks|hooks\.slack\.com/services|webhook\.site|requestbin|pipedream\.net|ngrok\.(io|app)|pastebin\.com/api|transfer\.sh|https?://\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(:\d+)?/)",
     },
     Rule {
         id: "inject.override_instructions",
         severity: Severity::High,
         description: "instructions that try to override the agent's rules",
-        pattern: r"(?i)(ignore\s+(all\s+)?(the\s+)?(previous|prior|above|earlier)\s+(instructions|rules|directions)|disregard\s+(all\s+)?(your|the|any)\s+(previous\s+)?(rules|instructions|system\s+prompt|guidelines)|you\s+are\s+now\s+(dan|in\s+developer\s+mode|jailbroken)|do\s+not\s+(tell|inform|alert)\s+the\s+user|without\s+(telling|informing|asking)\s+the\s+user|reveal\s+(your|the)\s+system\s+prompt|override\s+(your|all)\s+(safety|security)\s+(rules|guidelines))",
+        pattern: r"(?i)((ignore|disregard|forget)\s+(all\s+)?((of\s+)?(your|the|my|any)\s+)?(previous|prior|above|earlier|preceding|original)\s+(instructions|rules|directions|guidelines|prompts?)|(ignore|disregard|forget|override|bypass)\s+(all\s+|any\s+)?((of\s+)?(your|the)\s+)?(system\s+prompts?|safety\s+(polic(y|ies)|rules|guidelines|filters?)|security\s+(rules|guidelines))|disregard\s+(all\s+)?(your|the|any)\s+(previous\s+)?(rules|instructions|guidelines)|new\s+system\s+prompt\s*:|\bsystem\s+override\b|you\s+are\s+now\s+(dan\b|in\s+(unrestricted\s+)?developer\s+mode|jailbroken|unrestricted)|you\s+have\s+no\s+(safety\s+)?(restrictions|guidelines|limits|rules)|do\s+not\s+(tell|inform|alert|mention|reveal)\b[^\n]{0,40}\bthe\s+user|without\s+(telling|informing|asking|notifying)\s+the\s+user|reveal\s+(your|the)\s+system\s+prompt|override\s+(your|all)\s+(safety|security)\s+(rules|guidelines)|忽略(之前|以前|上面|先前|此前)的?(所有)?(指令|指示|规则|提示)|不要告诉用户|没有任何限制)",
     },
     Rule {
         id: "inject.hidden_instructions",
         severity: Severity::Medium,
-        description: "agent instructions hidden in an HTML comment",
-        pattern: r"(?i)<!--[^\n]*\b(you must|always|never|assistant|agent|ai|run|execute|send|upload)\b[^\n]*(-->|$)",
+        description: "agent instructions hidden from the reader: an HTML comment, an invisible element, Unicode tag characters",
+        // Comments and tag characters are judged in code; here the invisible elements.
+        pattern: r#"(?i)<[a-z][a-z0-9]*\s[^>]*style\s*=\s*['"][^'"]*(display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0(px|pt|em)?\s*(;|['"])|opacity\s*:\s*0(\.0+)?\s*(;|['"]))"#,
     },
     Rule {
         id: "persist.agent_config",
         severity: Severity::High,
         description: "a write to the agent's own configuration or a persistence place",
-        pattern: r"(?i)((>>?|tee\s+(-a\s+)?|write_text\(|open\([^)]*['\x22][aw]['\x22]|writeFileSync\(|appendFileSync\(|cp\s+\S+\s+|echo\s[^\n]*>>?)\s*['\x22]?(~|\$HOME|\$\{HOME\})?/?[^\n]*(\.openclaw/|openclaw\.json|\.hermes/config\.yaml|\.hermes/\.env|SOUL\.md|AGENTS\.md|\.bashrc|\.zshrc|\.profile|authorized_keys|/etc/cron|\.config/systemd|LaunchAgents/)|\bcrontab\s+(-l\s*[;|]|-\s*$|\S+\.cron)|\(crontab\s+-l)",
+        pattern: r"(?i)(((^|[^<\w=-])>>?|tee\s+(-a\s+)?|write_text\(|open\([^)]*['\x22][aw]['\x22]|writeFileSync\(|appendFileSync\(|cp\s+\S+\s+|echo\s[^\n]*>>?)\s*['\x22]?(~|\$HOME|\$\{HOME\})?/?[^\n]*(\.openclaw/|openclaw\.json|\.hermes/config\.yaml|\.hermes/\.env|SOUL\.md|AGENTS\.md|MEMORY\.md|\.bashrc|\.zshrc|\.profile|authorized_keys|/etc/cron|\.config/systemd|LaunchAgents/)|\bcrontab\s+(-l\s*[;|]|-\s*$|\S+\.cron)|\(crontab\s+-l)",
     },
     Rule {
         id: "obf.long_base64",
@@ -146,8 +155,8 @@ pub static SCAN_RULES: &[Rule] = &[
     Rule {
         id: "obf.eval_dynamic",
         severity: Severity::Medium,
-        description: "code built at run time and evaluated",
-        pattern: r"(?i)(String\.fromCharCode\([^)]*\)[^\n]*(eval|Function)\(|\b(eval|exec)\s*\(\s*['\x22]?\s*(''|\x22\x22)?\.join|(\\x[0-9a-f]{2}){20,}|\bexec\s*\(\s*compile\(|\bnew\s+Function\s*\(\s*atob)",
+        description: "code built or decoded at run time and evaluated",
+        pattern: r"(?i)(String\.fromCharCode\([^)]*\)[^\n]*(eval|Function)\(|\b(eval|exec)\s*\(\s*['\x22]?\s*(''|\x22\x22)?\.join|(\\x[0-9a-f]{2}){20,}|\bexec\s*\(\s*compile\(|\bnew\s+Function\s*\(\s*atob|\b(eval|exec)\s*\(\s*(base64\.b64decode|codecs\.decode|bytes\.fromhex|zlib\.decompress|marshal\.loads|Buffer\.from|atob)\s*\()",
     },
     Rule {
         id: "exec.reverse_shell",
@@ -159,12 +168,121 @@ pub static SCAN_RULES: &[Rule] = &[
         id: "exec.destructive",
         severity: Severity::High,
         description: "a command that destroys the host's data",
-        pattern: r"(?i)(\brm\s+-[a-z]*r[a-z]*f?[a-z]*\s+(--no-preserve-root\s+)?(/|~|\$HOME)\s*($|[;&|])|\bmkfs(\.\w+)?\s+/dev/|\bdd\s+[^\n]*of=/dev/(sd|nvme|vd|hd)|:\(\)\s*\{\s*:\|:&\s*\};:)",
+        pattern: r"(?i)(\brm\s+-[a-z]*r[a-z]*f?[a-z]*\s+(--no-preserve-root\s+)?(/|~/?|\$HOME/?|\$\{HOME\}/?)\*?\s*($|[;&|)]|\s+\d?>|\s+#)|\bmkfs(\.\w+)?\s+(-\w+\s+)*/dev/|\bdd\s+[^\n]*of=/dev/(sd|nvme|vd|hd)|:\(\)\s*\{\s*:\|:&\s*\};:|\bremove-item\b[^\n]*\s(c:\\(users|windows)?\\?\*?|\$env:userprofile|~)[\s\\*][^\n]*-recurse|\bformat-volume\b[^\n]*-force)",
     },
 ];
 
-static SET: LazyLock<Option<RegexSet>> =
-    LazyLock::new(|| RegexSet::new(SCAN_RULES.iter().map(|r| r.pattern)).ok());
+/// What the package says about itself that changes a verdict.
+#[derive(Debug, Clone, Default)]
+pub struct ScanContext {
+    /// The environment variables the package declares it uses (`requires.env`, `primaryEnv`):
+    /// its own credentials, which it may send to the service it is written for.
+    pub declared_env: Vec<String>,
+}
+
+struct Compiled {
+    set: RegexSet,
+    each: Vec<Regex>,
+    comment: Regex,
+    comment_secrecy: Regex,
+    comment_address: Regex,
+    comment_action: Regex,
+    comment_command: Regex,
+    quoted_cue: Regex,
+    key_use: Regex,
+    env_ref: Regex,
+    whole_env: Regex,
+    network: Regex,
+    sink: Regex,
+    /// Prose that tells to send: judged over a line and the next.
+    prose_sink: Regex,
+    data_source: Regex,
+    cred_name: Regex,
+    file_read: Regex,
+    download_to: Regex,
+    make_exec: Regex,
+    fetch_assign: Regex,
+    eval_call: Regex,
+    persist_path: Regex,
+    assign: Regex,
+    write_call: Regex,
+}
+
+fn compile() -> Result<Compiled, regex::Error> {
+    let re = Regex::new;
+    Ok(Compiled {
+        set: RegexSet::new(SCAN_RULES.iter().map(|r| r.pattern))?,
+        each: SCAN_RULES
+            .iter()
+            .map(|r| Regex::new(r.pattern))
+            .collect::<Result<_, _>>()?,
+        comment: re(r"(?s)<!--(.*?)(-->|\z)")?,
+        comment_secrecy: re(
+            r"(?i)\b(do\s+not|don'?t|never)\s+(tell|inform|mention|reveal|show|disclose)\b|\bsilently\b|\bsecretly\b|\bwithout\s+(telling|informing|asking|notifying)\b",
+        )?,
+        comment_address: re(
+            r"(?i)(^|\n)\s*(assistant|agent|ai|system|model|llm|claude)(-only)?\s*[:,]|\b(agent|assistant|ai|llm)-only\b|\b(you|the\s+(agent|assistant|ai|model))\s+(must|should|shall|need\s+to|have\s+to)\b|\bnote\s+to\s+(the\s+)?(agent|assistant|ai|model)\b",
+        )?,
+        comment_action: re(
+            r"(?i)\b(run|execute|send|upload|post|read|fetch|download|install|include|append|add|delete|remove|write|copy|forward|ignore)\b",
+        )?,
+        comment_command: re(r"(?i)\b(curl|wget)\s|\|\s*(ba|z)?sh\b|\brm\s+-[a-z]*r|base64\s+-d")?,
+        quoted_cue: re(
+            r"(?i)\b(attack(er|ers|s)?|inject(ion|ions|ed)?|untrusted|malicious|phishing|such\s+as|for\s+example|e\.g\.|do\s+not\s+(follow|obey)|never\s+(follow|obey)|recogni[sz]e|beware|suspicious)\b",
+        )?,
+        key_use: re(
+            r"(?i)\b(ssh-add|ssh-keygen|ssh-copy-id|identityfile)\b|\b(ssh|scp|sftp)\s+(-\w+\s+)*-i\s|\bchmod\s+[46]00\b",
+        )?,
+        env_ref: re(
+            r#"\$\{?([A-Z][A-Z0-9_]*)|os\.environ\[\s*['"]([A-Za-z0-9_]+)|os\.(?:getenv|environ\.get)\(\s*['"]([A-Za-z0-9_]+)|process\.env\.([A-Za-z0-9_]+)|process\.env\[\s*['"]([A-Za-z0-9_]+)|\$env:([A-Za-z0-9_]+)|ENV\[\s*['"]([A-Za-z0-9_]+)"#,
+        )?,
+        whole_env: re(
+            r"(?i)\bdict\(\s*os\.environ\s*\)|os\.environ\.(copy|items)\(\)|json\.dumps\(\s*os\.environ|\*\*os\.environ|process\.env\s*[,)}\];]|\.\.\.process\.env\b|\$\(\s*(env|printenv)\s*\)|\b(env|printenv)\s*\||get-childitem\s+env:",
+        )?,
+        network: re(
+            r"(?i)\b(curl|wget|urlopen|urllib\.request|requests\.(get|post|put|patch)|httpx\.\w+|https?\.(request|get)|fetch|axios|invoke-webrequest|invoke-restmethod|iwr|irm|dig|nslookup)\b",
+        )?,
+        sink: re(
+            r"(?i)\b(curl|wget)\b[^\n]*(\s-d\b|\s-d\S|--data|\s-F\b|--form|\s-T\b|--upload-file|-X\s*(POST|PUT)|@-|https?://[^\s'\x22]*\?[^\s'\x22]*=\$)|requests\.(post|put|patch)\s*\(|urlopen\s*\(|urllib\.request\.Request\s*\(|\bhttps?\.request\s*\(|\bfetch\s*\(|axios\.(post|put)|navigator\.sendBeacon|invoke-(webrequest|restmethod)\b[^\n]*-(method\s+post|body|infile)|\b(nc|ncat|socat)\s+\S+\s+\d+|\b(dig|nslookup|host)\b[^\n]*\$[({A-Z]",
+        )?,
+        prose_sink: re(
+            r"(?i)\b(upload|post|send|forward|exfiltrate|transmit|bcc)\b[^\n]{0,80}(https?://|@[a-z0-9-]+\.[a-z])|(上传|发送|外传)|\b(add|include|append|attach|embed|put)\b.{0,80}\b(query\s+param(eter)?|header|request\s+body|url)\b",
+        )?,
+        data_source: re(
+            r"(?i)\b(tar|zip|7z|rsync|scp)\b[^\n]*(~|\$HOME)/(Documents|Desktop|Downloads|Pictures|\.ssh|\.aws|\.gnupg|Library)|\b(conversation|chat)\s+history\b|\buser'?s\s+(files|documents|home\s+(folder|directory))\b|用户目录|所有文件|`\.env`|\b(the|project'?s|your)\s+\.env\b",
+        )?,
+        cred_name: re(
+            r#"(?i)['"`/\s]\.(npmrc|git-credentials|netrc|pypirc|pgpass)\b|\.config/gh/hosts\.yml|\.aws/credentials|\.docker/config\.json|\.kube/config|\.(clawdbot|openclaw|hermes)/(\.env|credentials)|\bid_(rsa|ed25519|ecdsa)\b"#,
+        )?,
+        file_read: re(
+            r"(?i)\b(readfilesync|readfile|read_text|read_bytes|get-content|open\(|cat\s|type\s|base64\s|zip\s|tar\s)|\bread\b",
+        )?,
+        download_to: re(
+            r#"(?i)\b(?:curl|wget)\b[^\n]*?\s(?:-o|--output|-O|--output-document)[\s=]*['"]?([^\s'"&;|]+)|urlretrieve\(\s*[^,]+,\s*['"]?([\w./~$-]+)|invoke-webrequest[^\n]*-outfile\s+['"]?([^\s'"]+)"#,
+        )?,
+        make_exec: re(
+            r"(?i)\bchmod\b|os\.chmod|fs\.chmod|s_iexec|s_ixusr|subprocess\.|os\.system|os\.exec|popen|start-process|execfile|spawn\(|\b(ba|z)?sh\s|\bsource\s",
+        )?,
+        fetch_assign: re(
+            r"\b([A-Za-z_]\w*)\s*=\s*[^\n=]*\b(urlopen|requests\.get|httpx\.get|urllib\.request\.urlopen|fetch|http\.get)\s*\(",
+        )?,
+        eval_call: re(r"\b(exec|eval|compile)\s*\(([^\n]*)")?,
+        persist_path: re(
+            r"(?i)\.openclaw/|openclaw\.json|\.hermes/(config\.yaml|\.env)|SOUL\.md|AGENTS\.md|MEMORY\.md|\.bashrc|\.zshrc|\.profile|authorized_keys|/etc/cron|\.config/systemd|LaunchAgents/",
+        )?,
+        assign: re(r"^\s*(?:export\s+|const\s+|let\s+|var\s+)?([A-Za-z_]\w*)\s*=")?,
+        write_call: re(
+            r#"(?i)open\(\s*(\w+)\s*,\s*['"][wa]|(\w+)\.write_text\(|writefilesync\(\s*(\w+)|appendfilesync\(\s*(\w+)|>>?\s*['"]?\$\{?(\w+)|(?:set-content|add-content|out-file)\b[^\n]*\$(\w+)"#,
+        )?,
+    })
+}
+
+static COMPILED: LazyLock<Option<Compiled>> = LazyLock::new(|| compile().ok());
+
+/// Whether every rule compiled (they are constants: a test keeps this true).
+pub fn rules_compile() -> bool {
+    COMPILED.is_some()
+}
 
 /// Characters that hide text from a reader: zero-width, bidirectional controls, tag characters.
 fn hidden(c: char) -> bool {
@@ -184,32 +302,298 @@ fn excerpt(line: &str) -> String {
     line.chars().take(120).filter(|c| !hidden(*c)).collect()
 }
 
-/// Scans one text file, adding what it finds to `out`.
+/// How many lines apart a read and a send may be to count as one flow.
+const FLOW_WINDOW: usize = 15;
+
+/// Scans one text file without package context, adding what it finds to `out`.
 pub fn scan_text(path: &str, text: &str, out: &mut Vec<Finding>) {
-    let Some(set) = SET.as_ref() else {
+    scan_file(path, text, &ScanContext::default(), out);
+}
+
+/// Scans one text file of a package, adding what it finds to `out`: the line rules, then what
+/// only the whole file shows (comments over several lines, a download then run, a read then
+/// sent), judged with what the package declares.
+pub fn scan_file(path: &str, text: &str, context: &ScanContext, out: &mut Vec<Finding>) {
+    let Some(c) = COMPILED.as_ref() else {
         return;
     };
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    for (number, line) in text.lines().enumerate() {
-        let line_no = u32::try_from(number + 1).unwrap_or(u32::MAX);
-        for index in set.matches(line).into_iter() {
-            let rule = &SCAN_RULES[index];
-            out.push(Finding {
-                rule: rule.id,
-                severity: rule.severity,
-                file: path.to_string(),
-                line: line_no,
-                excerpt: excerpt(line),
-            });
+    let lines: Vec<&str> = text.lines().collect();
+    let mut hits: Vec<(&'static str, Severity, usize)> = Vec::new();
+    let rule = |id: &str| SCAN_RULES.iter().find(|r| r.id == id);
+    let add = |hits: &mut Vec<(&'static str, Severity, usize)>, id: &str, index: usize| {
+        if let Some(r) = rule(id) {
+            hits.push((r.id, r.severity, index));
+        }
+    };
+
+    let secret_refs = |line: &str| -> bool {
+        c.env_ref.captures_iter(line).any(|caps| {
+            caps.iter()
+                .skip(1)
+                .flatten()
+                .any(|name| secret_name(name.as_str()) && !declared(context, name.as_str()))
+        })
+    };
+
+    let mut sources = Vec::new();
+    let mut sinks = Vec::new();
+    let mut whole_env = Vec::new();
+    for (index, line) in lines.iter().enumerate() {
+        // A key given to ssh is used, not read; unless the same line also sends something.
+        let key_use = c.key_use.is_match(line) && !c.sink.is_match(line);
+        for rule_index in c.set.matches(line).into_iter() {
+            let r = &SCAN_RULES[rule_index];
+            let keep = match r.id {
+                "inject.override_instructions" => !quoted_example(c, &lines, index, rule_index),
+                "cred.file_access" => !key_use,
+                "exfil.network_send" => !only_local_addresses(c, line, rule_index),
+                _ => true,
+            };
+            if keep {
+                hits.push((r.id, r.severity, index));
+            }
         }
         if line.chars().any(hidden) {
-            out.push(Finding {
-                rule: HIDDEN_RULE,
-                severity: Severity::High,
-                file: path.to_string(),
-                line: line_no,
-                excerpt: excerpt(line),
+            hits.push((HIDDEN_RULE, Severity::High, index));
+            let tags: String = line
+                .chars()
+                .filter_map(|ch| match ch {
+                    '\u{E0020}'..='\u{E007E}' => char::from_u32(ch as u32 - 0xE0000),
+                    _ => None,
+                })
+                .collect();
+            if tags.trim().len() >= 8 {
+                add(&mut hits, "inject.hidden_instructions", index);
+            }
+        }
+        let network = c.network.is_match(line);
+        let secret = secret_refs(line);
+        if network && secret {
+            add(&mut hits, "exfil.env_secrets", index);
+        }
+        let cred = !key_use
+            && (c.cred_name.is_match(line)
+                || hits
+                    .iter()
+                    .any(|(id, _, i)| *i == index && *id == "cred.file_access"));
+        if c.whole_env.is_match(line) {
+            whole_env.push(index);
+        }
+        if secret || cred || c.whole_env.is_match(line) || c.data_source.is_match(line) {
+            sources.push(index);
+        }
+        let prose = match lines.get(index + 1) {
+            Some(next) => c.prose_sink.is_match(&format!("{line} {next}")),
+            None => c.prose_sink.is_match(line),
+        };
+        if c.sink.is_match(line) || prose {
+            sinks.push(index);
+        }
+        // A credential file named here and read here or just after.
+        if !key_use && c.cred_name.is_match(line) {
+            let end = (index + 4).min(lines.len());
+            if lines[index..end].iter().any(|l| c.file_read.is_match(l)) {
+                add(&mut hits, "cred.file_access", index);
+            }
+        }
+    }
+    let near = |a: usize, b: usize| a.abs_diff(b) <= FLOW_WINDOW;
+    for &sink in &sinks {
+        if sources.iter().any(|&s| near(s, sink)) {
+            add(&mut hits, "exfil.network_send", sink);
+        }
+        if whole_env.iter().any(|&s| near(s, sink)) {
+            add(&mut hits, "exfil.env_secrets", sink);
+        }
+    }
+
+    comments(c, text, &mut hits);
+    downloads_run(c, &lines, &mut hits);
+    persisted_through_variables(c, &lines, &mut hits);
+
+    hits.sort_by_key(|&(id, _, index)| (index, id));
+    hits.dedup_by_key(|&mut (id, _, index)| (index, id));
+    for (id, severity, index) in hits {
+        out.push(Finding {
+            rule: id,
+            severity,
+            file: path.to_string(),
+            line: u32::try_from(index + 1).unwrap_or(u32::MAX),
+            excerpt: lines.get(index).map(|l| excerpt(l)).unwrap_or_default(),
+        });
+    }
+}
+
+/// A variable name that holds a secret by its name.
+fn secret_name(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    ["KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL"]
+        .iter()
+        .any(|word| upper.contains(word))
+}
+
+fn declared(context: &ScanContext, name: &str) -> bool {
+    context.declared_env.iter().any(|d| d == name)
+}
+
+/// An injection phrase quoted as an example in text that teaches to resist it.
+fn quoted_example(c: &Compiled, lines: &[&str], index: usize, rule_index: usize) -> bool {
+    let line = lines[index];
+    let Some(re) = c.each.get(rule_index) else {
+        return false;
+    };
+    let quoted = re.find_iter(line).all(|m| {
+        let before = &line[..m.start()];
+        let straight = before.matches('"').count() % 2 == 1;
+        let backtick = before.matches('`').count() % 2 == 1;
+        let curly = before.matches('“').count() > before.matches('”').count();
+        straight || backtick || curly
+    });
+    if !quoted {
+        return false;
+    }
+    let from = index.saturating_sub(3);
+    let to = (index + 4).min(lines.len());
+    lines[from..to].iter().any(|l| c.quoted_cue.is_match(l))
+}
+
+/// Every match of the endpoint rule on `line` is a raw address of this host or of a private
+/// network (a local service, not somewhere to send data away to).
+fn only_local_addresses(c: &Compiled, line: &str, rule_index: usize) -> bool {
+    let Some(re) = c.each.get(rule_index) else {
+        return false;
+    };
+    re.find_iter(line).all(|m| {
+        let host = m
+            .as_str()
+            .split("://")
+            .nth(1)
+            .unwrap_or("")
+            .split([':', '/'])
+            .next()
+            .unwrap_or("");
+        host.parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback() || ip.is_private() || ip.is_unspecified())
+    })
+}
+
+/// HTML comments that give the agent orders: secrecy, an order addressed to the agent, or a
+/// command. Author notes ("TODO", "last reviewed") pass.
+fn comments(c: &Compiled, text: &str, hits: &mut Vec<(&'static str, Severity, usize)>) {
+    let Some(rule) = SCAN_RULES
+        .iter()
+        .find(|r| r.id == "inject.hidden_instructions")
+    else {
+        return;
+    };
+    for caps in c.comment.captures_iter(text) {
+        let (Some(whole), Some(body)) = (caps.get(0), caps.get(1)) else {
+            continue;
+        };
+        let body = body.as_str();
+        let orders = c.comment_secrecy.is_match(body)
+            || (c.comment_address.is_match(body) && c.comment_action.is_match(body))
+            || c.comment_command.is_match(body);
+        if orders {
+            let index = text[..whole.start()].matches('\n').count();
+            hits.push((rule.id, rule.severity, index));
+        }
+    }
+}
+
+/// `word` in `line`, not as part of a longer name or path.
+fn mentions(line: &str, word: &str) -> bool {
+    let name = |ch: char| ch.is_alphanumeric() || ch == '_' || ch == '.';
+    line.match_indices(word).any(|(at, _)| {
+        let before = line[..at].chars().next_back();
+        let after = line[at + word.len()..].chars().next();
+        !before.is_some_and(name) && !after.is_some_and(|ch| name(ch) || ch == '/')
+    })
+}
+
+/// A file downloaded then made executable or run (within the next lines), and code fetched
+/// into a variable then evaluated.
+fn downloads_run(c: &Compiled, lines: &[&str], hits: &mut Vec<(&'static str, Severity, usize)>) {
+    let Some(rule) = SCAN_RULES.iter().find(|r| r.id == "exec.download_execute") else {
+        return;
+    };
+    for (index, line) in lines.iter().enumerate() {
+        let end = (index + 21).min(lines.len());
+        if let Some(caps) = c.download_to.captures(line) {
+            let target = caps
+                .iter()
+                .skip(1)
+                .flatten()
+                .next()
+                .map(|m| m.as_str())
+                .unwrap_or("");
+            // `curl -O URL` saves under the URL's last segment.
+            let target = if target.contains("://") {
+                target.rsplit('/').next().unwrap_or("")
+            } else {
+                target
+            };
+            let target = target.trim_start_matches('$').trim_matches(['{', '}']);
+            if target.len() >= 2 {
+                for (later, next) in lines.iter().enumerate().take(end).skip(index + 1) {
+                    if mentions(next, target) && c.make_exec.is_match(next) {
+                        hits.push((rule.id, rule.severity, later));
+                    }
+                }
+            }
+        }
+        if let Some(caps) = c.fetch_assign.captures(line) {
+            let Some(var) = caps.get(1).map(|m| m.as_str()) else {
+                continue;
+            };
+            for (later, next) in lines.iter().enumerate().take(end).skip(index + 1) {
+                let evaluated = c
+                    .eval_call
+                    .captures_iter(next)
+                    .any(|e| e.get(2).is_some_and(|args| mentions(args.as_str(), var)));
+                if evaluated {
+                    hits.push((rule.id, rule.severity, later));
+                }
+            }
+        }
+    }
+}
+
+/// A persistence path put in a variable, then written through it.
+fn persisted_through_variables(
+    c: &Compiled,
+    lines: &[&str],
+    hits: &mut Vec<(&'static str, Severity, usize)>,
+) {
+    let Some(rule) = SCAN_RULES.iter().find(|r| r.id == "persist.agent_config") else {
+        return;
+    };
+    let mut vars: Vec<&str> = Vec::new();
+    for (index, line) in lines.iter().enumerate() {
+        if let Some(caps) = c.assign.captures(line)
+            && c.persist_path.is_match(line)
+            && let Some(var) = caps.get(1)
+        {
+            vars.push(var.as_str());
+            continue;
+        }
+        if vars.is_empty() {
+            continue;
+        }
+        let written = c.write_call.captures_iter(line).any(|caps| {
+            caps.iter()
+                .skip(1)
+                .flatten()
+                .any(|m| vars.contains(&m.as_str()))
+        });
+        let dumped = line.contains("dump(")
+            && vars.iter().any(|v| {
+                line.contains(&format!("open({v}, \"w\""))
+                    || line.contains(&format!("open({v}, 'w'"))
             });
+        if written || dumped {
+            hits.push((rule.id, rule.severity, index));
         }
     }
 }
