@@ -194,16 +194,16 @@ pub fn inspect<R: Read + Seek>(mut reader: R, limits: &Limits) -> Result<Package
                 format!("unpacks to more than {} bytes", limits.max_total_bytes),
             ));
         }
-        if let Some(text) = as_text(&bytes) {
-            if name == &skill_md {
-                front = Some(text.to_string());
-            }
-            texts.push((relative.to_string(), text.to_string()));
-        }
         files.push(PackageFile {
             path: relative.to_string(),
             size: read,
         });
+        if let Some(text) = into_text(bytes) {
+            if name == &skill_md {
+                front = Some(text.clone());
+            }
+            texts.push((relative.to_string(), text));
+        }
     }
     let text = front.ok_or_else(|| {
         refuse(
@@ -340,11 +340,11 @@ fn check_path(name: &str, limits: &Limits) -> Result<(), PackageError> {
 }
 
 /// Text: UTF-8 without NUL bytes.
-fn as_text(bytes: &[u8]) -> Option<&str> {
+fn into_text(bytes: Vec<u8>) -> Option<String> {
     if bytes.contains(&0) {
         return None;
     }
-    std::str::from_utf8(bytes).ok()
+    String::from_utf8(bytes).ok()
 }
 
 struct FrontMatter {

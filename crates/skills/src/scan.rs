@@ -180,7 +180,63 @@ pub struct ScanContext {
     pub declared_env: Vec<String>,
 }
 
+/// Patterns run with the rules in one set, one bit each of a line's mask.
+mod aux {
+    pub const KEY_USE: usize = 0;
+    pub const SINK: usize = 1;
+    pub const PROSE_GATE: usize = 2;
+    pub const NETWORK: usize = 3;
+    pub const ENV_REF: usize = 4;
+    pub const WHOLE_ENV: usize = 5;
+    pub const DATA_SOURCE: usize = 6;
+    pub const CRED_NAME: usize = 7;
+    pub const FILE_READ: usize = 8;
+    pub const DOWNLOAD_TO: usize = 9;
+    pub const MAKE_EXEC: usize = 10;
+    pub const FETCH_ASSIGN: usize = 11;
+    pub const EVAL_CALL: usize = 12;
+    pub const PERSIST_PATH: usize = 13;
+    pub const WRITE_CALL: usize = 14;
+    pub const HIDDEN: usize = 15;
+}
+
+static AUX_PATTERNS: &[&str] = &[
+    // A key given to ssh: used, not read.
+    r"(?i)\b(ssh-add|ssh-keygen|ssh-copy-id|identityfile)\b|\b(ssh|scp|sftp)\s+(-\w+\s+)*-i\s|\bchmod\s+[46]00\b",
+    // Code that sends data out.
+    r"(?i)\b(curl|wget)\b[^\n]*(\s-d\b|\s-d\S|--data|\s-F\b|--form|\s-T\b|--upload-file|-X\s*(POST|PUT)|@-|https?://[^\s'\x22]*\?[^\s'\x22]*=\$)|requests\.(post|put|patch)\s*\(|urlopen\s*\(|urllib\.request\.Request\s*\(|\bhttps?\.request\s*\(|\bfetch\s*\(|axios\.(post|put)|navigator\.sendBeacon|invoke-(webrequest|restmethod)\b[^\n]*-(method\s+post|body|infile)|\b(nc|ncat|socat)\s+\S+\s+\d+|\b(dig|nslookup|host)\b[^\n]*\$[({A-Z]",
+    // A verb of sending: the line and the next are then judged as prose.
+    r"(?i)\b(upload|post|send|forward|exfiltrate|transmit|bcc|add|include|append|attach|embed|put)\b|上传|发送|外传",
+    // Any network call.
+    r"(?i)\b(curl|wget|urlopen|urllib\.request|requests\.(get|post|put|patch)|httpx\.\w+|https?\.(request|get)|fetch|axios|invoke-webrequest|invoke-restmethod|iwr|irm|dig|nslookup)\b",
+    // A reference to an environment variable.
+    r#"\$\{?([A-Z][A-Z0-9_]*)|os\.environ\[\s*['"]([A-Za-z0-9_]+)|os\.(?:getenv|environ\.get)\(\s*['"]([A-Za-z0-9_]+)|process\.env\.([A-Za-z0-9_]+)|process\.env\[\s*['"]([A-Za-z0-9_]+)|\$env:([A-Za-z0-9_]+)|ENV\[\s*['"]([A-Za-z0-9_]+)"#,
+    // The whole environment taken.
+    r"(?i)\bdict\(\s*os\.environ\s*\)|os\.environ\.(copy|items)\(\)|json\.dumps\(\s*os\.environ|\*\*os\.environ|process\.env\s*[,)}\];]|\.\.\.process\.env\b|\$\(\s*(env|printenv)\s*\)|\b(env|printenv)\s*\||get-childitem\s+env:",
+    // The user's files or history, or a project's `.env`.
+    r"(?i)\b(tar|zip|7z|rsync|scp)\b[^\n]*(~|\$HOME)/(Documents|Desktop|Downloads|Pictures|\.ssh|\.aws|\.gnupg|Library)|\b(conversation|chat)\s+history\b|\buser'?s\s+(files|documents|home\s+(folder|directory))\b|用户目录|所有文件|`\.env`|\b(the|project'?s|your)\s+\.env\b",
+    // A credential file named.
+    r#"(?i)['"`/\s]\.(npmrc|git-credentials|netrc|pypirc|pgpass)\b|\.config/gh/hosts\.yml|\.aws/credentials|\.docker/config\.json|\.kube/config|\.(clawdbot|openclaw|hermes)/(\.env|credentials)|\bid_(rsa|ed25519|ecdsa)\b"#,
+    // A file read.
+    r"(?i)\b(readfilesync|readfile|read_text|read_bytes|get-content|open\(|cat\s|type\s|base64\s|zip\s|tar\s)|\bread\b",
+    // A download saved to a file.
+    r#"(?i)\b(?:curl|wget)\b[^\n]*?\s(?:-o|--output|-O|--output-document)[\s=]*['"]?([^\s'"&;|]+)|urlretrieve\(\s*[^,]+,\s*['"]?([\w./~$-]+)|invoke-webrequest[^\n]*-outfile\s+['"]?([^\s'"]+)"#,
+    // A file made executable or run.
+    r"(?i)\bchmod\b|os\.chmod|fs\.chmod|s_iexec|s_ixusr|subprocess\.|os\.system|os\.exec|popen|start-process|execfile|spawn\(|\b(ba|z)?sh\s|\bsource\s",
+    // A download kept in a variable.
+    r"\b([A-Za-z_]\w*)\s*=\s*[^\n=]*\b(urlopen|requests\.get|httpx\.get|urllib\.request\.urlopen|fetch|http\.get)\s*\(",
+    // Code evaluated.
+    r"\b(exec|eval|compile)\s*\(([^\n]*)",
+    // The agent's configuration or a persistence place.
+    r"(?i)\.openclaw/|openclaw\.json|\.hermes/(config\.yaml|\.env)|SOUL\.md|AGENTS\.md|MEMORY\.md|\.bashrc|\.zshrc|\.profile|authorized_keys|/etc/cron|\.config/systemd|LaunchAgents/",
+    // A write through a variable.
+    r#"(?i)open\(\s*(\w+)\s*,\s*['"][wa]|(\w+)\.write_text\(|writefilesync\(\s*(\w+)|appendfilesync\(\s*(\w+)|>>?\s*['"]?\$\{?(\w+)|(?:set-content|add-content|out-file)\b[^\n]*\$(\w+)"#,
+    // A character that hides text.
+    r"[\x{200B}-\x{200F}\x{2060}-\x{2064}\x{202A}-\x{202E}\x{2066}-\x{2069}\x{E0000}-\x{E007F}\x{FEFF}]",
+];
+
 struct Compiled {
+    /// The rules, then the auxiliary patterns.
     set: RegexSet,
     each: Vec<Regex>,
     comment: Regex,
@@ -189,29 +245,24 @@ struct Compiled {
     comment_action: Regex,
     comment_command: Regex,
     quoted_cue: Regex,
-    key_use: Regex,
-    env_ref: Regex,
-    whole_env: Regex,
-    network: Regex,
-    sink: Regex,
     /// Prose that tells to send: judged over a line and the next.
     prose_sink: Regex,
-    data_source: Regex,
-    cred_name: Regex,
-    file_read: Regex,
+    env_ref: Regex,
     download_to: Regex,
-    make_exec: Regex,
     fetch_assign: Regex,
     eval_call: Regex,
-    persist_path: Regex,
     assign: Regex,
     write_call: Regex,
 }
 
 fn compile() -> Result<Compiled, regex::Error> {
     let re = Regex::new;
+    let patterns = SCAN_RULES
+        .iter()
+        .map(|r| r.pattern)
+        .chain(AUX_PATTERNS.iter().copied());
     Ok(Compiled {
-        set: RegexSet::new(SCAN_RULES.iter().map(|r| r.pattern))?,
+        set: RegexSet::new(patterns)?,
         each: SCAN_RULES
             .iter()
             .map(|r| Regex::new(r.pattern))
@@ -230,46 +281,19 @@ fn compile() -> Result<Compiled, regex::Error> {
         quoted_cue: re(
             r"(?i)\b(attack(er|ers|s)?|inject(ion|ions|ed)?|untrusted|malicious|phishing|such\s+as|for\s+example|e\.g\.|do\s+not\s+(follow|obey)|never\s+(follow|obey)|recogni[sz]e|beware|suspicious)\b",
         )?,
-        key_use: re(
-            r"(?i)\b(ssh-add|ssh-keygen|ssh-copy-id|identityfile)\b|\b(ssh|scp|sftp)\s+(-\w+\s+)*-i\s|\bchmod\s+[46]00\b",
+        prose_sink: re(
+            r"(?i)\b(upload|post|send|forward|exfiltrate|transmit|bcc)\b[^\n]{0,80}(https?://|@[a-z0-9-]+\.[a-z])|(上传|发送|外传)|\b(add|include|append|attach|embed|put)\b.{0,80}\b(query\s+param(eter)?|header|request\s+body|url)\b",
         )?,
         env_ref: re(
             r#"\$\{?([A-Z][A-Z0-9_]*)|os\.environ\[\s*['"]([A-Za-z0-9_]+)|os\.(?:getenv|environ\.get)\(\s*['"]([A-Za-z0-9_]+)|process\.env\.([A-Za-z0-9_]+)|process\.env\[\s*['"]([A-Za-z0-9_]+)|\$env:([A-Za-z0-9_]+)|ENV\[\s*['"]([A-Za-z0-9_]+)"#,
         )?,
-        whole_env: re(
-            r"(?i)\bdict\(\s*os\.environ\s*\)|os\.environ\.(copy|items)\(\)|json\.dumps\(\s*os\.environ|\*\*os\.environ|process\.env\s*[,)}\];]|\.\.\.process\.env\b|\$\(\s*(env|printenv)\s*\)|\b(env|printenv)\s*\||get-childitem\s+env:",
-        )?,
-        network: re(
-            r"(?i)\b(curl|wget|urlopen|urllib\.request|requests\.(get|post|put|patch)|httpx\.\w+|https?\.(request|get)|fetch|axios|invoke-webrequest|invoke-restmethod|iwr|irm|dig|nslookup)\b",
-        )?,
-        sink: re(
-            r"(?i)\b(curl|wget)\b[^\n]*(\s-d\b|\s-d\S|--data|\s-F\b|--form|\s-T\b|--upload-file|-X\s*(POST|PUT)|@-|https?://[^\s'\x22]*\?[^\s'\x22]*=\$)|requests\.(post|put|patch)\s*\(|urlopen\s*\(|urllib\.request\.Request\s*\(|\bhttps?\.request\s*\(|\bfetch\s*\(|axios\.(post|put)|navigator\.sendBeacon|invoke-(webrequest|restmethod)\b[^\n]*-(method\s+post|body|infile)|\b(nc|ncat|socat)\s+\S+\s+\d+|\b(dig|nslookup|host)\b[^\n]*\$[({A-Z]",
-        )?,
-        prose_sink: re(
-            r"(?i)\b(upload|post|send|forward|exfiltrate|transmit|bcc)\b[^\n]{0,80}(https?://|@[a-z0-9-]+\.[a-z])|(上传|发送|外传)|\b(add|include|append|attach|embed|put)\b.{0,80}\b(query\s+param(eter)?|header|request\s+body|url)\b",
-        )?,
-        data_source: re(
-            r"(?i)\b(tar|zip|7z|rsync|scp)\b[^\n]*(~|\$HOME)/(Documents|Desktop|Downloads|Pictures|\.ssh|\.aws|\.gnupg|Library)|\b(conversation|chat)\s+history\b|\buser'?s\s+(files|documents|home\s+(folder|directory))\b|用户目录|所有文件|`\.env`|\b(the|project'?s|your)\s+\.env\b",
-        )?,
-        cred_name: re(
-            r#"(?i)['"`/\s]\.(npmrc|git-credentials|netrc|pypirc|pgpass)\b|\.config/gh/hosts\.yml|\.aws/credentials|\.docker/config\.json|\.kube/config|\.(clawdbot|openclaw|hermes)/(\.env|credentials)|\bid_(rsa|ed25519|ecdsa)\b"#,
-        )?,
-        file_read: re(
-            r"(?i)\b(readfilesync|readfile|read_text|read_bytes|get-content|open\(|cat\s|type\s|base64\s|zip\s|tar\s)|\bread\b",
-        )?,
         download_to: re(
             r#"(?i)\b(?:curl|wget)\b[^\n]*?\s(?:-o|--output|-O|--output-document)[\s=]*['"]?([^\s'"&;|]+)|urlretrieve\(\s*[^,]+,\s*['"]?([\w./~$-]+)|invoke-webrequest[^\n]*-outfile\s+['"]?([^\s'"]+)"#,
-        )?,
-        make_exec: re(
-            r"(?i)\bchmod\b|os\.chmod|fs\.chmod|s_iexec|s_ixusr|subprocess\.|os\.system|os\.exec|popen|start-process|execfile|spawn\(|\b(ba|z)?sh\s|\bsource\s",
         )?,
         fetch_assign: re(
             r"\b([A-Za-z_]\w*)\s*=\s*[^\n=]*\b(urlopen|requests\.get|httpx\.get|urllib\.request\.urlopen|fetch|http\.get)\s*\(",
         )?,
         eval_call: re(r"\b(exec|eval|compile)\s*\(([^\n]*)")?,
-        persist_path: re(
-            r"(?i)\.openclaw/|openclaw\.json|\.hermes/(config\.yaml|\.env)|SOUL\.md|AGENTS\.md|MEMORY\.md|\.bashrc|\.zshrc|\.profile|authorized_keys|/etc/cron|\.config/systemd|LaunchAgents/",
-        )?,
         assign: re(r"^\s*(?:export\s+|const\s+|let\s+|var\s+)?([A-Za-z_]\w*)\s*=")?,
         write_call: re(
             r#"(?i)open\(\s*(\w+)\s*,\s*['"][wa]|(\w+)\.write_text\(|writefilesync\(\s*(\w+)|appendfilesync\(\s*(\w+)|>>?\s*['"]?\$\{?(\w+)|(?:set-content|add-content|out-file)\b[^\n]*\$(\w+)"#,
@@ -279,9 +303,10 @@ fn compile() -> Result<Compiled, regex::Error> {
 
 static COMPILED: LazyLock<Option<Compiled>> = LazyLock::new(|| compile().ok());
 
-/// Whether every rule compiled (they are constants: a test keeps this true).
+/// Whether every rule compiled and each pattern has a bit of a line's mask (they are constants:
+/// a test keeps this true).
 pub fn rules_compile() -> bool {
-    COMPILED.is_some()
+    COMPILED.is_some() && SCAN_RULES.len() + AUX_PATTERNS.len() <= 64
 }
 
 /// Characters that hide text from a reader: zero-width, bidirectional controls, tag characters.
@@ -319,42 +344,56 @@ pub fn scan_file(path: &str, text: &str, context: &ScanContext, out: &mut Vec<Fi
     };
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let lines: Vec<&str> = text.lines().collect();
+    // One pass of the set per line: which rules and auxiliary patterns match it.
+    let masks: Vec<u64> = lines
+        .iter()
+        .map(|line| {
+            c.set.matches(line).iter().fold(0u64, |mask, index| {
+                mask | 1u64.checked_shl(index as u32).unwrap_or(0)
+            })
+        })
+        .collect();
+    let lines = Lines {
+        lines: &lines,
+        masks: &masks,
+    };
     let mut hits: Vec<(&'static str, Severity, usize)> = Vec::new();
-    let rule = |id: &str| SCAN_RULES.iter().find(|r| r.id == id);
     let add = |hits: &mut Vec<(&'static str, Severity, usize)>, id: &str, index: usize| {
-        if let Some(r) = rule(id) {
+        if let Some(r) = SCAN_RULES.iter().find(|r| r.id == id) {
             hits.push((r.id, r.severity, index));
         }
-    };
-
-    let secret_refs = |line: &str| -> bool {
-        c.env_ref.captures_iter(line).any(|caps| {
-            caps.iter()
-                .skip(1)
-                .flatten()
-                .any(|name| secret_name(name.as_str()) && !declared(context, name.as_str()))
-        })
     };
 
     let mut sources = Vec::new();
     let mut sinks = Vec::new();
     let mut whole_env = Vec::new();
-    for (index, line) in lines.iter().enumerate() {
+    for (index, line) in lines.lines.iter().enumerate() {
+        let mask = masks[index];
+        if mask == 0 {
+            continue;
+        }
+        let has = |aux: usize| lines.has(index, aux);
         // A key given to ssh is used, not read; unless the same line also sends something.
-        let key_use = c.key_use.is_match(line) && !c.sink.is_match(line);
-        for rule_index in c.set.matches(line).into_iter() {
-            let r = &SCAN_RULES[rule_index];
+        let key_use = has(aux::KEY_USE) && !has(aux::SINK);
+        let mut cred = false;
+        for (rule_index, r) in SCAN_RULES.iter().enumerate() {
+            if mask & (1u64 << rule_index) == 0 {
+                continue;
+            }
             let keep = match r.id {
-                "inject.override_instructions" => !quoted_example(c, &lines, index, rule_index),
+                "inject.override_instructions" => {
+                    !quoted_example(c, lines.lines, index, rule_index)
+                }
                 "cred.file_access" => !key_use,
                 "exfil.network_send" => !only_local_addresses(c, line, rule_index),
                 _ => true,
             };
             if keep {
+                cred |= r.id == "cred.file_access";
                 hits.push((r.id, r.severity, index));
             }
         }
-        if line.chars().any(hidden) {
+        if has(aux::HIDDEN) {
             hits.push((HIDDEN_RULE, Severity::High, index));
             let tags: String = line
                 .chars()
@@ -367,48 +406,57 @@ pub fn scan_file(path: &str, text: &str, context: &ScanContext, out: &mut Vec<Fi
                 add(&mut hits, "inject.hidden_instructions", index);
             }
         }
-        let network = c.network.is_match(line);
-        let secret = secret_refs(line);
-        if network && secret {
+        // Every form of reference ends with the variable's name.
+        let secret = has(aux::ENV_REF)
+            && c.env_ref.find_iter(line).any(|m| {
+                let found = m.as_str();
+                let start = found
+                    .rfind(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '_'))
+                    .map_or(0, |at| at + 1);
+                let name = &found[start..];
+                secret_name(name) && !declared(context, name)
+            });
+        if secret && has(aux::NETWORK) {
             add(&mut hits, "exfil.env_secrets", index);
         }
-        let cred = !key_use
-            && (c.cred_name.is_match(line)
-                || hits
-                    .iter()
-                    .any(|(id, _, i)| *i == index && *id == "cred.file_access"));
-        if c.whole_env.is_match(line) {
+        let named = !key_use && has(aux::CRED_NAME);
+        // A credential file named here and read here or just after.
+        if named && (index..(index + 4).min(masks.len())).any(|i| lines.has(i, aux::FILE_READ)) {
+            cred = true;
+            add(&mut hits, "cred.file_access", index);
+        }
+        if has(aux::WHOLE_ENV) {
             whole_env.push(index);
         }
-        if secret || cred || c.whole_env.is_match(line) || c.data_source.is_match(line) {
+        if secret || cred || named || has(aux::WHOLE_ENV) || has(aux::DATA_SOURCE) {
             sources.push(index);
         }
-        let prose = match lines.get(index + 1) {
-            Some(next) => c.prose_sink.is_match(&format!("{line} {next}")),
-            None => c.prose_sink.is_match(line),
-        };
-        if c.sink.is_match(line) || prose {
+        let prose = has(aux::PROSE_GATE)
+            && match lines.lines.get(index + 1) {
+                Some(next) => c.prose_sink.is_match(&format!("{line} {next}")),
+                None => c.prose_sink.is_match(line),
+            };
+        if has(aux::SINK) || prose {
             sinks.push(index);
         }
-        // A credential file named here and read here or just after.
-        if !key_use && c.cred_name.is_match(line) {
-            let end = (index + 4).min(lines.len());
-            if lines[index..end].iter().any(|l| c.file_read.is_match(l)) {
-                add(&mut hits, "cred.file_access", index);
-            }
-        }
     }
-    let near = |a: usize, b: usize| a.abs_diff(b) <= FLOW_WINDOW;
+    // Both lists are in line order: is there one within the window of `at`?
+    let near = |list: &[usize], at: usize| {
+        let from = list.partition_point(|&i| i + FLOW_WINDOW < at);
+        list.get(from).is_some_and(|&i| i <= at + FLOW_WINDOW)
+    };
     for &sink in &sinks {
-        if sources.iter().any(|&s| near(s, sink)) {
+        if near(&sources, sink) {
             add(&mut hits, "exfil.network_send", sink);
         }
-        if whole_env.iter().any(|&s| near(s, sink)) {
+        if near(&whole_env, sink) {
             add(&mut hits, "exfil.env_secrets", sink);
         }
     }
 
-    comments(c, text, &mut hits);
+    if text.contains("<!--") {
+        comments(c, text, &mut hits);
+    }
     downloads_run(c, &lines, &mut hits);
     persisted_through_variables(c, &lines, &mut hits);
 
@@ -420,8 +468,27 @@ pub fn scan_file(path: &str, text: &str, context: &ScanContext, out: &mut Vec<Fi
             severity,
             file: path.to_string(),
             line: u32::try_from(index + 1).unwrap_or(u32::MAX),
-            excerpt: lines.get(index).map(|l| excerpt(l)).unwrap_or_default(),
+            excerpt: lines
+                .lines
+                .get(index)
+                .map(|l| excerpt(l))
+                .unwrap_or_default(),
         });
+    }
+}
+
+/// A file's lines with what the set found on each.
+struct Lines<'a> {
+    lines: &'a [&'a str],
+    masks: &'a [u64],
+}
+
+impl Lines<'_> {
+    fn has(&self, index: usize, aux: usize) -> bool {
+        let bit = 1u64
+            .checked_shl((SCAN_RULES.len() + aux) as u32)
+            .unwrap_or(0);
+        self.masks.get(index).is_some_and(|mask| mask & bit != 0)
     }
 }
 
@@ -514,13 +581,15 @@ fn mentions(line: &str, word: &str) -> bool {
 
 /// A file downloaded then made executable or run (within the next lines), and code fetched
 /// into a variable then evaluated.
-fn downloads_run(c: &Compiled, lines: &[&str], hits: &mut Vec<(&'static str, Severity, usize)>) {
+fn downloads_run(c: &Compiled, lines: &Lines, hits: &mut Vec<(&'static str, Severity, usize)>) {
     let Some(rule) = SCAN_RULES.iter().find(|r| r.id == "exec.download_execute") else {
         return;
     };
-    for (index, line) in lines.iter().enumerate() {
-        let end = (index + 21).min(lines.len());
-        if let Some(caps) = c.download_to.captures(line) {
+    for (index, line) in lines.lines.iter().enumerate() {
+        let end = (index + 21).min(lines.lines.len());
+        if lines.has(index, aux::DOWNLOAD_TO)
+            && let Some(caps) = c.download_to.captures(line)
+        {
             let target = caps
                 .iter()
                 .skip(1)
@@ -536,21 +605,27 @@ fn downloads_run(c: &Compiled, lines: &[&str], hits: &mut Vec<(&'static str, Sev
             };
             let target = target.trim_start_matches('$').trim_matches(['{', '}']);
             if target.len() >= 2 {
-                for (later, next) in lines.iter().enumerate().take(end).skip(index + 1) {
-                    if mentions(next, target) && c.make_exec.is_match(next) {
+                for later in index + 1..end {
+                    if lines.has(later, aux::MAKE_EXEC) && mentions(lines.lines[later], target) {
                         hits.push((rule.id, rule.severity, later));
                     }
                 }
             }
         }
-        if let Some(caps) = c.fetch_assign.captures(line) {
-            let Some(var) = caps.get(1).map(|m| m.as_str()) else {
-                continue;
-            };
-            for (later, next) in lines.iter().enumerate().take(end).skip(index + 1) {
+        if lines.has(index, aux::FETCH_ASSIGN)
+            && let Some(var) = c
+                .fetch_assign
+                .captures(line)
+                .and_then(|caps| caps.get(1))
+                .map(|m| m.as_str())
+        {
+            for later in index + 1..end {
+                if !lines.has(later, aux::EVAL_CALL) {
+                    continue;
+                }
                 let evaluated = c
                     .eval_call
-                    .captures_iter(next)
+                    .captures_iter(lines.lines[later])
                     .any(|e| e.get(2).is_some_and(|args| mentions(args.as_str(), var)));
                 if evaluated {
                     hits.push((rule.id, rule.severity, later));
@@ -563,22 +638,21 @@ fn downloads_run(c: &Compiled, lines: &[&str], hits: &mut Vec<(&'static str, Sev
 /// A persistence path put in a variable, then written through it.
 fn persisted_through_variables(
     c: &Compiled,
-    lines: &[&str],
+    lines: &Lines,
     hits: &mut Vec<(&'static str, Severity, usize)>,
 ) {
     let Some(rule) = SCAN_RULES.iter().find(|r| r.id == "persist.agent_config") else {
         return;
     };
     let mut vars: Vec<&str> = Vec::new();
-    for (index, line) in lines.iter().enumerate() {
-        if let Some(caps) = c.assign.captures(line)
-            && c.persist_path.is_match(line)
-            && let Some(var) = caps.get(1)
+    for (index, line) in lines.lines.iter().enumerate() {
+        if lines.has(index, aux::PERSIST_PATH)
+            && let Some(var) = c.assign.captures(line).and_then(|caps| caps.get(1))
         {
             vars.push(var.as_str());
             continue;
         }
-        if vars.is_empty() {
+        if vars.is_empty() || !(lines.has(index, aux::WRITE_CALL) || line.contains("dump(")) {
             continue;
         }
         let written = c.write_call.captures_iter(line).any(|caps| {
