@@ -186,7 +186,7 @@ mod aux {
     pub const SINK: usize = 1;
     pub const PROSE_GATE: usize = 2;
     pub const NETWORK: usize = 3;
-    pub const ENV_REF: usize = 4;
+    pub const SECRET_ENV: usize = 4;
     pub const WHOLE_ENV: usize = 5;
     pub const DATA_SOURCE: usize = 6;
     pub const CRED_NAME: usize = 7;
@@ -200,6 +200,10 @@ mod aux {
     pub const HIDDEN: usize = 15;
 }
 
+/// A reference to an environment variable whose name says it holds a secret; every form ends
+/// with the whole name.
+const SECRET_ENV_REF: &str = r#"\$\{?[A-Z0-9_]*(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL)[A-Z0-9_]*|(os\.environ\[\s*['"]|os\.(getenv|environ\.get)\(\s*['"]|process\.env\.|process\.env\[\s*['"]|\$env:|ENV\[\s*['"])[A-Za-z0-9_]*(?i:key|token|secret|password|passwd|credential)[A-Za-z0-9_]*"#;
+
 static AUX_PATTERNS: &[&str] = &[
     // A key given to ssh: used, not read.
     r"(?i)\b(ssh-add|ssh-keygen|ssh-copy-id|identityfile)\b|\b(ssh|scp|sftp)\s+(-\w+\s+)*-i\s|\bchmod\s+[46]00\b",
@@ -209,8 +213,8 @@ static AUX_PATTERNS: &[&str] = &[
     r"(?i)\b(upload|post|send|forward|exfiltrate|transmit|bcc|add|include|append|attach|embed|put)\b|上传|发送|外传",
     // Any network call.
     r"(?i)\b(curl|wget|urlopen|urllib\.request|requests\.(get|post|put|patch)|httpx\.\w+|https?\.(request|get)|fetch|axios|invoke-webrequest|invoke-restmethod|iwr|irm|dig|nslookup)\b",
-    // A reference to an environment variable.
-    r#"\$\{?([A-Z][A-Z0-9_]*)|os\.environ\[\s*['"]([A-Za-z0-9_]+)|os\.(?:getenv|environ\.get)\(\s*['"]([A-Za-z0-9_]+)|process\.env\.([A-Za-z0-9_]+)|process\.env\[\s*['"]([A-Za-z0-9_]+)|\$env:([A-Za-z0-9_]+)|ENV\[\s*['"]([A-Za-z0-9_]+)"#,
+    // A reference to an environment variable named as a secret.
+    SECRET_ENV_REF,
     // The whole environment taken.
     r"(?i)\bdict\(\s*os\.environ\s*\)|os\.environ\.(copy|items)\(\)|json\.dumps\(\s*os\.environ|\*\*os\.environ|process\.env\s*[,)}\];]|\.\.\.process\.env\b|\$\(\s*(env|printenv)\s*\)|\b(env|printenv)\s*\||get-childitem\s+env:",
     // The user's files or history, or a project's `.env`.
@@ -284,9 +288,7 @@ fn compile() -> Result<Compiled, regex::Error> {
         prose_sink: re(
             r"(?i)\b(upload|post|send|forward|exfiltrate|transmit|bcc)\b[^\n]{0,80}(https?://|@[a-z0-9-]+\.[a-z])|(上传|发送|外传)|\b(add|include|append|attach|embed|put)\b.{0,80}\b(query\s+param(eter)?|header|request\s+body|url)\b",
         )?,
-        env_ref: re(
-            r#"\$\{?([A-Z][A-Z0-9_]*)|os\.environ\[\s*['"]([A-Za-z0-9_]+)|os\.(?:getenv|environ\.get)\(\s*['"]([A-Za-z0-9_]+)|process\.env\.([A-Za-z0-9_]+)|process\.env\[\s*['"]([A-Za-z0-9_]+)|\$env:([A-Za-z0-9_]+)|ENV\[\s*['"]([A-Za-z0-9_]+)"#,
-        )?,
+        env_ref: re(SECRET_ENV_REF)?,
         download_to: re(
             r#"(?i)\b(?:curl|wget)\b[^\n]*?\s(?:-o|--output|-O|--output-document)[\s=]*['"]?([^\s'"&;|]+)|urlretrieve\(\s*[^,]+,\s*['"]?([\w./~$-]+)|invoke-webrequest[^\n]*-outfile\s+['"]?([^\s'"]+)"#,
         )?,
@@ -407,7 +409,7 @@ pub fn scan_file(path: &str, text: &str, context: &ScanContext, out: &mut Vec<Fi
             }
         }
         // Every form of reference ends with the variable's name.
-        let secret = has(aux::ENV_REF)
+        let secret = has(aux::SECRET_ENV)
             && c.env_ref.find_iter(line).any(|m| {
                 let found = m.as_str();
                 let start = found
