@@ -142,27 +142,28 @@ pub fn parse_bench(files: usize, file_bytes: usize, iterations: usize) -> anyhow
     let median = times[times.len() / 2];
     let mb_s = uncompressed as f64 / 1e6 / mean;
     let files_s = checked_files as f64 / mean;
-    println!(
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    writeln!(
+        out,
         "skill-parse files={checked_files} uncompressed_bytes={uncompressed} zip_bytes={} iterations={} \
          median_ms={:.1} mean_ms={:.1} MB/s={mb_s:.1} files/s={files_s:.0} findings={findings}",
         zip.len(),
         times.len(),
         median * 1000.0,
         mean * 1000.0,
-    );
-    println!(
-        "{}",
-        json!({
-            "files": checked_files,
-            "uncompressed_bytes": uncompressed,
-            "zip_bytes": zip.len(),
-            "iterations": times.len(),
-            "median_ms": median * 1000.0,
-            "mean_ms": mean * 1000.0,
-            "mb_per_s": mb_s,
-            "files_per_s": files_s,
-            "findings": findings,
-        })
-    );
+    )?;
+    let line = json!({
+        "files": checked_files,
+        "uncompressed_bytes": uncompressed,
+        "zip_bytes": zip.len(),
+        "iterations": times.len(),
+        "median_ms": median * 1000.0,
+        "mean_ms": mean * 1000.0,
+        "mb_per_s": mb_s,
+        "files_per_s": files_s,
+        "findings": findings,
+    });
+    writeln!(out, "{line}")?;
     Ok(())
 }
