@@ -9,7 +9,7 @@
 
 use std::sync::LazyLock;
 
-use regex::{Regex, RegexSet};
+use regex::{Regex, RegexSet, RegexSetBuilder};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -259,17 +259,31 @@ struct Compiled {
     write_call: Regex,
 }
 
+/// Each set's lazy DFA cache: room for the states varied text needs, so that the fast engine
+/// does not give up for the slow one.
+const DFA_CACHE: usize = 16 << 20;
+
+/// Word boundaries of ASCII words: the patterns' words are ASCII, and a Unicode boundary would
+/// make the fast engine give way to the slow one on any non-ASCII text.
+fn ascii_boundaries(pattern: &str) -> String {
+    pattern.replace(r"\b", r"(?-u:\b)")
+}
+
 fn compile() -> Result<Compiled, regex::Error> {
-    let re = Regex::new;
-    let patterns = SCAN_RULES
-        .iter()
-        .map(|r| r.pattern)
-        .chain(AUX_PATTERNS.iter().copied());
+    let re = |pattern: &str| Regex::new(&ascii_boundaries(pattern));
     Ok(Compiled {
-        set: RegexSet::new(patterns)?,
+        set: RegexSetBuilder::new(
+            SCAN_RULES
+                .iter()
+                .map(|r| r.pattern)
+                .chain(AUX_PATTERNS.iter().copied())
+                .map(ascii_boundaries),
+        )
+        .dfa_size_limit(DFA_CACHE)
+        .build()?,
         each: SCAN_RULES
             .iter()
-            .map(|r| Regex::new(r.pattern))
+            .map(|r| re(r.pattern))
             .collect::<Result<_, _>>()?,
         comment: re(r"(?s)<!--(.*?)(-->|\z)")?,
         comment_secrecy: re(
