@@ -259,7 +259,7 @@ struct Compiled {
     write_call: Regex,
 }
 
-/// Each set's lazy DFA cache: room for the states varied text needs, so that the fast engine
+/// The set's lazy DFA cache: room for the states varied text needs, so that the fast engine
 /// does not give up for the slow one.
 const DFA_CACHE: usize = 16 << 20;
 
@@ -322,7 +322,9 @@ static COMPILED: LazyLock<Option<Compiled>> = LazyLock::new(|| compile().ok());
 /// Whether every rule compiled and each pattern has a bit of a line's mask (they are constants:
 /// a test keeps this true).
 pub fn rules_compile() -> bool {
-    COMPILED.is_some() && SCAN_RULES.len() + AUX_PATTERNS.len() <= 64
+    COMPILED.is_some()
+        && AUX_PATTERNS.len() == aux::HIDDEN + 1
+        && SCAN_RULES.len() + AUX_PATTERNS.len() <= 64
 }
 
 /// Characters that hide text from a reader: zero-width, bidirectional controls, tag characters.
@@ -402,6 +404,9 @@ pub fn scan_file(path: &str, text: &str, context: &ScanContext, out: &mut Vec<Fi
                 }
                 "cred.file_access" => !key_use,
                 "exfil.network_send" => !only_local_addresses(c, line, rule_index),
+                "inject.hidden_instructions" => {
+                    hidden_element_says(c, lines.lines, index, rule_index)
+                }
                 _ => true,
             };
             if keep {
@@ -559,6 +564,45 @@ fn only_local_addresses(c: &Compiled, line: &str, rule_index: usize) -> bool {
         host.parse::<std::net::Ipv4Addr>()
             .is_ok_and(|ip| ip.is_loopback() || ip.is_private() || ip.is_unspecified())
     })
+}
+
+/// An invisible element that holds text (a few words, on its line or the next), not an empty
+/// container a page's script fills and shows.
+fn hidden_element_says(c: &Compiled, lines: &[&str], index: usize, rule_index: usize) -> bool {
+    let line = lines[index];
+    let Some(found) = c.each.get(rule_index).and_then(|re| re.find(line)) else {
+        return false;
+    };
+    let after = &line[found.end()..];
+    let rest = after.find('>').map_or("", |at| &after[at + 1..]);
+    let words = |text: &str| {
+        let mut in_tag = false;
+        let visible: String = text
+            .chars()
+            .filter(|&ch| {
+                match ch {
+                    '<' => in_tag = true,
+                    '>' => {
+                        in_tag = false;
+                        return false;
+                    }
+                    _ => {}
+                }
+                !in_tag
+            })
+            .collect();
+        visible
+            .split_whitespace()
+            .filter(|w| w.chars().any(char::is_alphabetic))
+            .count()
+    };
+    let mut said = words(rest);
+    if said == 0
+        && let Some(next) = lines.get(index + 1)
+    {
+        said = words(next);
+    }
+    said >= 3
 }
 
 /// HTML comments that give the agent orders: secrecy, an order addressed to the agent, or a
