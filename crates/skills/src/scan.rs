@@ -144,7 +144,7 @@ pub static SCAN_RULES: &[Rule] = &[
         id: "persist.agent_config",
         severity: Severity::High,
         description: "a write to the agent's own configuration or a persistence place",
-        pattern: r"(?i)(((^|[^<\w=-])>>?|tee\s+(-a\s+)?|write_text\(|open\([^)]*['\x22][aw]['\x22]|writeFileSync\(|appendFileSync\(|cp\s+\S+\s+|echo\s[^\n]*>>?)\s*['\x22]?(~|\$HOME|\$\{HOME\})?/?[^\n]*(\.openclaw/|openclaw\.json|\.hermes/config\.yaml|\.hermes/\.env|SOUL\.md|AGENTS\.md|MEMORY\.md|\.bashrc|\.zshrc|\.profile|authorized_keys|/etc/cron|\.config/systemd|LaunchAgents/)|\bcrontab\s+(-l\s*[;|]|-\s*$|\S+\.cron)|\(crontab\s+-l)",
+        pattern: r"(?i)(((^|[^<\w=-])>>?|tee\s+(-a\s+)?|write_text\(|open\([^)]*['\x22][aw]['\x22]|writeFileSync\(|appendFileSync\(|cp\s+\S+\s+|echo\s[^\n]*>>?)\s*['\x22]?(~|\$HOME|\$\{HOME\})?/?[^\n]*(\.openclaw/|openclaw\.json|\.hermes/config\.yaml|\.hermes/\.env|(?-i:SOUL\.md|AGENTS\.md|MEMORY\.md)|\.bashrc|\.zshrc|\.profile|authorized_keys|/etc/cron|\.config/systemd|LaunchAgents/)|\bcrontab\s+(-l\s*[;|]|-\s*$|\S+\.cron)|\(crontab\s+-l)",
     },
     Rule {
         id: "obf.long_base64",
@@ -206,7 +206,7 @@ const SECRET_ENV_REF: &str = r#"\$\{?[A-Z0-9_]*(KEY|TOKEN|SECRET|PASSWORD|PASSWD
 
 static AUX_PATTERNS: &[&str] = &[
     // A key given to ssh: used, not read.
-    r"(?i)\b(ssh-add|ssh-keygen|ssh-copy-id|identityfile)\b|\b(ssh|scp|sftp)\s+(-\w+\s+)*-i\s|\bchmod\s+[46]00\b",
+    r"(?i)\b(ssh-add|ssh-keygen|ssh-copy-id|identityfile)\b|--(ssh-key|key-file|identity-file|private-key)[\s=]|\b(ssh|scp|sftp)\s+(-\w+\s+)*-i\s|\bchmod\s+[46]00\b",
     // Code that sends data out.
     r"(?i)\b(curl|wget)\b[^\n]*(\s-d\b|\s-d\S|--data|\s-F\b|--form|\s-T\b|--upload-file|-X\s*(POST|PUT)|@-|https?://[^\s'\x22]*\?[^\s'\x22]*=\$)|requests\.(post|put|patch)\s*\(|urlopen\s*\(|urllib\.request\.Request\s*\(|\bhttps?\.request\s*\(|\bfetch\s*\(|axios\.(post|put)|navigator\.sendBeacon|invoke-(webrequest|restmethod)\b[^\n]*-(method\s+post|body|infile)|\b(nc|ncat|socat)\s+\S+\s+\d+|\b(dig|nslookup|host)\b[^\n]*\$[({A-Z]",
     // A verb of sending: the line and the next are then judged as prose.
@@ -232,7 +232,7 @@ static AUX_PATTERNS: &[&str] = &[
     // Code evaluated.
     r"\b(exec|eval|compile)\s*\(([^\n]*)",
     // The agent's configuration or a persistence place.
-    r"(?i)\.openclaw/|openclaw\.json|\.hermes/(config\.yaml|\.env)|SOUL\.md|AGENTS\.md|MEMORY\.md|\.bashrc|\.zshrc|\.profile|authorized_keys|/etc/cron|\.config/systemd|LaunchAgents/",
+    r"(?i)\.openclaw/|openclaw\.json|\.hermes/(config\.yaml|\.env)|(?-i:SOUL\.md|AGENTS\.md|MEMORY\.md)|\.bashrc|\.zshrc|\.profile|authorized_keys|/etc/cron|\.config/systemd|LaunchAgents/",
     // A write through a variable.
     r#"(?i)open\(\s*(\w+)\s*,\s*['"][wa]|(\w+)\.write_text\(|writefilesync\(\s*(\w+)|appendfilesync\(\s*(\w+)|>>?\s*['"]?\$\{?(\w+)|(?:set-content|add-content|out-file)\b[^\n]*\$(\w+)"#,
     // A character that hides text.
@@ -297,10 +297,10 @@ fn compile() -> Result<Compiled, regex::Error> {
         )?,
         comment_command: re(r"(?i)\b(curl|wget)\s|\|\s*(ba|z)?sh\b|\brm\s+-[a-z]*r|base64\s+-d")?,
         quoted_cue: re(
-            r"(?i)\b(attack(er|ers|s)?|inject(ion|ions|ed)?|untrusted|malicious|phishing|such\s+as|for\s+example|e\.g\.|do\s+not\s+(follow|obey)|never\s+(follow|obey)|recogni[sz]e|beware|suspicious)\b",
+            r"(?i)\b(attack(er|ers|s)?|inject(ion|ions|ed)?|untrusted|malicious|phishing|such\s+as|for\s+example|e\.g\.|do\s+not\s+(follow|obey)|never\s+(follow|obey)|recogni[sz]e|beware|suspicious|detect\w*|tests?|test_\w+)\b|注入|攻击|检测|示例|例如",
         )?,
         prose_sink: re(
-            r"(?i)\b(upload|post|send|forward|exfiltrate|transmit|bcc)\b[^\n]{0,80}(https?://|@[a-z0-9-]+\.[a-z])|(上传|发送|外传)|\b(add|include|append|attach|embed|put)\b.{0,80}\b(query\s+param(eter)?|header|request\s+body|url)\b",
+            r"(?i)\b(upload|post|send|forward|exfiltrate|transmit|bcc)\b[^\n]{0,80}(https?://|@[a-z0-9-]+\.[a-z])|(上传|发送|外传)[^\n]{0,40}https?://|\b(add|include|append|attach|embed|put)\b.{0,60}\b(contents?|them|value|values)\b.{0,60}\b(query\s+param(eter)?|header|request\s+body|url)\b",
         )?,
         env_ref: re(SECRET_ENV_REF)?,
         download_to: re(
@@ -366,7 +366,14 @@ pub fn scan_file(path: &str, text: &str, context: &ScanContext, out: &mut Vec<Fi
     let masks: Vec<u64> = lines
         .iter()
         .map(|line| {
-            c.set.matches(line).iter().fold(0u64, |mask, index| {
+            // A public key (`id_ed25519.pub`) is not a credential.
+            let public = line.contains(".pub");
+            let line = if public {
+                std::borrow::Cow::Owned(public_keys_named(line))
+            } else {
+                std::borrow::Cow::Borrowed(*line)
+            };
+            c.set.matches(&line).iter().fold(0u64, |mask, index| {
                 mask | 1u64.checked_shl(index as u32).unwrap_or(0)
             })
         })
@@ -391,6 +398,9 @@ pub fn scan_file(path: &str, text: &str, context: &ScanContext, out: &mut Vec<Fi
             continue;
         }
         let has = |aux: usize| lines.has(index, aux);
+        // The command this line is part of (continued with `\`), and where it goes.
+        let (from, to) = statement(lines.lines, index);
+        let sends = (from..=to).any(|i| lines.has(i, aux::SINK)) || c.prose_sink.is_match(line);
         // A key given to ssh is used, not read; unless the same line also sends something.
         let key_use = has(aux::KEY_USE) && !has(aux::SINK);
         let mut cred = false;
@@ -403,7 +413,9 @@ pub fn scan_file(path: &str, text: &str, context: &ScanContext, out: &mut Vec<Fi
                     !quoted_example(c, lines.lines, index, rule_index)
                 }
                 "cred.file_access" => !key_use,
-                "exfil.network_send" => !only_local_addresses(c, line, rule_index),
+                // An endpoint named is not data sent there (a config's webhook, a base URL).
+                "exfil.network_send" => sends && !only_local_addresses(c, line, rule_index),
+                "exec.pipe_to_shell" => !only_json_formatting(c, line, rule_index),
                 "inject.hidden_instructions" => {
                     hidden_element_says(c, lines.lines, index, rule_index)
                 }
@@ -427,7 +439,15 @@ pub fn scan_file(path: &str, text: &str, context: &ScanContext, out: &mut Vec<Fi
                 add(&mut hits, "inject.hidden_instructions", index);
             }
         }
-        // Every form of reference ends with the variable's name.
+        let statement_hosts = || {
+            lines.lines[from..=to]
+                .iter()
+                .flat_map(|l| hosts(l))
+                .collect::<Vec<_>>()
+        };
+        // Every form of reference ends with the variable's name. A secret the package declares,
+        // or sent only to its own service (GITHUB_TOKEN to api.github.com) or to this host, is
+        // the package doing its work.
         let secret = has(aux::SECRET_ENV)
             && c.env_ref.find_iter(line).any(|m| {
                 let found = m.as_str();
@@ -435,9 +455,13 @@ pub fn scan_file(path: &str, text: &str, context: &ScanContext, out: &mut Vec<Fi
                     .rfind(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '_'))
                     .map_or(0, |at| at + 1);
                 let name = &found[start..];
-                secret_name(name) && !declared(context, name)
+                if !secret_name(name) || declared(context, name) {
+                    return false;
+                }
+                let hosts = statement_hosts();
+                hosts.is_empty() || !hosts.iter().all(|h| local_host(h) || vendor_host(name, h))
             });
-        if secret && has(aux::NETWORK) {
+        if secret && (from..=to).any(|i| lines.has(i, aux::NETWORK)) {
             add(&mut hits, "exfil.env_secrets", index);
         }
         let named = !key_use && has(aux::CRED_NAME);
@@ -458,7 +482,11 @@ pub fn scan_file(path: &str, text: &str, context: &ScanContext, out: &mut Vec<Fi
                 None => c.prose_sink.is_match(line),
             };
         if has(aux::SINK) || prose {
-            sinks.push(index);
+            // Sent to this machine or a private network is not sent away.
+            let hosts = statement_hosts();
+            if hosts.is_empty() || !hosts.iter().all(|h| local_host(h)) {
+                sinks.push(index);
+            }
         }
     }
     // Both lists are in line order: is there one within the window of `at`?
@@ -513,12 +541,125 @@ impl Lines<'_> {
     }
 }
 
+/// `line` with each `id_<kind>.pub` renamed, so that it no longer reads as a private key.
+fn public_keys_named(line: &str) -> String {
+    ["id_rsa.pub", "id_ed25519.pub", "id_ecdsa.pub", "id_dsa.pub"]
+        .iter()
+        .fold(line.to_string(), |text, key| {
+            text.replace(key, "public-key")
+        })
+}
+
+/// The lines of the command `index` belongs to: joined by a trailing `\`, at most 6 each way.
+fn statement(lines: &[&str], index: usize) -> (usize, usize) {
+    let continued = |i: usize| lines[i].trim_end().ends_with('\\');
+    let mut from = index;
+    while from > 0 && index - from < 6 && continued(from - 1) {
+        from -= 1;
+    }
+    let mut to = index;
+    while to + 1 < lines.len() && to - index < 6 && continued(to) {
+        to += 1;
+    }
+    (from, to)
+}
+
+/// The hosts of the URLs on a line, lowercased; a URL taken from a variable (`"$X_API_URL/v1"`,
+/// `${X_BASE_URL}`) as `$x_api_url`.
+fn hosts(line: &str) -> Vec<String> {
+    let mut found: Vec<String> = line
+        .match_indices("://")
+        .map(|(at, _)| {
+            line[at + 3..]
+                .chars()
+                .take_while(|ch| ch.is_ascii_alphanumeric() || *ch == '.' || *ch == '-')
+                .collect::<String>()
+                .to_ascii_lowercase()
+        })
+        .filter(|host| !host.is_empty())
+        .collect();
+    for (at, _) in line.match_indices('$') {
+        let name: String = line[at + 1..]
+            .trim_start_matches('{')
+            .chars()
+            .take_while(|ch| ch.is_ascii_alphanumeric() || *ch == '_')
+            .collect();
+        let upper = name.to_ascii_uppercase();
+        if ["_URL", "_HOST", "_ENDPOINT", "_BASE"]
+            .iter()
+            .any(|end| upper.ends_with(end))
+        {
+            found.push(format!("${}", name.to_ascii_lowercase()));
+        }
+    }
+    found
+}
+
+/// This machine or a private network.
+fn local_host(host: &str) -> bool {
+    host == "localhost"
+        || host.ends_with(".localhost")
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback() || ip.is_private() || ip.is_unspecified())
+}
+
+/// The service a variable is named after is the host's domain: `GITHUB_TOKEN` and
+/// `api.github.com`, `AWS_SECRET_ACCESS_KEY` and `s3.amazonaws.com`, `WEB_NOTEPAD_API_KEY` and
+/// `api.web-notepad.example`; or the URL is in a variable of the same service.
+fn vendor_host(name: &str, host: &str) -> bool {
+    let generic = [
+        "api",
+        "app",
+        "my",
+        "the",
+        "secret",
+        "access",
+        "auth",
+        "token",
+        "key",
+        "private",
+        "service",
+        "client",
+        "bot",
+        "admin",
+        "user",
+        "password",
+        "passwd",
+        "credential",
+        "credentials",
+    ];
+    let name = name.to_ascii_lowercase();
+    let words: Vec<&str> = name
+        .split('_')
+        .filter(|w| w.len() >= 3 && !generic.contains(w))
+        .collect();
+    if let Some(variable) = host.strip_prefix('$') {
+        return words
+            .first()
+            .is_some_and(|first| variable.split('_').next() == Some(*first));
+    }
+    let labels: Vec<&str> = host.split('.').filter(|l| !l.is_empty()).collect();
+    let Some(domain) = labels.len().checked_sub(2).and_then(|i| labels.get(i)) else {
+        return false;
+    };
+    domain.split('-').any(|token| words.contains(&token))
+        || words
+            .first()
+            .is_some_and(|first| !domain.contains('-') && domain.contains(first))
+}
+
 /// A variable name that holds a secret by its name.
 fn secret_name(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
-    ["KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL"]
-        .iter()
-        .any(|word| upper.contains(word))
+    let secret = ["KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL"];
+    // What describes a secret without being one: TOKEN_ADDRESS, MAX_TOKENS, API_KEY_URL.
+    let about = [
+        "ADDRESS", "ID", "COUNT", "LIMIT", "MAX", "MIN", "URL", "URI", "PATH", "FILE", "ENDPOINT",
+        "NAME", "TYPE", "LEN", "LENGTH", "SIZE", "TTL", "HEADER", "PREFIX", "TOKENS",
+    ];
+    secret.iter().any(|word| upper.contains(word))
+        && !upper.split('_').any(|segment| about.contains(&segment))
 }
 
 fn declared(context: &ScanContext, name: &str) -> bool {
@@ -603,6 +744,14 @@ fn hidden_element_says(c: &Compiled, lines: &[&str], index: usize, rule_index: u
         said = words(next);
     }
     said >= 3
+}
+
+/// Every download piped to an interpreter here goes to `python -m json.tool`, which prints JSON.
+fn only_json_formatting(c: &Compiled, line: &str, rule_index: usize) -> bool {
+    c.each.get(rule_index).is_some_and(|re| {
+        re.find_iter(line)
+            .all(|m| line[m.end()..].trim_start().starts_with("-m json.tool"))
+    })
 }
 
 /// HTML comments that give the agent orders: secrecy, an order addressed to the agent, or a
