@@ -440,10 +440,16 @@ pub fn scan_file(path: &str, text: &str, context: &ScanContext, out: &mut Vec<Fi
             }
         }
         let statement_hosts = || {
-            lines.lines[from..=to]
+            let found: Vec<String> = lines.lines[from..=to]
                 .iter()
                 .flat_map(|l| hosts(l))
-                .collect::<Vec<_>>()
+                .collect();
+            if !found.is_empty() {
+                return found;
+            }
+            // A call spread over lines without `\` (Python, JavaScript): the URL is near.
+            let near = from.saturating_sub(3)..(to + 4).min(lines.lines.len());
+            lines.lines[near].iter().flat_map(|l| hosts(l)).collect()
         };
         // Every form of reference ends with the variable's name. A secret the package declares,
         // or sent only to its own service (GITHUB_TOKEN to api.github.com) or to this host, is
