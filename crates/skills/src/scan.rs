@@ -454,19 +454,26 @@ pub fn scan_file(path: &str, text: &str, context: &ScanContext, out: &mut Vec<Fi
         // Every form of reference ends with the variable's name. A secret the package declares,
         // or sent only to its own service (GITHUB_TOKEN to api.github.com) or to this host, is
         // the package doing its work.
-        let secret = has(aux::SECRET_ENV)
-            && c.env_ref.find_iter(line).any(|m| {
-                let found = m.as_str();
-                let start = found
-                    .rfind(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '_'))
-                    .map_or(0, |at| at + 1);
-                let name = &found[start..];
-                if !secret_name(name) || declared(context, name) {
-                    return false;
-                }
-                let hosts = statement_hosts();
-                hosts.is_empty() || !hosts.iter().all(|h| local_host(h) || vendor_host(name, h))
-            });
+        let secrets: Vec<&str> = if has(aux::SECRET_ENV) {
+            c.env_ref
+                .find_iter(line)
+                .map(|m| {
+                    let found = m.as_str();
+                    let start = found
+                        .rfind(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '_'))
+                        .map_or(0, |at| at + 1);
+                    &found[start..]
+                })
+                .filter(|name| {
+                    secret_name(name)
+                        && !declared(context, name)
+                        && !own_hosts(name, &statement_hosts())
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let secret = !secrets.is_empty();
         if secret && (from..=to).any(|i| lines.has(i, aux::NETWORK)) {
             add(&mut hits, "exfil.env_secrets", index);
         }
@@ -479,8 +486,11 @@ pub fn scan_file(path: &str, text: &str, context: &ScanContext, out: &mut Vec<Fi
         if has(aux::WHOLE_ENV) {
             whole_env.push(index);
         }
-        if secret || cred || named || has(aux::WHOLE_ENV) || has(aux::DATA_SOURCE) {
-            sources.push(index);
+        if cred || named || has(aux::WHOLE_ENV) || has(aux::DATA_SOURCE) {
+            sources.push((index, Vec::new()));
+        } else if secret {
+            // A secret counts as read where it is sent to a host not its own.
+            sources.push((index, secrets.iter().map(|n| n.to_string()).collect()));
         }
         let prose = has(aux::PROSE_GATE)
             && match lines.lines.get(index + 1) {
@@ -491,21 +501,30 @@ pub fn scan_file(path: &str, text: &str, context: &ScanContext, out: &mut Vec<Fi
             // Sent to this machine or a private network is not sent away.
             let hosts = statement_hosts();
             if hosts.is_empty() || !hosts.iter().all(|h| local_host(h)) {
-                sinks.push(index);
+                sinks.push((index, hosts));
             }
         }
     }
-    // Both lists are in line order: is there one within the window of `at`?
-    let near = |list: &[usize], at: usize| {
-        let from = list.partition_point(|&i| i + FLOW_WINDOW < at);
-        list.get(from).is_some_and(|&i| i <= at + FLOW_WINDOW)
+    // The lists are in line order: what lies within the window of `at`.
+    let window = |at: usize| {
+        let first = sources.partition_point(|(i, _)| i + FLOW_WINDOW < at);
+        sources[first..]
+            .iter()
+            .take_while(move |(i, _)| *i <= at + FLOW_WINDOW)
     };
-    for &sink in &sinks {
-        if near(&sources, sink) {
-            add(&mut hits, "exfil.network_send", sink);
+    for (sink, hosts) in &sinks {
+        // What was read, sent here: anything but secrets going only to their own service.
+        let sent = window(*sink)
+            .any(|(_, names)| names.is_empty() || names.iter().any(|name| !own_hosts(name, hosts)));
+        if sent {
+            add(&mut hits, "exfil.network_send", *sink);
         }
-        if near(&whole_env, sink) {
-            add(&mut hits, "exfil.env_secrets", sink);
+        let first = whole_env.partition_point(|&i| i + FLOW_WINDOW < *sink);
+        if whole_env
+            .get(first)
+            .is_some_and(|&i| i <= sink + FLOW_WINDOW)
+        {
+            add(&mut hits, "exfil.env_secrets", *sink);
         }
     }
 
@@ -599,6 +618,12 @@ fn hosts(line: &str) -> Vec<String> {
         }
     }
     found
+}
+
+/// Every one of `hosts` (at least one) is this machine, a private network or the service `name`
+/// is named after.
+fn own_hosts(name: &str, hosts: &[String]) -> bool {
+    !hosts.is_empty() && hosts.iter().all(|h| local_host(h) || vendor_host(name, h))
 }
 
 /// This machine or a private network.

