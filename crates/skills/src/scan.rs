@@ -275,7 +275,15 @@ fn compile() -> Result<Compiled, regex::Error> {
         set: RegexSetBuilder::new(
             SCAN_RULES
                 .iter()
-                .map(|r| r.pattern)
+                // A run of 200 is counted by hand: in the set, its counter would multiply the
+                // automaton's states until the fast engine gives up.
+                .map(|r| {
+                    if r.id == LONG_BASE64 {
+                        NEVER
+                    } else {
+                        r.pattern
+                    }
+                })
                 .chain(AUX_PATTERNS.iter().copied())
                 .map(ascii_boundaries),
         )
@@ -362,6 +370,10 @@ pub fn scan_file(path: &str, text: &str, context: &ScanContext, out: &mut Vec<Fi
     };
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let lines: Vec<&str> = text.lines().collect();
+    let base64_bit = SCAN_RULES
+        .iter()
+        .position(|r| r.id == LONG_BASE64)
+        .map_or(0, |index| 1u64 << index);
     // One pass of the set per line: which rules and auxiliary patterns match it.
     let masks: Vec<u64> = lines
         .iter()
@@ -373,9 +385,7 @@ pub fn scan_file(path: &str, text: &str, context: &ScanContext, out: &mut Vec<Fi
             } else {
                 std::borrow::Cow::Borrowed(*line)
             };
-            c.set.matches(&line).iter().fold(0u64, |mask, index| {
-                mask | 1u64.checked_shl(index as u32).unwrap_or(0)
-            })
+            line_mask(&c.set, base64_bit, &line)
         })
         .collect();
     let lines = Lines {
@@ -563,6 +573,64 @@ impl Lines<'_> {
             .checked_shl((SCAN_RULES.len() + aux) as u32)
             .unwrap_or(0);
         self.masks.get(index).is_some_and(|mask| mask & bit != 0)
+    }
+}
+
+/// Longer lines (minified code, data) are read in overlapping windows of this many bytes: on
+/// one window the set stays on its fast engine, on megabytes it would give way to the slow one.
+const WINDOW: usize = 4096;
+
+const LONG_BASE64: &str = "obf.long_base64";
+/// A pattern that matches nothing.
+const NEVER: &str = r"[^\x00-\x{10FFFF}]";
+
+/// A run of at least 200 base64 characters (what `obf.long_base64`'s pattern says).
+fn long_base64(line: &str) -> bool {
+    if line.len() < 200 {
+        return false;
+    }
+    let mut run = 0;
+    line.bytes().any(|b| {
+        run = if b.is_ascii_alphanumeric() || b == b'+' || b == b'/' {
+            run + 1
+        } else {
+            0
+        };
+        run >= 200
+    })
+}
+
+/// The bits of what the set finds on `line`, and of a long base64 run.
+fn line_mask(set: &RegexSet, base64_bit: u64, line: &str) -> u64 {
+    let base64 = if long_base64(line) { base64_bit } else { 0 };
+    base64 | windowed_mask(set, line)
+}
+
+fn windowed_mask(set: &RegexSet, line: &str) -> u64 {
+    let mask_of = |text: &str| {
+        set.matches(text).iter().fold(0u64, |mask, index| {
+            mask | 1u64.checked_shl(index as u32).unwrap_or(0)
+        })
+    };
+    if line.len() <= WINDOW {
+        return mask_of(line);
+    }
+    let mut mask = 0;
+    let mut start = 0;
+    loop {
+        let mut end = (start + WINDOW).min(line.len());
+        while !line.is_char_boundary(end) {
+            end -= 1;
+        }
+        mask |= mask_of(&line[start..end]);
+        if end == line.len() {
+            return mask;
+        }
+        let mut next = start + WINDOW / 2;
+        while !line.is_char_boundary(next) {
+            next += 1;
+        }
+        start = next;
     }
 }
 
@@ -889,7 +957,10 @@ fn persisted_through_variables(
         if lines.has(index, aux::PERSIST_PATH)
             && let Some(var) = c.assign.captures(line).and_then(|caps| caps.get(1))
         {
-            vars.push(var.as_str());
+            // Bounded, so that a file of such lines stays linear to scan.
+            if vars.len() < 32 {
+                vars.push(var.as_str());
+            }
             continue;
         }
         if vars.is_empty() || !(lines.has(index, aux::WRITE_CALL) || line.contains("dump(")) {
