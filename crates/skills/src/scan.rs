@@ -410,7 +410,10 @@ pub fn scan_file(path: &str, text: &str, context: &ScanContext, out: &mut Vec<Fi
         let has = |aux: usize| lines.has(index, aux);
         // The command this line is part of (continued with `\`), and where it goes.
         let (from, to) = statement(lines.lines, index);
-        let sends = (from..=to).any(|i| lines.has(i, aux::SINK)) || c.prose_sink.is_match(line);
+        let sends = || {
+            (from..=to).any(|i| lines.has(i, aux::SINK))
+                || (has(aux::PROSE_GATE) && c.prose_sink.is_match(line))
+        };
         // A key given to ssh is used, not read; unless the same line also sends something.
         let key_use = has(aux::KEY_USE) && !has(aux::SINK);
         let mut cred = false;
@@ -424,7 +427,7 @@ pub fn scan_file(path: &str, text: &str, context: &ScanContext, out: &mut Vec<Fi
                 }
                 "cred.file_access" => !key_use,
                 // An endpoint named is not data sent there (a config's webhook, a base URL).
-                "exfil.network_send" => sends && !only_local_addresses(c, line, rule_index),
+                "exfil.network_send" => sends() && !only_local_addresses(c, line, rule_index),
                 "exec.pipe_to_shell" => !only_json_formatting(c, line, rule_index),
                 "inject.hidden_instructions" => {
                     hidden_element_says(c, lines.lines, index, rule_index)
