@@ -7,6 +7,7 @@
 mod fleet;
 mod load;
 mod mock;
+mod skillscan;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,7 +22,8 @@ use pop::signature::{SigningInput, sign_v3};
 struct Cli {
     #[arg(long, env = "AMC_ENDPOINT", default_value = "http://127.0.0.1:8080")]
     endpoint: String,
-    /// Required by the commands that call the amc API (all but `mock-upstream` and `load`).
+    /// Required by the commands that call the amc API (all but `mock-upstream`, `load`,
+    /// `skill-scan` and `skill-parse`).
     #[arg(long, env = "AMC_ACCESS_KEY_ID")]
     access_key_id: Option<String>,
     #[arg(long, env = "AMC_ACCESS_KEY_SECRET", hide_env_values = true)]
@@ -143,6 +145,20 @@ enum Command {
         /// Runtime worker threads (default: one per core).
         #[arg(long)]
         threads: Option<usize>,
+    },
+    /// Check and scan each `*.zip` in `dir` (sorted) as the server does: one JSON line per
+    /// package, `{"package","ok","error","risk","score","findings","micros"}`.
+    SkillScan { dir: std::path::PathBuf },
+    /// Time the package check (every rule, every file scanned) on one generated package of
+    /// `files` text files of about `file_bytes` each and a SKILL.md, `iterations` times: MB/s
+    /// of uncompressed text (10^6 bytes) and files/s.
+    SkillParse {
+        #[arg(long, default_value_t = 5000)]
+        files: usize,
+        #[arg(long, default_value_t = 4096)]
+        file_bytes: usize,
+        #[arg(long, default_value_t = 10)]
+        iterations: usize,
     },
     /// HTTP/1.1 load over keep-alive connections: `--concurrency C` (closed loop) or `--rate R`
     /// (open loop, latency from each request's due time). Prints a `load key=value ...` line
@@ -938,6 +954,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             })
             .await;
         }
+        Command::SkillScan { dir } => return skillscan::scan_dir(&dir),
+        Command::SkillParse {
+            files,
+            file_bytes,
+            iterations,
+        } => return skillscan::parse_bench(files, file_bytes, iterations),
         command => command,
     };
     let client = client?;
@@ -1036,6 +1058,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             report.print(&format!("{action} x{concurrency}"));
             Ok(())
         }
-        Command::MockUpstream { .. } | Command::Load { .. } => Ok(()),
+        Command::MockUpstream { .. }
+        | Command::Load { .. }
+        | Command::SkillScan { .. }
+        | Command::SkillParse { .. } => Ok(()),
     }
 }

@@ -5,7 +5,7 @@ use std::io::{Read, Seek, SeekFrom};
 use serde_norway::Value;
 use sha2::{Digest, Sha256};
 
-use crate::scan::{ScanReport, scan_text};
+use crate::scan::{ScanContext, ScanReport, scan_file};
 
 /// Bounds of a package.
 #[derive(Debug, Clone)]
@@ -79,9 +79,19 @@ pub fn inspect<R: Read + Seek>(mut reader: R, limits: &Limits) -> Result<Package
     let io = |e: std::io::Error| refuse("Package.ReadFailed", None, e.to_string());
     let mut hasher = Sha256::new();
     let size = std::io::copy(&mut reader, &mut HashWriter(&mut hasher)).map_err(io)?;
+    // The zip reader keeps one entry per name; an extractor may take either copy.
+    let stored = stored_names(&mut reader, size).ok().flatten();
     reader.seek(SeekFrom::Start(0)).map_err(io)?;
     let mut archive = zip::ZipArchive::new(reader)
         .map_err(|e| refuse("Package.NotZip", None, format!("not a zip archive: {e}")))?;
+    if let Some(name) = stored.as_deref().and_then(first_duplicate) {
+        let code = if name == "SKILL.md" || is_top_skill_md(&name) {
+            "Package.SkillMdDuplicate"
+        } else {
+            "Package.UnsafePath"
+        };
+        return Err(refuse(code, Some(&name), "the same path is stored twice"));
+    }
     if archive.len() > limits.max_files {
         return Err(refuse(
             "Package.TooManyFiles",
@@ -146,7 +156,7 @@ pub fn inspect<R: Read + Seek>(mut reader: R, limits: &Limits) -> Result<Package
     let top = skill_md.strip_suffix("SKILL.md").unwrap_or("").to_string();
     let mut total: u64 = 0;
     let mut files = Vec::new();
-    let mut report = ScanReport::default();
+    let mut texts: Vec<(String, String)> = Vec::new();
     let mut front = None;
     for (index, name, dir) in &entries {
         let Some(relative) = name.strip_prefix(&top) else {
@@ -184,16 +194,16 @@ pub fn inspect<R: Read + Seek>(mut reader: R, limits: &Limits) -> Result<Package
                 format!("unpacks to more than {} bytes", limits.max_total_bytes),
             ));
         }
-        if let Some(text) = as_text(&bytes) {
-            scan_text(relative, text, &mut report.findings);
-            if name == &skill_md {
-                front = Some(text.to_string());
-            }
-        }
         files.push(PackageFile {
             path: relative.to_string(),
             size: read,
         });
+        if let Some(text) = into_text(bytes) {
+            if name == &skill_md {
+                front = Some(text.clone());
+            }
+            texts.push((relative.to_string(), text));
+        }
     }
     let text = front.ok_or_else(|| {
         refuse(
@@ -204,6 +214,13 @@ pub fn inspect<R: Read + Seek>(mut reader: R, limits: &Limits) -> Result<Package
     })?;
     let folder = top.trim_end_matches('/');
     let meta = front_matter(&text, &skill_md, folder)?;
+    let mut declared_env = meta.required_env_vars.clone();
+    declared_env.extend(meta.primary_env.clone());
+    let context = ScanContext { declared_env };
+    let mut report = ScanReport::default();
+    for (path, text) in &texts {
+        scan_file(path, text, &context, &mut report.findings);
+    }
     Ok(Package {
         name: meta.name,
         description: meta.description,
@@ -215,6 +232,73 @@ pub fn inspect<R: Read + Seek>(mut reader: R, limits: &Limits) -> Result<Package
         size,
         scan: report,
     })
+}
+
+const EOCD: &[u8] = b"PK\x05\x06";
+const CENTRAL: &[u8] = b"PK\x01\x02";
+
+fn le16(bytes: &[u8], at: usize) -> Option<usize> {
+    let b = bytes.get(at..at + 2)?;
+    Some(usize::from(u16::from_le_bytes([b[0], b[1]])))
+}
+
+fn le32(bytes: &[u8], at: usize) -> Option<u64> {
+    let b = bytes.get(at..at + 4)?;
+    Some(u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+}
+
+/// The entry names of the central directory as stored, duplicates kept; `None` when it cannot
+/// be walked here (no end record, zip64), which the zip reader then judges.
+fn stored_names<R: Read + Seek>(reader: &mut R, size: u64) -> std::io::Result<Option<Vec<String>>> {
+    let tail_len = size.min(22 + 65_535);
+    reader.seek(SeekFrom::Start(size - tail_len))?;
+    let mut tail = Vec::new();
+    reader.by_ref().take(tail_len).read_to_end(&mut tail)?;
+    let Some(at) = tail
+        .windows(4)
+        .rposition(|w| w == EOCD)
+        .filter(|at| at + 22 <= tail.len())
+    else {
+        return Ok(None);
+    };
+    let (Some(count), Some(cd_size), Some(cd_offset)) = (
+        le16(&tail, at + 10),
+        le32(&tail, at + 12),
+        le32(&tail, at + 16),
+    ) else {
+        return Ok(None);
+    };
+    if count == 0xFFFF || cd_size == 0xFFFF_FFFF || cd_offset == 0xFFFF_FFFF {
+        return Ok(None);
+    }
+    let Some(start) = (size - tail_len + at as u64).checked_sub(cd_size) else {
+        return Ok(None);
+    };
+    reader.seek(SeekFrom::Start(start))?;
+    let mut central = Vec::new();
+    reader.by_ref().take(cd_size).read_to_end(&mut central)?;
+    let mut names = Vec::with_capacity(count);
+    let mut p = 0;
+    while central.get(p..p + 4) == Some(CENTRAL) {
+        let (Some(name_len), Some(extra), Some(comment)) = (
+            le16(&central, p + 28),
+            le16(&central, p + 30),
+            le16(&central, p + 32),
+        ) else {
+            return Ok(None);
+        };
+        let Some(name) = central.get(p + 46..p + 46 + name_len) else {
+            return Ok(None);
+        };
+        names.push(String::from_utf8_lossy(name).into_owned());
+        p += 46 + name_len + extra + comment;
+    }
+    Ok(Some(names))
+}
+
+fn first_duplicate(names: &[String]) -> Option<String> {
+    let mut seen = std::collections::HashSet::new();
+    names.iter().find(|n| !seen.insert(n.as_str())).cloned()
 }
 
 struct HashWriter<'a>(&'a mut Sha256);
@@ -256,11 +340,11 @@ fn check_path(name: &str, limits: &Limits) -> Result<(), PackageError> {
 }
 
 /// Text: UTF-8 without NUL bytes.
-fn as_text(bytes: &[u8]) -> Option<&str> {
+fn into_text(bytes: Vec<u8>) -> Option<String> {
     if bytes.contains(&0) {
         return None;
     }
-    std::str::from_utf8(bytes).ok()
+    String::from_utf8(bytes).ok()
 }
 
 struct FrontMatter {
@@ -269,6 +353,7 @@ struct FrontMatter {
     version: Option<String>,
     required_env_vars: Vec<String>,
     requires_api_key: bool,
+    primary_env: Option<String>,
 }
 
 fn front_matter(text: &str, file: &str, folder: &str) -> Result<FrontMatter, PackageError> {
@@ -354,13 +439,16 @@ fn front_matter(text: &str, file: &str, folder: &str) -> Result<FrontMatter, Pac
                 .collect()
         })
         .unwrap_or_default();
-    let requires_api_key = openclaw.and_then(|o| o.get("primaryEnv")).is_some();
+    let primary = openclaw.and_then(|o| o.get("primaryEnv"));
+    let requires_api_key = primary.is_some();
+    let primary_env = primary.and_then(Value::as_str).map(str::to_string);
     Ok(FrontMatter {
         name,
         description,
         version,
         required_env_vars,
         requires_api_key,
+        primary_env,
     })
 }
 
