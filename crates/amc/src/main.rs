@@ -285,6 +285,9 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    // Everything the server creates — the store, uploaded objects, scratch copies — is the
+    // service account's alone, whichever library creates it.
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let store = setup::open_store(&args.store).await?;
     setup::ensure_first_tenant(&store, &args.store.data_dir).await?;
     let catalogue = match &args.catalogue {
