@@ -2,6 +2,7 @@
 //! `call` invokes any API action from the shell, signed like the SDKs sign.
 
 mod agent;
+mod audit;
 mod call;
 mod credits;
 mod enrolment;
@@ -189,6 +190,8 @@ enum AdminCommand {
     /// Whether drift on a runtime (or the runtimes of a resource group) is repaired at once or
     /// reported and left in place.
     DriftPolicy(enrolment::DriftPolicyArgs),
+    /// The audit trail: every call that changed state and every refused call, as JSON lines.
+    Audit(audit::AuditArgs),
     /// Model credit packs.
     Credits {
         #[command(subcommand)]
@@ -269,6 +272,9 @@ fn main() -> anyhow::Result<()> {
             Command::Admin {
                 command: AdminCommand::DriftPolicy(args),
             } => enrolment::drift_policy(args).await,
+            Command::Admin {
+                command: AdminCommand::Audit(args),
+            } => audit::audit(args).await,
             Command::Admin {
                 command: AdminCommand::Credits { command },
             } => credits::credits(command).await,

@@ -4,7 +4,9 @@
 //! signature, timestamp, nonce), authorise, dispatch, encode; every failure leaves through the
 //! same error body.
 
-use axum::extract::{Request, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
@@ -15,6 +17,7 @@ use web::RequestId;
 use web::body::BodyLimits;
 
 use crate::actions::{self, ActionEntry};
+use crate::audit;
 use crate::errors::{self, store_failure};
 use crate::response::failure_error;
 use crate::{AppState, Ctx, MAX_BODY_BYTES, response};
@@ -33,7 +36,22 @@ fn host(headers: &HeaderMap) -> String {
 pub(crate) async fn pop(State(state): State<AppState>, request: Request) -> Response {
     let request_id = RequestId::of(&request);
     let host = host(request.headers());
-    match handle(state, request, request_id.as_str()).await {
+    let source_ip = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|peer| peer.0.ip().to_string())
+        .unwrap_or_default();
+    let mut draft = audit::Draft::default();
+    let result = handle(state.clone(), request, request_id.as_str(), &mut draft).await;
+    let code = result.as_ref().err().map(|(_, e)| e.code.as_ref());
+    let at = chrono::Utc::now().timestamp_millis();
+    if let Some(entry) = draft.entry(code, at, source_ip, request_id.as_str()) {
+        // The call stands whether or not its row is written; a lost row is logged.
+        if let Err(error) = state.store.record_audit(&entry).await {
+            tracing::error!(%error, action = %entry.action, "writing the audit trail failed");
+        }
+    }
+    match result {
         Ok(body) => response::success(body, request_id.as_str()),
         Err((product, error)) => {
             tracing::debug!(code = %error.code, "request refused");
@@ -79,6 +97,7 @@ async fn handle(
     state: AppState,
     request: Request,
     request_id: &str,
+    draft: &mut audit::Draft,
 ) -> Result<Vec<u8>, (&'static str, ApiError)> {
     let unknown = |e: ApiError| (UNKNOWN_PRODUCT, e);
     let body_limits = BodyLimits::of(&request);
@@ -105,7 +124,28 @@ async fn handle(
     // Who calls, as far as the head tells: an unknown key, a stale timestamp or a wrong V3
     // signature is refused before a byte of the body is read. V2 signed in a form body names its
     // key in its first bytes; only those are read before the key is known.
+    // What the head names, for the trail of a call refused before its body is read.
+    let in_query = |name: &str| {
+        http.query
+            .split('&')
+            .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+    };
+    let named = |header: &str, param: &str| {
+        parts
+            .headers
+            .get(header)
+            .and_then(|v| v.to_str().ok())
+            .or_else(|| in_query(param))
+    };
+    if let (Some(action), Some(version)) = (
+        named("x-acs-action", "Action"),
+        named("x-acs-version", "Version"),
+    ) {
+        draft.action = Some(action.to_string());
+        draft.product = actions::find(version, action).ok().map(|e| e.entry.product);
+    }
     let head = parse_head(&http).map_err(unknown)?;
+    draft.principal = head.credential().map(|c| c.access_key_id.to_string());
     let mut reader = web::body::Reader::new(body, &body_limits, MAX_BODY_BYTES)
         .map_err(|failure| unknown(failure_error(failure)))?;
     let caller = match head.credential() {
@@ -113,6 +153,7 @@ async fn handle(
             let key = authenticate(&state, credential, now)
                 .await
                 .map_err(unknown)?;
+            draft.tenant_id = Some(key.tenant_id.clone());
             let proven = head.verify(key.secret.expose()).map_err(unknown)?;
             Caller {
                 key,
@@ -123,7 +164,10 @@ async fn handle(
         None => {
             let access_key_id = loop {
                 match head.body_signer(reader.buffered(), reader.is_complete()) {
-                    Ok(Some(id)) => break id,
+                    Ok(Some(id)) => {
+                        draft.principal = Some(id.clone());
+                        break id;
+                    }
                     Ok(None) => reader
                         .read_more()
                         .await
@@ -131,8 +175,10 @@ async fn handle(
                     Err(error) => return Err(unknown(error)),
                 }
             };
+            let key = active_key(&state, &access_key_id).await.map_err(unknown)?;
+            draft.tenant_id = Some(key.tenant_id.clone());
             Caller {
-                key: active_key(&state, &access_key_id).await.map_err(unknown)?,
+                key,
                 timestamp_checked: false,
                 proven: false,
             }
@@ -145,8 +191,11 @@ async fn handle(
     let signed = head.with_body(&body).map_err(unknown)?;
     drop(body);
 
+    draft.principal = Some(signed.access_key_id.clone());
+    draft.action = Some(signed.action.clone());
     let entry = actions::find(&signed.version, &signed.action).map_err(unknown)?;
     let product = entry.entry.product;
+    draft.product = Some(product);
     let fail = |e: ApiError| (product, e);
     let Caller {
         key,
@@ -185,6 +234,8 @@ async fn handle(
     // The parameters only: a V2 canonical query and string to sign are as large as the body,
     // and need not live while the action runs.
     let params = signed.into_params();
+    draft.resources = audit::resources(&params);
+    draft.reached_action = true;
 
     let ctx = Ctx {
         state,

@@ -6,6 +6,7 @@
 //! Only this crate knows the POP wire JSON; the HTTP stack under it is `web`'s.
 
 pub mod actions;
+mod audit;
 mod context;
 mod endpoint;
 pub mod errors;

@@ -4,6 +4,7 @@
 //! No SQL lives outside this crate. Secrets are encrypted here, on their way in, by [`Cipher`].
 
 pub mod agents;
+pub mod audit;
 pub mod channels;
 pub mod credits;
 mod crypto;

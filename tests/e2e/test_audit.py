@@ -1,0 +1,82 @@
+"""The audit trail: every call that changes state (whatever it answered) and every call refused
+before its action ran lands in it — time, principal, source IP, action, resources, result code,
+request id, never a secret — and `amc admin audit` reads it back by time, principal, action and
+resource as JSON lines."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from amc_e2e import IMG_UBUNTU, REGION, json_body, raw_v3
+from test_agent import API_KEY, model_group
+from test_delivery import other_tenant
+
+V_ECD = "2020-09-30"
+
+
+def audit(server, *filters: str) -> list[dict]:
+    out = server.admin("audit", *filters, *server.store_args())
+    assert out.returncode == 0, out.stderr
+    return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+
+
+def test_writes_and_refusals_are_audited_and_reads_are_not(server):
+    api = other_tenant(server)
+    key_id = api.key[0]
+    started = int(time.time() * 1000)
+    rid = api.create(image=IMG_UBUNTU, name="audited")[0]
+    listed = json_body(raw_v3(server, "DescribeDesktops", V_ECD, {"RegionId": REGION}, key=api.key))
+    deleted = json_body(raw_v3(server, "DeleteDesktops", V_ECD, {"RegionId": REGION, "DesktopId": [rid]},
+                               key=api.key))
+    missing = json_body(raw_v3(server, "DeleteDesktops", V_ECD, {"RegionId": REGION,
+                                                                  "DesktopId": ["ecd-nonexistent00000"]},
+                               key=api.key))
+    forged = json_body(raw_v3(server, "DescribeDesktops", V_ECD, {"RegionId": REGION},
+                              key=(key_id, "not-the-secret")))
+    model_group(api)  # a provider with an API key: the key never reaches the trail
+
+    rows = audit(server, "--principal", key_id, "--since", str(started))
+    actions = [r["Action"] for r in rows]
+    assert "CreateDesktops" in actions and "CreateModelProviderTemplate" in actions, actions
+    assert "DescribeDesktops" in actions, "the forged call is audited"
+    described = [r for r in rows if r["Action"] == "DescribeDesktops"]
+    assert [r["Code"] for r in described] == ["SignatureDoesNotMatch"], "a successful read is not audited"
+    assert described[0]["RequestId"] == forged["RequestId"] and listed["RequestId"] not in {r["RequestId"] for r in rows}
+    deletes = [r for r in rows if r["Action"] == "DeleteDesktops"]
+    assert [(r["Code"], r["Resources"], r["RequestId"]) for r in deletes] == [
+        ("OK", [rid], deleted["RequestId"]),
+        (missing["Code"], ["ecd-nonexistent00000"], missing["RequestId"]),
+    ], deletes
+    assert len({r["TenantId"] for r in rows}) == 1 and rows[0]["TenantId"], rows
+    for row in rows:
+        assert row["Principal"] == key_id and row["SourceIp"] == "127.0.0.1"
+        assert started <= row["At"] <= int(time.time() * 1000)
+        assert row["Product"] in ("ecd", "appstream-center", "wss", "resourcemanager"), row
+    out = server.admin("audit", "--principal", key_id, *server.store_args()).stdout
+    assert API_KEY not in out and "not-the-secret" not in out
+
+    # The filters: by resource, by action, by time.
+    assert [r["RequestId"] for r in audit(server, "--resource", rid)] == [deleted["RequestId"]]
+    assert {r["Action"] for r in audit(server, "--principal", key_id, "--action", "DeleteDesktops")} == {"DeleteDesktops"}
+    assert audit(server, "--principal", key_id, "--until", str(started)) == []
+    assert audit(server, "--principal", key_id, "--since", "2999-01-01T00:00:00Z") == []
+    bad = server.admin("audit", "--since", "yesterday", *server.store_args())
+    assert bad.returncode != 0 and "--since" in bad.stderr
+
+
+def test_a_key_no_tenant_has_is_audited_without_a_tenant(server):
+    body = json_body(raw_v3(server, "DeleteDesktops", V_ECD, {"RegionId": REGION, "DesktopId": ["ecd-x"]},
+                            key=("LTAIunknownkey000000001", "secret")))
+    rows = audit(server, "--principal", "LTAIunknownkey000000001")
+    assert [(r["Code"], r["TenantId"], r["RequestId"]) for r in rows] == [
+        (body["Code"], None, body["RequestId"])], rows
+
+
+def test_a_refused_v2_call_names_its_action_and_product(server):
+    from amc_e2e import raw_v2
+
+    body = json_body(raw_v2(server, "DescribeDesktops", V_ECD, {"RegionId": REGION},
+                            key=("LTAIunknownv2key00000001", "secret")))
+    rows = audit(server, "--principal", "LTAIunknownv2key00000001")
+    assert [(r["Action"], r["Product"], r["Code"]) for r in rows] == [("DescribeDesktops", "ecd", body["Code"])]
