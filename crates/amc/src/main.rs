@@ -139,6 +139,10 @@ struct ServeArgs {
     /// one object store.
     #[arg(long, env = "AMC_OBJECTS_URL", conflicts_with = "objects_dir")]
     objects_url: Option<String>,
+    /// Calls one access key may sign per second (0: no limit); more get `Throttling.User`. On
+    /// PostgreSQL the count is shared by every replica.
+    #[arg(long, env = "AMC_API_RATE_LIMIT", default_value_t = 200)]
+    api_rate_limit: u32,
     /// Seconds the upload credentials of `GetOssStsToken` last.
     #[arg(long, env = "AMC_UPLOAD_TTL_SECS", default_value_t = 3600)]
     upload_ttl_secs: u64,
@@ -316,6 +320,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     ));
     tokio::spawn(setup::purge_nonces_forever(store.clone()));
     let mut state = api::AppState::new(store.clone(), catalogue, driver, lifecycle);
+    state.rate_limit = args.api_rate_limit;
     state.skills.grant_ttl_ms = i64::try_from(args.upload_ttl_secs.max(1))
         .unwrap_or(3600)
         .saturating_mul(1000);

@@ -235,11 +235,12 @@ pub async fn purge_nonces_forever(store: Store) {
     let mut interval = tokio::time::interval(Duration::from_secs(60));
     loop {
         interval.tick().await;
-        if let Err(error) = store
-            .purge_nonces(chrono::Utc::now().timestamp_millis())
-            .await
-        {
+        let now = chrono::Utc::now().timestamp_millis();
+        if let Err(error) = store.purge_nonces(now).await {
             tracing::warn!(%error, "purging nonces failed");
+        }
+        if let Err(error) = store.purge_request_counts(now - 60_000).await {
+            tracing::warn!(%error, "purging request counts failed");
         }
     }
 }

@@ -55,7 +55,15 @@ pub(crate) async fn pop(State(state): State<AppState>, request: Request) -> Resp
         Ok(body) => response::success(body, request_id.as_str()),
         Err((product, error)) => {
             tracing::debug!(code = %error.code, "request refused");
-            response::error(&error, request_id.as_str(), &host, product)
+            let mut response = response::error(&error, request_id.as_str(), &host, product);
+            if error.code == errors::THROTTLING_USER.code {
+                // The SDKs back off for this many milliseconds: until the next window.
+                let wait = 1000 - at.rem_euclid(1000);
+                if let Ok(value) = axum::http::HeaderValue::from_str(&wait.to_string()) {
+                    response.headers_mut().insert("x-acs-retry-after", value);
+                }
+            }
+            response
         }
     }
 }
@@ -229,6 +237,17 @@ async fn handle(
         .map_err(|e| fail(store_failure(e)))?;
     if !fresh {
         return Err(fail(ApiError::signature_nonce_used()));
+    }
+    if state.rate_limit > 0 {
+        let window = now_ms - now_ms.rem_euclid(1000);
+        let count = state
+            .store
+            .count_request(&key.id, window)
+            .await
+            .map_err(|e| fail(store_failure(e)))?;
+        if count > i64::from(state.rate_limit) {
+            return Err(fail(errors::THROTTLING_USER.error(&[])));
+        }
     }
     authorize(&key, &entry.entry).map_err(fail)?;
     // The parameters only: a V2 canonical query and string to sign are as large as the body,

@@ -129,6 +129,9 @@ table! {
     INVALID_REQUEST: "InvalidRequest", 400,
         "The request cannot be served as sent.",
         "The router refused the request without a body of its own; the HTTP status is the router's.";
+    THROTTLING_USER: "Throttling.User", 400,
+        "Request was denied due to user flow control.",
+        "More than `--api-rate-limit` calls in one second signed by one access key (on PostgreSQL, counted across replicas); `x-acs-retry-after` says when the next second starts.";
     SERVICE_UNAVAILABLE: "ServiceUnavailable", 503,
         "The request has failed due to a temporary failure of the server.",
         "No room for another connection (`--max-connections`) or body (`--body-budget-mib`).";

@@ -36,6 +36,8 @@ pub struct AppState {
     pub skills: actions::skills::SkillSettings,
     /// Woken when a parse task is recorded, so a worker of this replica takes it at once.
     pub parse_jobs: Arc<Wakeup>,
+    /// Calls one access key may sign per second (0: no limit).
+    pub rate_limit: u32,
 }
 
 impl AppState {
@@ -52,6 +54,7 @@ impl AppState {
             lifecycle,
             skills: actions::skills::SkillSettings::default(),
             parse_jobs: Arc::new(Wakeup::default()),
+            rate_limit: 0,
         }
     }
 }

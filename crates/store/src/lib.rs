@@ -16,6 +16,7 @@ mod nonce_log;
 pub mod nonces;
 pub mod office_sites;
 mod query;
+mod rates;
 pub mod resource_groups;
 pub mod runtimes;
 mod secrets;
@@ -62,6 +63,8 @@ pub struct Store {
     /// keys), the count of each tenant's committed write transactions; on PostgreSQL the count
     /// lives in `tenant_changes`, where every replica bumps it (see [`Store::tenant_version`]).
     changes: Arc<std::sync::Mutex<HashMap<String, u64>>>,
+    /// Request counts of this process's rate windows (SQLite; PostgreSQL counts in a table).
+    request_counts: Arc<rates::LocalCounts>,
     access_keys: Arc<tenants::AccessKeyCache>,
 }
 
@@ -164,6 +167,7 @@ impl Store {
             runtime_counts: Arc::default(),
             runtime_pages: Arc::default(),
             changes: Arc::default(),
+            request_counts: Arc::default(),
             access_keys: Arc::default(),
         })
     }
