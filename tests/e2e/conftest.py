@@ -304,8 +304,13 @@ class ServerFactory:
         assert of.database_url, "replicas share a PostgreSQL database; SQLite belongs to one process"
         data_dir = Path(tempfile.mkdtemp(prefix=f"{self.backend}-replica-", dir=self.workdir))
         shutil.copy2(of.data_dir / "master.key", data_dir / "master.key")
+        args = of.args if args is None else args
+        if "--objects-dir" not in args and "--objects-url" not in args:
+            # Replicas share the object store as they share the database: uploads to one are
+            # parsed by whichever takes the task.
+            args = (*args, "--objects-dir", str(of.data_dir / "objects"))
         srv = AmcServer(self.binary, self.backend, data_dir, of.database_url, root_key=of.root_key,
-                        delay_ms=of.delay_ms, args=of.args if args is None else args, nofile=nofile)
+                        delay_ms=of.delay_ms, args=args, nofile=nofile)
         self.servers.append(srv)
         srv.start()
         return srv
