@@ -114,6 +114,11 @@ impl Dialect for OssDialect {
             Failure::BodyTimeout => OssError::request_timeout(),
             Failure::Busy => OssError::service_unavailable(),
             Failure::Bodiless(StatusCode::METHOD_NOT_ALLOWED) => OssError::method_not_allowed(),
+            // A path no route of this surface takes (`/<bucket>/` without a key).
+            Failure::Bodiless(StatusCode::NOT_FOUND) => OssError::no_such_key(),
+            Failure::Bodiless(status) if status.is_client_error() => {
+                OssError::invalid_argument("The request cannot be served as sent.")
+            }
             Failure::Protocol(_) => OssError::invalid_argument("The request is not valid HTTP."),
             Failure::Panic | Failure::Bodiless(_) => OssError::internal_error(),
         };

@@ -200,6 +200,18 @@ fn tokio_stream_of<T: Send + 'static>(
 }
 
 #[tokio::test]
+async fn a_bucket_path_without_a_key_is_no_such_key_not_an_error_of_the_server() {
+    // Found by the proptest below: `/amc-skills/` answered 500.
+    let (app, _) = app(later());
+    for path in ["/amc-skills/", "/amc-skills"] {
+        let request = Request::put(path).body(Body::from("x")).unwrap_or_default();
+        let (status, _, body) = answer(&app, request).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");
+        assert!(body.contains("<Code>NoSuchKey</Code>"), "{path}: {body}");
+    }
+}
+
+#[tokio::test]
 async fn expired_credentials_are_refused() {
     let (app, objects) = app(chrono::Utc::now().timestamp_millis() - 1);
     let (status, _, body) =
