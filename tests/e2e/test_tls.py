@@ -17,32 +17,45 @@ from test_skills import ecd, m
 
 @pytest.fixture
 def certificate(tmp_path):
+    """An organisation's own CA and a server certificate it signed for 127.0.0.1: the server's
+    chain file, its key, and the CA file a client trusts."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "amc test")])
     now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1))
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "amc test CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number())
+          .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                       content_commitment=False, key_encipherment=False, data_encipherment=False,
+                                       key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    leaf = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
             .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
                            critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    chain, key_path, ca_path = tmp_path / "chain.pem", tmp_path / "key.pem", tmp_path / "ca.pem"
+    chain.write_bytes(leaf.public_bytes(serialization.Encoding.PEM) + ca.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                            serialization.NoEncryption()))
-    return cert_path, key_path
+    ca_path.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    return chain, key_path, ca_path
 
 
 def test_the_sdks_reach_amc_over_tls(server_factory, certificate, monkeypatch):
-    cert, key = certificate
-    srv = server_factory(args=("--tls-cert", str(cert), "--tls-key", str(key)))
+    chain, key, cert = certificate
+    srv = server_factory(args=("--tls-cert", str(chain), "--tls-key", str(key)))
     assert srv.url.startswith("https://")
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))  # both SDKs send through requests
     assert requests.get(f"{srv.url}/healthz", timeout=10).json() == {"status": "ok"}
@@ -75,8 +88,40 @@ def test_the_sdks_reach_amc_over_tls(server_factory, certificate, monkeypatch):
 
 
 def test_tls_flags_go_together(server_factory, certificate):
-    cert, _ = certificate
+    cert, _, _ = certificate
     srv = server_factory(start=False, args=("--tls-cert", str(cert)))
     import subprocess
     out = subprocess.run(srv.command(), capture_output=True, text=True, timeout=30, env=srv.env())
     assert out.returncode != 0 and "--tls-key" in out.stderr, out.stderr
+
+
+def test_a_node_daemon_enrols_and_reports_over_tls(server_factory, certificate, monkeypatch, tmp_path):
+    from agent_e2e import Agent, wait_for
+    from amc_e2e import BUNDLE_OPENCLAW, REGION, json_body, raw_v3
+    from test_agent import install_openclaw, token_for
+
+    chain, key, cert = certificate
+    srv = server_factory(args=("--tls-cert", str(chain), "--tls-key", str(key)))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
+    created = json_body(raw_v3(srv, "CreateDesktops", "2020-09-30",
+                               {"RegionId": REGION, "BundleId": BUNDLE_OPENCLAW, "Amount": 1}))
+    rid = created["DesktopId"][0]
+    agent = Agent(srv.binary, tmp_path / "host")
+    install_openclaw(agent)
+    # A certificate of the organisation's own CA: refused until the daemon is told to trust it.
+    refused = agent.enroll(srv.url, token_for(srv, rid), expect_ok=False)
+    assert refused.returncode != 0, refused.stdout
+    agent.enroll(srv.url, token_for(srv, rid), "--ca-cert", str(cert))
+    agent.start()
+    try:
+        def reported():
+            rows = json_body(raw_v3(srv, "ListDesktopAgentRuntime", "2021-09-01",
+                                    {"AgentProvider": "OpenClaw", "DesktopIds": [rid]}))
+            instances = (rows.get("Data") or rows.get("DesktopAgentRuntimes") or [{}])[0].get(
+                "AgentInstanceInfoList") or []
+            return instances and instances[0].get("AgentInstanceStatus") not in (None, "", "Unknown")
+
+        wait_for(reported, "the daemon's report over TLS", on_fail=agent.log_text)
+        assert (agent.dir / "server-ca.pem").read_bytes() == cert.read_bytes()
+    finally:
+        agent.kill()

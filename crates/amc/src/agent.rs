@@ -42,6 +42,10 @@ pub struct EnrollArgs {
     /// The name a newly registered runtime gets [default: the host name].
     #[arg(long)]
     hostname: Option<String>,
+    /// PEM certificates an `https://` server's certificate chains to, when not a public CA's
+    /// (kept in the daemon's directory for `run`).
+    #[arg(long, env = "AMC_CA_CERT")]
+    ca_cert: Option<PathBuf>,
     #[command(flatten)]
     dir: DirArgs,
 }
@@ -96,6 +100,7 @@ pub async fn run(command: AgentCommand) -> anyhow::Result<()> {
                 home,
                 hostname: args.hostname.unwrap_or_else(hostname),
                 env: daemon::process_env(),
+                ca_cert: args.ca_cert,
             })
             .await?;
             eprintln!(

@@ -84,6 +84,7 @@ async fn enrol_all(client: &Client, options: &FleetOptions) -> anyhow::Result<Ve
                     home,
                     hostname: format!("fleet-{i:05}"),
                     env: Arc::new(|_| None),
+                    ca_cert: None,
                 })
                 .await?;
                 if let Ok(mut ids) = ids.lock()

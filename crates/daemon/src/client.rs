@@ -15,10 +15,25 @@ pub const POLL_WAIT: Duration = Duration::from_secs(30);
 const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// The HTTP client a daemon makes for itself.
-pub fn http_client() -> Result<reqwest::Client, DaemonError> {
-    reqwest::Client::builder()
+/// The daemon's HTTP client: HTTPS trusts the usual roots and, when given, the PEM certificates
+/// of `ca` (a server with a certificate of the organisation's own CA).
+pub fn http_client(ca: Option<&[u8]>) -> Result<reqwest::Client, DaemonError> {
+    let mut builder = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(5))
-        .pool_idle_timeout(Duration::from_secs(50))
+        .pool_idle_timeout(Duration::from_secs(50));
+    if let Some(pem) = ca {
+        let certificates = reqwest::Certificate::from_pem_bundle(pem)
+            .map_err(|e| DaemonError::Usage(format!("the server's CA certificate: {e}")))?;
+        if certificates.is_empty() {
+            return Err(DaemonError::Usage(
+                "the server's CA certificate file holds no PEM certificate".into(),
+            ));
+        }
+        for certificate in certificates {
+            builder = builder.add_root_certificate(certificate);
+        }
+    }
+    builder
         .build()
         .map_err(|e| DaemonError::Usage(format!("HTTP client: {e}")))
 }
@@ -31,8 +46,12 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn new(server: &str, credential: Option<String>) -> Result<Client, DaemonError> {
-        Ok(Client::with_http(http_client()?, server, credential))
+    pub fn new(
+        server: &str,
+        credential: Option<String>,
+        ca: Option<&[u8]>,
+    ) -> Result<Client, DaemonError> {
+        Ok(Client::with_http(http_client(ca)?, server, credential))
     }
 
     /// A client over an existing connection pool (the daemons of a simulated fleet share one).

@@ -21,6 +21,14 @@ pub struct EnrollOptions {
     pub hostname: String,
     /// The environment the agents see (`PATH`, `OPENCLAW_STATE_DIR`, `HERMES_HOME`, ...).
     pub env: Env,
+    /// PEM certificates an HTTPS server's certificate chains to, when not a public CA's; kept in
+    /// the daemon's directory for `run`.
+    pub ca_cert: Option<PathBuf>,
+}
+
+/// Where the daemon keeps the CA certificate it trusts the server by.
+pub fn server_ca_path(dir: &std::path::Path) -> PathBuf {
+    dir.join("server-ca.pem")
 }
 
 /// The agent installed on this host, OpenClaw first.
@@ -42,7 +50,16 @@ pub async fn enroll(options: EnrollOptions) -> Result<Credentials, DaemonError> 
         Some(product) => Some(product),
         None => installed_product(&options).await,
     };
-    let client = Client::new(&options.server, None)?;
+    let ca = match &options.ca_cert {
+        Some(path) => Some(std::fs::read(path).map_err(|e| {
+            DaemonError::Usage(format!(
+                "reading the CA certificate {}: {e}",
+                path.display()
+            ))
+        })?),
+        None => None,
+    };
+    let client = Client::new(&options.server, None, ca.as_deref())?;
     let response = client
         .enroll(&EnrollRequest {
             token: SecretText(options.token.trim().to_string()),
@@ -66,6 +83,14 @@ pub async fn enroll(options: EnrollOptions) -> Result<Credentials, DaemonError> 
         credential: response.credential,
     };
     credentials.save(&options.dir)?;
+    match &ca {
+        Some(pem) => crate::files::write_private(&server_ca_path(&options.dir), pem)?,
+        None => match std::fs::remove_file(server_ca_path(&options.dir)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(DaemonError::io(&server_ca_path(&options.dir), e)),
+        },
+    }
     // What amc owns in the agent's files stays owned; the new binding applies afresh.
     let mut state = LocalState::load(&options.dir).unwrap_or_default();
     state.runtime_id = Some(credentials.runtime_id.clone());

@@ -53,9 +53,16 @@ enum Polled {
 
 pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
     let credentials = Credentials::load(&options.dir)?;
+    let ca_path = crate::enroll::server_ca_path(&options.dir);
+    let ca = match std::fs::read(&ca_path) {
+        Ok(pem) => Some(pem),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(DaemonError::io(&ca_path, e)),
+    };
     let client = Client::new(
         &credentials.server,
         Some(credentials.credential.expose().to_string()),
+        ca.as_deref(),
     )?;
     let layout = render::locate(credentials.product, &options.home, &*options.env);
     let mut probe = Probe::new(layout.clone(), (options.env)("PATH"));
