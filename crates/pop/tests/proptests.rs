@@ -113,8 +113,17 @@ fn wire_name() -> impl Strategy<Value = String> {
     ]
 }
 
+/// Cases per property: 512 in every test run; `AMC_FUZZ_CASES=200000 cargo test --release -p pop
+/// --test proptests` for a long run.
+fn cases() -> u32 {
+    std::env::var("AMC_FUZZ_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(512)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
 
     #[test]
     fn flatten_then_decode_round_trips(value in sample()) {
