@@ -41,6 +41,14 @@ fn lease_ms() -> i64 {
     i64::try_from(LEASE.as_millis()).unwrap_or(60_000)
 }
 
+/// The outcome of a package amc could not read (what went wrong is logged, not told).
+fn read_failed() -> ParseOutcome {
+    failed(
+        "Package.ReadFailed",
+        "the uploaded object could not be read",
+    )
+}
+
 fn failed(code: &str, message: impl Into<String>) -> ParseOutcome {
     ParseOutcome::Failed {
         code: code.into(),
@@ -127,10 +135,7 @@ impl ParseWorker {
                 }
                 Err(error) => {
                     tracing::warn!(%error, "reading an object's record");
-                    return failed(
-                        "Package.ReadFailed",
-                        "the uploaded object could not be read",
-                    );
+                    return read_failed();
                 }
             };
         if oss::multipart::normalise_etag(&info.etag) != task.etag {
@@ -162,10 +167,7 @@ impl ParseWorker {
     ) -> Result<(), ParseOutcome> {
         let read_failed = |error: &dyn std::fmt::Display| {
             tracing::warn!(%error, key = %task.object_key, "reading an uploaded package");
-            failed(
-                "Package.ReadFailed",
-                "the uploaded object could not be read",
-            )
+            read_failed()
         };
         let path =
             upload::objects::object_path(BUCKET, &task.object_key).map_err(|e| read_failed(&e))?;
@@ -223,10 +225,7 @@ impl ParseWorker {
             }
             Ok(Err(error)) => {
                 tracing::warn!(%error, "reading a package copy");
-                return failed(
-                    "Package.ReadFailed",
-                    "the uploaded object could not be read",
-                );
+                return read_failed();
             }
             Err(error) => {
                 tracing::error!(%error, "the package check stopped");

@@ -109,14 +109,19 @@ pub async fn object_info(
     read_json(store, &path).await
 }
 
+/// Deletes `path`; one already gone is no error.
+pub async fn delete_if_present(store: &dyn ObjectStore, path: &Path) -> object_store::Result<()> {
+    match store.delete(path).await {
+        Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// Deletes everything under `dir` (an upload's parts), ignoring what is already gone.
 pub async fn delete_under(store: &dyn ObjectStore, dir: &Path) -> Result<(), StoreIoError> {
     let mut listing = store.list(Some(dir));
     while let Some(meta) = listing.next().await {
-        match store.delete(&meta?.location).await {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-            Err(e) => return Err(e.into()),
-        }
+        delete_if_present(store, &meta?.location).await?;
     }
     Ok(())
 }

@@ -507,10 +507,9 @@ impl Op<'_> {
             objects::object_path(self.bucket, self.key).map_err(path_error)?,
             objects::info_path(self.bucket, self.key).map_err(path_error)?,
         ] {
-            match self.store().delete(&path).await {
-                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-                Err(e) => return Err(store_failure(e)),
-            }
+            objects::delete_if_present(self.store(), &path)
+                .await
+                .map_err(store_failure)?;
         }
         Ok(StatusCode::NO_CONTENT.into_response())
     }
