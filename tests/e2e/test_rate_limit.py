@@ -63,3 +63,31 @@ def test_the_limit_holds_across_replicas(server_factory, backend):
     second = server_factory.replica(first)
     answers, windows = burst([first, second], first.root_key, 12)
     check(answers, windows)
+
+
+def test_a_key_of_its_own_limit(server_factory):
+    """`amc admin key-rate-limit` gives one key a limit of its own, tighter or looser than the
+    server's default, and `--default` takes it back."""
+    srv = server_factory(args=("--api-rate-limit", str(LIMIT)))
+    keys = []
+    for per_second in ("0", "1"):
+        tenant = srv.create_tenant()
+        keys.append((tenant["AccessKeyId"], tenant["AccessKeySecret"]))
+        out = srv.admin("key-rate-limit", "--access-key-id", keys[-1][0], "--per-second", per_second,
+                        *srv.store_args())
+        assert out.returncode == 0, out.stderr
+    unlimited, tight = keys
+    missing = srv.admin("key-rate-limit", "--access-key-id", "LTAInobody", "--per-second", "1", *srv.store_args())
+    assert missing.returncode != 0 and "no access key" in missing.stderr
+
+    answers, _ = burst([srv], unlimited, 12)
+    assert all(a.status_code == 200 for a in answers), "an unlimited key is never throttled"
+    answers, windows = burst([srv], tight, 6)
+    ok = [a for a in answers if a.status_code == 200]
+    assert 1 <= len(ok) <= windows, (len(ok), windows)
+
+    out = srv.admin("key-rate-limit", "--access-key-id", unlimited[0], "--default", *srv.store_args())
+    assert out.returncode == 0, out.stderr
+    time.sleep(11)  # the server reads a key again within its key cache's 10 s
+    answers, windows = burst([srv], unlimited, 12)
+    check(answers, windows)

@@ -6,6 +6,7 @@ mod audit;
 mod call;
 mod credits;
 mod enrolment;
+mod keys;
 mod packages;
 mod setup;
 mod sim_fleet;
@@ -204,6 +205,9 @@ enum AdminCommand {
     /// Issue a new model gateway key for a runtime (revoking its earlier ones; its node daemon
     /// receives it) and print it last, or revoke them all with `--revoke`.
     GatewayKey(credits::GatewayKeyArgs),
+    /// The calls per second one access key may sign, instead of the server's
+    /// `--api-rate-limit` (servers see it within 10 s).
+    KeyRateLimit(keys::KeyRateLimitArgs),
     /// The gateway's per-minute request and token limits of a runtime (each call sets both).
     RateLimit(credits::RateLimitArgs),
     /// Re-encrypt every stored secret under a new master key and replace the key file. Stop
@@ -288,6 +292,9 @@ fn main() -> anyhow::Result<()> {
             Command::Admin {
                 command: AdminCommand::RateLimit(args),
             } => credits::rate_limit(args).await,
+            Command::Admin {
+                command: AdminCommand::KeyRateLimit(args),
+            } => keys::key_rate_limit(args).await,
             Command::Call(args) => call::run(args).await,
             Command::Agent { command } => agent::run(command).await,
         }

@@ -244,14 +244,15 @@ async fn handle(
     if !fresh {
         return Err(fail(ApiError::signature_nonce_used()));
     }
-    if state.rate_limit > 0 {
+    let rate_limit = key.rate_limit.unwrap_or(state.rate_limit);
+    if rate_limit > 0 {
         let window = now_ms - now_ms.rem_euclid(1000);
         let count = state
             .store
             .count_request(&key.id, window)
             .await
             .map_err(|e| fail(store_failure(e)))?;
-        if count > i64::from(state.rate_limit) {
+        if count > i64::from(rate_limit) {
             return Err(fail(errors::THROTTLING_USER.error(&[])));
         }
     }

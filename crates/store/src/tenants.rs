@@ -26,6 +26,8 @@ pub struct AccessKey {
     pub secret: Secret,
     pub principal: KeyPrincipal,
     pub active: bool,
+    /// Calls per second it may sign, when not the server's default (0: no limit).
+    pub rate_limit: Option<u32>,
 }
 
 /// Whom a key signs for.
@@ -134,7 +136,7 @@ impl Store {
         }
         let row = sqlx::query(
             "SELECT id, tenant_id, secret_enc, is_root, status, user_name, role_name, session_name, \
-             session_policy, token_hash, expires_at FROM access_keys WHERE id = $1",
+             session_policy, token_hash, expires_at, rate_limit FROM access_keys WHERE id = $1",
         )
         .bind(access_key_id)
         .fetch_optional(&self.pool)
@@ -173,8 +175,31 @@ impl Store {
             secret: self.cipher.decrypt(&secret_enc)?,
             principal,
             active: status == "Active",
+            rate_limit: row
+                .try_get::<Option<i64>, _>("rate_limit")?
+                .map(|limit| u32::try_from(limit).unwrap_or(u32::MAX)),
         };
         self.access_keys.put(key.clone());
         Ok(Some(key))
+    }
+
+    /// Sets the calls per second `access_key_id` may sign (`None`: the server's default);
+    /// whether the key exists. Other processes see it within the key cache's lifetime.
+    pub async fn set_key_rate_limit(
+        &self,
+        access_key_id: &str,
+        per_second: Option<u32>,
+    ) -> Result<bool, StoreError> {
+        let changed = transact!(self, &[], |tx| {
+            sqlx::query("UPDATE access_keys SET rate_limit = $2 WHERE id = $1")
+                .bind(access_key_id)
+                .bind(per_second.map(i64::from))
+                .execute(&mut *tx.tx)
+                .await
+                .map(|done| done.rows_affected())
+                .map_err(StoreError::from)
+        })?;
+        self.access_keys.forget(access_key_id);
+        Ok(changed == 1)
     }
 }

@@ -8,6 +8,8 @@ ALTER TABLE access_keys ADD COLUMN session_name TEXT;
 ALTER TABLE access_keys ADD COLUMN session_policy TEXT;
 ALTER TABLE access_keys ADD COLUMN token_hash TEXT;
 ALTER TABLE access_keys ADD COLUMN expires_at BIGINT;
+-- calls per second this key may sign; NULL: the server's default
+ALTER TABLE access_keys ADD COLUMN rate_limit BIGINT;
 CREATE INDEX access_keys_user ON access_keys(tenant_id, user_name);
 CREATE INDEX access_keys_role ON access_keys(tenant_id, role_name);
 CREATE INDEX access_keys_expiry ON access_keys(expires_at);
