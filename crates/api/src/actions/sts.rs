@@ -89,11 +89,19 @@ impl Action for AssumeRole {
         let store = &ctx.state.store;
         // The role lives in the account its ARN names, which may be another than the caller's:
         // its trust policy says whom it trusts.
+        // Another account's roles are not to be probed: one that does not exist is refused as
+        // one that does not trust the caller.
         let role = store
             .ram_role(account, name)
             .await
             .map_err(store_failure)?
-            .ok_or_else(|| errors::ROLE_NOT_FOUND.error(&[&name]))?;
+            .ok_or_else(|| {
+                if account == ctx.caller.tenant_id {
+                    errors::ROLE_NOT_FOUND.error(&[&name])
+                } else {
+                    errors::ASSUME_ROLE_REFUSED.error(&[])
+                }
+            })?;
         let duration = self.duration_seconds.unwrap_or(DEFAULT_SESSION_SECONDS);
         if !(MIN_SESSION_SECONDS..=role.max_session_duration).contains(&duration) {
             return Err(ApiError::invalid_parameter(
