@@ -50,7 +50,22 @@ const TABLE: &[(&str, &str, &[Rule])] = &[
     (
         "ReadOnlyAccess",
         "Provides read-only access to Alibaba Cloud services and resources.",
-        &[("Allow", &["*:Describe*", "*:List*", "*:Get*", "*:Query*"])],
+        // `Get*` service by service: `ecd:GetOssStsToken` is no read (it mints upload
+        // credentials), and a read-only policy must not grant it.
+        &[(
+            "Allow",
+            &[
+                "*:Describe*",
+                "*:List*",
+                "*:Query*",
+                "appstreaming:Get*",
+                "wss:Get*",
+                "resourcemanager:Get*",
+                "ram:Get*",
+                "sts:GetCallerIdentity",
+                "ecd:GetParseProgress",
+            ],
+        )],
     ),
     (
         "AliyunAppStreamingFullAccess",
@@ -77,11 +92,12 @@ const TABLE: &[(&str, &str, &[Rule])] = &[
     (
         "AliyunECDReadOnlyAccess",
         "Provides read-only access to Elastic Desktop Service (ECD) via Management Console.",
-        &[
-            ("Allow", &["ecd:Describe*", "ecd:List*", "ecd:Get*"]),
-            // The one `Get` that is not a read: it mints credentials for uploads.
-            ("Deny", &["ecd:GetOssStsToken"]),
-        ],
+        // Not `ecd:Get*`: `ecd:GetOssStsToken` mints upload credentials. Not a Deny of it
+        // either, which would take it from a holder of full access too.
+        &[(
+            "Allow",
+            &["ecd:Describe*", "ecd:List*", "ecd:GetParseProgress"],
+        )],
     ),
     (
         "AliyunWSSFullAccess",
@@ -240,11 +256,10 @@ mod tests {
         assert!(!allowed("AliyunECDFullAccess", "appstreaming:ListApps"));
         assert!(allowed("AliyunECDReadOnlyAccess", "ecd:DescribeDesktops"));
         assert!(allowed("AliyunECDReadOnlyAccess", "ecd:ListTagResources"));
-        assert!(allowed(
-            "AliyunECDReadOnlyAccess",
-            "ecd:GetConnectionTicket"
-        ));
+        assert!(allowed("AliyunECDReadOnlyAccess", "ecd:GetParseProgress"));
         assert!(!allowed("AliyunECDReadOnlyAccess", "ecd:GetOssStsToken"));
+        assert!(!allowed("ReadOnlyAccess", "ecd:GetOssStsToken"));
+        assert!(allowed("ReadOnlyAccess", "ram:GetUser"));
         assert!(!allowed("AliyunECDReadOnlyAccess", "ecd:StopDesktops"));
         assert!(allowed(
             "AliyunAppStreamingReadOnlyAccess",
