@@ -5,7 +5,6 @@ answer with its AccessDeniedDetail, the audit trail, persistence, and tenants ke
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import re
 import time
