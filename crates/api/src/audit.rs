@@ -7,8 +7,6 @@ use store::audit::AuditEntry;
 
 /// Most resource ids kept of one call.
 const MAX_RESOURCES: usize = 100;
-/// Longest resource id kept.
-const MAX_RESOURCE_LEN: usize = 256;
 
 /// What the pipeline learnt of a call as it went.
 #[derive(Debug, Default)]
@@ -31,34 +29,11 @@ pub(crate) fn changes_state(action: &str) -> bool {
     !read || action == "GetOssStsToken"
 }
 
-/// A parameter's name without its list positions: `RuntimeIds.2` → `RuntimeIds`,
-/// `Identities.1.IdentityId` → `IdentityId`.
-fn base_name(name: &str) -> &str {
-    name.rsplit('.')
-        .find(|part| !part.chars().all(|c| c.is_ascii_digit()))
-        .unwrap_or(name)
-}
-
-/// The resource ids among a request's parameters: values of `…Id`, `…Ids`, `TaskKey`,
-/// `OssObjectKey` (not regions).
+/// The resource ids among a request's parameters (see [`crate::resources::touched`]).
 pub(crate) fn resources(params: &FlatParams) -> Vec<String> {
-    let mut out: Vec<String> = params
-        .iter()
-        .filter(|(name, value)| {
-            let base = base_name(name);
-            let id_like = base.ends_with("Id") || base.ends_with("Ids") || base.ends_with("IdList");
-            let region = base.contains("Region");
-            !value.is_empty()
-                && value.len() <= MAX_RESOURCE_LEN
-                && ((id_like && !region) || base == "TaskKey" || base == "OssObjectKey")
-        })
-        .flat_map(|(_, value)| {
-            // A JSON list given whole (`…IdList=["a","b"]`) names each id.
-            match serde_json::from_str::<Vec<String>>(value) {
-                Ok(list) => list,
-                Err(_) => vec![value.to_string()],
-            }
-        })
+    let mut out: Vec<String> = crate::resources::touched(params)
+        .into_iter()
+        .map(|resource| resource.id)
         .collect();
     out.sort();
     out.dedup();

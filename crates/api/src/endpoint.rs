@@ -12,12 +12,14 @@ use axum::response::Response;
 use chrono::{DateTime, Utc};
 use pop::ApiError;
 use pop::signature::{Credential, HttpHead, check_timestamp, nonce_kept_until, parse_head};
-use store::tenants::AccessKey;
+use sha2::{Digest, Sha256};
+use store::tenants::{AccessKey, KeyPrincipal};
+use subtle::ConstantTimeEq;
 use web::RequestId;
 use web::body::BodyLimits;
 
-use crate::actions::{self, ActionEntry};
-use crate::audit;
+use crate::actions;
+use crate::{audit, authorize};
 use crate::errors::{self, store_failure};
 use crate::response::failure_error;
 use crate::{AppState, Ctx, MAX_BODY_BYTES, response};
@@ -36,13 +38,24 @@ fn host(headers: &HeaderMap) -> String {
 pub(crate) async fn pop(State(state): State<AppState>, request: Request) -> Response {
     let request_id = RequestId::of(&request);
     let host = host(request.headers());
-    let source_ip = request
+    let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|peer| peer.0.ip().to_string())
-        .unwrap_or_default();
+        .map(|peer| peer.0.ip());
+    let source_ip = peer.map(|ip| ip.to_string()).unwrap_or_default();
+    let secure = request
+        .extensions()
+        .get::<web::Transport>()
+        .is_some_and(|t| t.secure);
     let mut draft = audit::Draft::default();
-    let result = handle(state.clone(), request, request_id.as_str(), &mut draft).await;
+    let result = handle(
+        state.clone(),
+        request,
+        request_id.as_str(),
+        (peer, secure),
+        &mut draft,
+    )
+    .await;
     let code = result.as_ref().err().map(|(_, e)| e.code.as_ref());
     let at = chrono::Utc::now().timestamp_millis();
     if let Some(entry) = draft.entry(code, at, source_ip, request_id.as_str()) {
@@ -105,6 +118,7 @@ async fn handle(
     state: AppState,
     request: Request,
     request_id: &str,
+    (source_ip, secure_transport): (Option<std::net::IpAddr>, bool),
     draft: &mut audit::Draft,
 ) -> Result<Vec<u8>, (&'static str, ApiError)> {
     let unknown = |e: ApiError| (UNKNOWN_PRODUCT, e);
@@ -222,14 +236,7 @@ async fn handle(
     if !proven {
         signed.verify(key.secret.expose()).map_err(fail)?;
     }
-    if signed
-        .security_token
-        .as_deref()
-        .is_some_and(|t| !t.is_empty())
-    {
-        // Long-term keys take no token; temporary (STS) keys, which would, are not issued yet.
-        return Err(fail(errors::SECURITY_TOKEN_MISMATCH.error(&[])));
-    }
+    check_security_token(&key, signed.security_token.as_deref(), now_ms).map_err(fail)?;
     let fresh = state
         .store
         .record_nonce(&key.id, &signed.nonce, nonce_kept_until(signed.timestamp))
@@ -249,11 +256,18 @@ async fn handle(
             return Err(fail(errors::THROTTLING_USER.error(&[])));
         }
     }
-    authorize(&key, &entry.entry).map_err(fail)?;
     // The parameters only: a V2 canonical query and string to sign are as large as the body,
     // and need not live while the action runs.
     let params = signed.into_params();
     draft.resources = audit::resources(&params);
+    let facts = authorize::Facts {
+        source_ip,
+        secure_transport,
+        now,
+    };
+    authorize::authorize(&state, &key, &entry.entry, &params, facts)
+        .await
+        .map_err(fail)?;
     draft.reached_action = true;
 
     let ctx = Ctx {
@@ -261,18 +275,37 @@ async fn handle(
         tenant_id: key.tenant_id.clone(),
         request_id: request_id.to_string(),
         now_ms,
+        caller: key,
+        facts,
     };
     let body = (entry.handle)(ctx, params).await.map_err(fail)?;
     Ok(body)
 }
 
-/// The one authorisation step every action passes. Root keys may do everything in their own
-/// tenant; tenants are kept apart by scoping every query to the key's tenant.
-fn authorize(key: &AccessKey, entry: &ActionEntry) -> Result<(), ApiError> {
-    if key.is_root {
-        return Ok(());
+/// A temporary key comes with its own security token and only until it expires; a long-term
+/// key comes without one.
+fn check_security_token(key: &AccessKey, token: Option<&str>, now_ms: i64) -> Result<(), ApiError> {
+    let token = token.filter(|t| !t.is_empty());
+    match (&key.principal, token) {
+        (KeyPrincipal::Session(session), Some(token)) => {
+            let hash = sha256_hex(token);
+            if !bool::from(hash.as_bytes().ct_eq(session.token_hash.as_bytes())) {
+                return Err(errors::SECURITY_TOKEN_MISMATCH.error(&[]));
+            }
+            if now_ms >= session.expires_at {
+                return Err(errors::SECURITY_TOKEN_EXPIRED.error(&[]));
+            }
+            Ok(())
+        }
+        (KeyPrincipal::Session(_), None) => Err(errors::MISSING_SECURITY_TOKEN.error(&[])),
+        (_, Some(_)) => Err(errors::SECURITY_TOKEN_MISMATCH.error(&[])),
+        (_, None) => Ok(()),
     }
-    Err(errors::FORBIDDEN_RAM.error(&[&entry.ram_action()]))
+}
+
+/// The form in which security tokens are kept: a token is as good as a password.
+pub(crate) fn sha256_hex(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 pub(crate) async fn not_found(request: Request) -> Response {

@@ -95,11 +95,17 @@ table! {
 
     // -- the pipeline
     SECURITY_TOKEN_MISMATCH: "InvalidSecurityToken.MismatchWithAccessKey", 400,
-        "The security token does not belong to the access key: long-term access keys are used without one.",
-        "A `SecurityToken` / `x-acs-security-token` comes with a long-term access key.";
+        "The security token does not belong to the access key.",
+        "A `SecurityToken` / `x-acs-security-token` comes with a long-term access key, or is not the one issued with a temporary key.";
+    SECURITY_TOKEN_EXPIRED: "InvalidSecurityToken.Expired", 400,
+        "Specified SecurityToken is expired.",
+        "A temporary (`STS.`) key is used after its `Expiration`.";
+    MISSING_SECURITY_TOKEN: "MissingSecurityToken", 400,
+        "SecurityToken is mandatory for this access key.",
+        "A temporary (`STS.`) key signs without the security token issued with it.";
     FORBIDDEN_RAM: "Forbidden.RAM", 403,
-        "User not authorized to operate on the specified resource: {}.",
-        "The access key's principal may not call the action.";
+        "User not authorized to operate on the specified resource: {} on {}.",
+        "The policies of a RAM user or role session do not allow the action on a resource it touches (the first refused one is named); `AccessDeniedDetail` says why.";
     UNSUPPORTED_OPERATION: "UnsupportedOperation", 501,
         "The action {} of version {} is not served by this amc release.",
         "An action of the spec amc does not serve yet (docs/compatibility.md).";

@@ -7,9 +7,11 @@
 
 pub mod actions;
 mod audit;
+mod authorize;
 mod context;
 mod endpoint;
 pub mod errors;
+mod resources;
 mod response;
 
 use std::sync::Arc;
@@ -38,6 +40,8 @@ pub struct AppState {
     pub parse_jobs: Arc<Wakeup>,
     /// Calls one access key may sign per second (0: no limit).
     pub rate_limit: u32,
+    /// Compiled RAM policies of the principals that called lately.
+    pub policies: Arc<authorize::PolicyCache>,
 }
 
 impl AppState {
@@ -55,6 +59,7 @@ impl AppState {
             skills: actions::skills::SkillSettings::default(),
             parse_jobs: Arc::new(Wakeup::default()),
             rate_limit: 0,
+            policies: Arc::default(),
         }
     }
 }

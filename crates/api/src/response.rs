@@ -26,7 +26,7 @@ pub(crate) fn success(body: Vec<u8>, request_id: &str) -> Response {
 }
 
 fn error_json(error: &ApiError, request_id: &str, host: &str, product: &str) -> Vec<u8> {
-    serde_json::json!({
+    let mut body = serde_json::json!({
         "RequestId": request_id,
         "HostId": host,
         "Code": error.code,
@@ -35,9 +35,14 @@ fn error_json(error: &ApiError, request_id: &str, host: &str, product: &str) -> 
             "https://api.aliyun.com/troubleshoot?q={}&product={product}&requestId={request_id}",
             error.code
         ),
-    })
-    .to_string()
-    .into_bytes()
+    });
+    if let (Some(detail), Some(fields)) = (&error.access_denied, body.as_object_mut()) {
+        fields.insert(
+            "AccessDeniedDetail".into(),
+            serde_json::to_value(detail).unwrap_or_default(),
+        );
+    }
+    body.to_string().into_bytes()
 }
 
 pub(crate) fn error(error: &ApiError, request_id: &str, host: &str, product: &str) -> Response {

@@ -12,6 +12,25 @@ pub struct ApiError {
     pub status: u16,
     pub code: Cow<'static, str>,
     pub message: String,
+    /// Of a call RAM refused: why, as the body's `AccessDeniedDetail` tells it.
+    pub access_denied: Option<Box<AccessDeniedDetail>>,
+}
+
+/// The `AccessDeniedDetail` of a refused call (the SDKs expose it on their exceptions).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AccessDeniedDetail {
+    pub auth_action: String,
+    /// `SubUser` or `AssumedRoleUser`.
+    pub auth_principal_type: String,
+    pub auth_principal_owner_id: String,
+    pub auth_principal_display_name: String,
+    /// Which kind of policy refused: `AccountLevelIdentityBasedPolicy`, `SessionPolicy`, ….
+    pub policy_type: String,
+    /// `ImplicitDeny` or `ExplicitDeny`.
+    pub no_permission_type: String,
+    /// Opaque to the caller; the account decodes it (RAM `DecodeDiagnosticMessage`).
+    pub encoded_diagnostic_message: String,
 }
 
 impl ApiError {
@@ -24,7 +43,13 @@ impl ApiError {
             status,
             code: code.into(),
             message: message.into(),
+            access_denied: None,
         }
+    }
+
+    pub fn with_access_denied(mut self, detail: AccessDeniedDetail) -> Self {
+        self.access_denied = Some(Box::new(detail));
+        self
     }
 
     pub fn missing_parameter(name: &str) -> Self {

@@ -11,5 +11,5 @@ pub mod params;
 pub mod signature;
 
 pub use bounded::{List, Text};
-pub use error::ApiError;
+pub use error::{AccessDeniedDetail, ApiError};
 pub use params::{FlatParams, from_params};

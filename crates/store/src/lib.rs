@@ -16,6 +16,7 @@ mod nonce_log;
 pub mod nonces;
 pub mod office_sites;
 mod query;
+pub mod ram;
 mod rates;
 pub mod resource_groups;
 pub mod runtimes;
@@ -66,6 +67,8 @@ pub struct Store {
     /// Request counts of this process's rate windows (SQLite; PostgreSQL counts in a table).
     request_counts: Arc<rates::LocalCounts>,
     access_keys: Arc<tenants::AccessKeyCache>,
+    /// Bumped by every RAM write of this process (see [`Store::ram_generation`]).
+    ram_changes: Arc<std::sync::atomic::AtomicU64>,
 }
 
 static MIGRATE_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -169,6 +172,7 @@ impl Store {
             changes: Arc::default(),
             request_counts: Arc::default(),
             access_keys: Arc::default(),
+            ram_changes: Arc::default(),
         })
     }
 

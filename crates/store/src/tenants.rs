@@ -24,8 +24,38 @@ pub struct AccessKey {
     pub id: String,
     pub tenant_id: String,
     pub secret: Secret,
-    pub is_root: bool,
+    pub principal: KeyPrincipal,
     pub active: bool,
+}
+
+/// Whom a key signs for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyPrincipal {
+    /// The account itself: not subject to policies.
+    Root,
+    /// A RAM user of the account.
+    User { name: String },
+    /// A session of a role (a temporary `STS.` key).
+    Session(Session),
+}
+
+/// A temporary key's role session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub role_name: String,
+    pub session_name: String,
+    /// The session policy given to `AssumeRole`, narrowing the role's.
+    pub policy: Option<String>,
+    /// SHA-256 (hex) of the security token that must come with the key.
+    pub token_hash: String,
+    /// Epoch ms.
+    pub expires_at: i64,
+}
+
+impl AccessKey {
+    pub fn is_root(&self) -> bool {
+        self.principal == KeyPrincipal::Root
+    }
 }
 
 /// How long a looked-up key is trusted before it is read again (a disabled key stops working
@@ -43,6 +73,18 @@ impl AccessKeyCache {
             .get(id)
             .filter(|(at, _)| at.elapsed() < ACCESS_KEY_TTL)
             .map(|(_, key)| key.clone())
+    }
+
+    pub(crate) fn forget(&self, id: &str) {
+        if let Ok(mut cache) = self.0.lock() {
+            cache.remove(id);
+        }
+    }
+
+    pub(crate) fn clear(&self) {
+        if let Ok(mut cache) = self.0.lock() {
+            cache.clear();
+        }
     }
 
     fn put(&self, key: AccessKey) {
@@ -91,7 +133,8 @@ impl Store {
             return Ok(Some(key));
         }
         let row = sqlx::query(
-            "SELECT id, tenant_id, secret_enc, is_root, status FROM access_keys WHERE id = $1",
+            "SELECT id, tenant_id, secret_enc, is_root, status, user_name, role_name, session_name, \
+             session_policy, token_hash, expires_at FROM access_keys WHERE id = $1",
         )
         .bind(access_key_id)
         .fetch_optional(&self.pool)
@@ -99,11 +142,30 @@ impl Store {
         let Some(row) = row else { return Ok(None) };
         let secret_enc: String = row.try_get("secret_enc")?;
         let status: String = row.try_get("status")?;
+        let user_name: Option<String> = row.try_get("user_name")?;
+        let role_name: Option<String> = row.try_get("role_name")?;
+        let principal = if row.try_get::<i64, _>("is_root")? != 0 {
+            KeyPrincipal::Root
+        } else if let Some(role_name) = role_name {
+            KeyPrincipal::Session(Session {
+                role_name,
+                session_name: row.try_get::<Option<String>, _>("session_name")?.unwrap_or_default(),
+                policy: row.try_get("session_policy")?,
+                token_hash: row.try_get::<Option<String>, _>("token_hash")?.unwrap_or_default(),
+                expires_at: row.try_get::<Option<i64>, _>("expires_at")?.unwrap_or_default(),
+            })
+        } else if let Some(name) = user_name {
+            KeyPrincipal::User { name }
+        } else {
+            return Err(StoreError::Corrupt(format!(
+                "access key {access_key_id} belongs to nobody"
+            )));
+        };
         let key = AccessKey {
             id: row.try_get("id")?,
             tenant_id: row.try_get("tenant_id")?,
             secret: self.cipher.decrypt(&secret_enc)?,
-            is_root: row.try_get::<i64, _>("is_root")? != 0,
+            principal,
             active: status == "Active",
         };
         self.access_keys.put(key.clone());

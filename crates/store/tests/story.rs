@@ -92,7 +92,7 @@ async fn story(url: &str) -> Result<(), StoreError> {
     let key = store
         .access_key("LTAIkeyone")
         .await?
-        .map(|k| (k.tenant_id, k.secret.expose().to_string(), k.is_root));
+        .map(|k| (k.tenant_id, k.secret.expose().to_string(), k.is_root()));
     assert_eq!(
         key,
         Some((

@@ -57,6 +57,8 @@ impl ActionEntry {
         match self.product {
             "appstream-center" => "appstreaming",
             "resourcemanager" => "resourcemanager",
+            "ram" => "ram",
+            "sts" => "sts",
             "wss" => "wss",
             _ => "ecd",
         }

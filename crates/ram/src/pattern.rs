@@ -1,0 +1,206 @@
+//! Wildcard patterns (`*` any run, `?` one character), compiled once so that matching is a
+//! plain comparison in the common shapes and a linear greedy glob otherwise.
+
+/// A compiled wildcard pattern. Action patterns fold ASCII case (actions are ASCII and the cloud
+/// matches them case-insensitively); resource and `StringLike` patterns do not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Pattern {
+    shape: Shape,
+    ignore_case: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Shape {
+    /// `*`: matches everything, the commonest resource pattern.
+    Any,
+    /// No wildcard.
+    Exact(Box<str>),
+    /// `literal*`, as in `ecd:*` or `acs:ecd:*`.
+    Prefix(Box<str>),
+    /// Anything else; stored lower-cased when folding case.
+    Glob(Box<str>),
+}
+
+impl Pattern {
+    /// `ignore_case` lower-cases the pattern now so that matching only folds the text.
+    pub(crate) fn new(pattern: &str, ignore_case: bool) -> Pattern {
+        let stored = if ignore_case {
+            pattern.to_ascii_lowercase()
+        } else {
+            pattern.to_owned()
+        };
+        let shape = if stored == "*" {
+            Shape::Any
+        } else if !stored.contains(['*', '?']) {
+            Shape::Exact(stored.into_boxed_str())
+        } else if stored.ends_with('*') && !stored[..stored.len() - 1].contains(['*', '?']) {
+            let mut prefix = stored;
+            prefix.pop();
+            Shape::Prefix(prefix.into_boxed_str())
+        } else {
+            Shape::Glob(stored.into_boxed_str())
+        };
+        Pattern { shape, ignore_case }
+    }
+
+    pub(crate) fn matches(&self, text: &str) -> bool {
+        match &self.shape {
+            Shape::Any => true,
+            Shape::Exact(literal) => {
+                if self.ignore_case {
+                    literal.eq_ignore_ascii_case(text)
+                } else {
+                    **literal == *text
+                }
+            }
+            Shape::Prefix(prefix) => {
+                text.len() >= prefix.len()
+                    && if self.ignore_case {
+                        text.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+                    } else {
+                        text.as_bytes().starts_with(prefix.as_bytes())
+                    }
+            }
+            Shape::Glob(glob) => glob_match(glob.as_bytes(), text.as_bytes(), self.ignore_case),
+        }
+    }
+}
+
+/// Whether `text` matches the wildcard `pattern` as a resource pattern does (case-sensitive,
+/// `*` any run, `?` one character). Compiles the pattern each call: for one-off checks.
+pub fn glob_matches(pattern: &str, text: &str) -> bool {
+    Pattern::new(pattern, false).matches(text)
+}
+
+/// The greedy two-pointer glob: on a mismatch it retries from the last `*` one character
+/// further on, so `a*a*a*b` against a long run of `a` costs O(pattern × text) at worst, never
+/// exponential. `?` and the retry step over a whole UTF-8 character; literal bytes compare
+/// byte for byte, which keeps to character boundaries since both sides are valid UTF-8.
+fn glob_match(pattern: &[u8], text: &[u8], ignore_case: bool) -> bool {
+    let (mut p, mut t) = (0, 0);
+    // Where the last `*` was in the pattern, and where in the text it is assumed to end.
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match pattern.get(p) {
+            Some(b'*') => {
+                star = Some((p, t));
+                p += 1;
+                continue;
+            }
+            Some(b'?') => {
+                p += 1;
+                t += char_len(text[t]);
+                continue;
+            }
+            Some(&literal) => {
+                let byte = if ignore_case {
+                    text[t].to_ascii_lowercase()
+                } else {
+                    text[t]
+                };
+                if byte == literal {
+                    p += 1;
+                    t += 1;
+                    continue;
+                }
+            }
+            None => {}
+        }
+        match star {
+            Some((star_p, star_t)) => {
+                let next = star_t + char_len(text[star_t]);
+                star = Some((star_p, next));
+                p = star_p + 1;
+                t = next;
+            }
+            None => return false,
+        }
+    }
+    pattern[p.min(pattern.len())..].iter().all(|&b| b == b'*')
+}
+
+/// The length of the UTF-8 character that starts with `lead`.
+fn char_len(lead: u8) -> usize {
+    match lead {
+        0x00..=0x7f => 1,
+        0xc0..=0xdf => 2,
+        0xe0..=0xef => 3,
+        _ => 4,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Pattern;
+
+    fn check(pattern: &str, ignore_case: bool, text: &str, expected: bool) {
+        assert_eq!(
+            Pattern::new(pattern, ignore_case).matches(text),
+            expected,
+            "{pattern:?} against {text:?}"
+        );
+    }
+
+    #[test]
+    fn star_matches_any_run_including_colons_and_slashes() {
+        check("*", false, "", true);
+        check("*", false, "acs:ecd:cn-hangzhou:123:desktop/ecd-1", true);
+        check(
+            "acs:ecd:*",
+            false,
+            "acs:ecd:cn-hangzhou:123:desktop/ecd-1",
+            true,
+        );
+        check(
+            "acs:ecd:*:*:desktop/*",
+            false,
+            "acs:ecd:r:1:desktop/a/b",
+            true,
+        );
+        check("acs:ecd:*:*:desktop/*", false, "acs:ecd:r:1:image/a", false);
+        check("*:Describe*", false, "ecd:DescribeDesktops", true);
+        check("*-1", false, "ecd-1", true);
+        check("*-1", false, "ecd-2", false);
+        check("a*b*c", false, "abc", true);
+        check("a*b*c", false, "axxbyyc", true);
+        check("a*b*c", false, "axxbyy", false);
+        check("**", false, "anything", true);
+    }
+
+    #[test]
+    fn question_mark_matches_exactly_one_character() {
+        check("ecd-?", false, "ecd-1", true);
+        check("ecd-?", false, "ecd-", false);
+        check("ecd-?", false, "ecd-12", false);
+        check("ecd-??", false, "ecd-12", true);
+        check("?*", false, "", false);
+        check("?*", false, "x", true);
+        check("名?", false, "名字", true);
+        check("*字", false, "名字", true);
+        check("?", false, "字", true);
+    }
+
+    #[test]
+    fn actions_fold_case_and_resources_do_not() {
+        check("ecd:Describe*", true, "ECD:describedesktops", true);
+        check("ECD:DescribeDesktops", true, "ecd:describedesktops", true);
+        check("ecd:*Desk?ops", true, "ECD:DESCRIBEDESKTOPS", true);
+        check(
+            "acs:ecd:*:*:Desktop/*",
+            false,
+            "acs:ecd:r:1:desktop/x",
+            false,
+        );
+        check("acs:ecd:*:*:Desktop", false, "acs:ecd:*:*:desktop", false);
+        check("acs:ECD*", false, "acs:ecd:r", false);
+    }
+
+    #[test]
+    fn many_stars_against_a_long_near_miss_stay_fast() {
+        let text = "a".repeat(10_000);
+        let started = std::time::Instant::now();
+        check("a*a*a*a*a*a*a*a*b", false, &text, false);
+        check("*a*a*a*a*a*a*a*a", false, &text, true);
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    }
+}
