@@ -891,3 +891,40 @@ def test_another_tenant_cannot_see_or_use_users_policies_or_roles(ram, server):
     assert [d["DesktopId"] for d in describe(user.api.ecd)["Desktops"]] == [desktop]
     assert ram.GetUser(UserName=user.name)["User"]["UserName"] == user.name
     assert ram.ListPoliciesForUser(UserName=user.name)["Policies"]["Policy"][0]["PolicyName"] == policy
+
+
+# --------------------------------------------------------------------------------------------------
+# replicas (PostgreSQL)
+
+
+def test_policy_changes_reach_another_replica_within_ten_seconds(server, replica):
+    from amc_e2e import wait_until
+
+    ram = tenant_ram(server)
+    user = new_user(ram)
+    on_replica = ecd_client(replica, user.key)
+    denied(lambda: describe(on_replica), "ecd:DescribeDesktops", account=ram.account_id)
+    ram.AttachPolicyToUser(PolicyType="System", PolicyName="AliyunECDReadOnlyAccess", UserName=user.name)
+
+    def allowed():
+        try:
+            return describe(on_replica)["RequestId"]
+        except Exception as exc:  # the replica has not seen the attachment yet
+            assert getattr(exc, "code", None) == "Forbidden.RAM", exc
+            return None
+
+    wait_until(allowed, timeout=12, interval=0.5, what="the attachment on the other replica")
+    ram.DetachPolicyFromUser(PolicyType="System", PolicyName="AliyunECDReadOnlyAccess", UserName=user.name)
+    wait_until(lambda: not allowed(), timeout=12, interval=0.5, what="the detachment on the other replica")
+    # a key disabled on one replica is refused by the other
+    ram.UpdateAccessKey(UserName=user.name, UserAccessKeyId=user.key[0], Status="Inactive")
+    wait_until(lambda: _code(lambda: describe(on_replica)) == "InvalidAccessKeyId.Inactive", timeout=12,
+               interval=0.5, what="the disabled key on the other replica")
+
+
+def _code(fn) -> str | None:
+    try:
+        fn()
+    except Exception as exc:
+        return getattr(exc, "code", None)
+    return None
