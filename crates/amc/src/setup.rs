@@ -230,7 +230,8 @@ pub async fn ensure_first_tenant(store: &Store, data_dir: &Path) -> anyhow::Resu
     Ok(())
 }
 
-/// Drops expired signature nonces once a minute.
+/// Drops expired signature nonces, old request counts and temporary keys an hour past their
+/// expiry (refused from their expiry on), once a minute.
 pub async fn purge_nonces_forever(store: Store) {
     let mut interval = tokio::time::interval(Duration::from_secs(60));
     loop {
@@ -241,6 +242,9 @@ pub async fn purge_nonces_forever(store: Store) {
         }
         if let Err(error) = store.purge_request_counts(now - 60_000).await {
             tracing::warn!(%error, "purging request counts failed");
+        }
+        if let Err(error) = store.purge_session_keys(now - 3_600_000).await {
+            tracing::warn!(%error, "purging expired temporary keys failed");
         }
     }
 }

@@ -170,7 +170,7 @@ impl<'a> Principal<'a> {
 /// Which policy decided a denial, for the diagnostic message.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "PascalCase")]
-pub(crate) struct MatchedPolicy {
+pub struct MatchedPolicy {
     pub policy_identifier: String,
     pub policy_type: String,
     pub policy_version: String,
@@ -359,7 +359,11 @@ impl Refusal {
 }
 
 /// The diagnosis sealed in an `EncodedDiagnosticMessage`, if `account` may read it.
-pub(crate) fn decode_diagnosis(state: &AppState, account: &str, encoded: &str) -> Option<Diagnosis> {
+pub(crate) fn decode_diagnosis(
+    state: &AppState,
+    account: &str,
+    encoded: &str,
+) -> Option<Diagnosis> {
     let text = state.store.cipher().decrypt(encoded).ok()?;
     let diagnosis: Diagnosis = serde_json::from_str(text.expose()).ok()?;
     (diagnosis.account == account).then_some(diagnosis)

@@ -12,17 +12,16 @@ use axum::response::Response;
 use chrono::{DateTime, Utc};
 use pop::ApiError;
 use pop::signature::{Credential, HttpHead, check_timestamp, nonce_kept_until, parse_head};
-use sha2::{Digest, Sha256};
 use store::tenants::{AccessKey, KeyPrincipal};
 use subtle::ConstantTimeEq;
 use web::RequestId;
 use web::body::BodyLimits;
 
 use crate::actions;
-use crate::{audit, authorize};
 use crate::errors::{self, store_failure};
 use crate::response::failure_error;
 use crate::{AppState, Ctx, MAX_BODY_BYTES, response};
+use crate::{audit, authorize};
 
 /// The product code errors name before the action (and so its product) is known.
 const UNKNOWN_PRODUCT: &str = "amc";
@@ -288,7 +287,7 @@ fn check_security_token(key: &AccessKey, token: Option<&str>, now_ms: i64) -> Re
     let token = token.filter(|t| !t.is_empty());
     match (&key.principal, token) {
         (KeyPrincipal::Session(session), Some(token)) => {
-            let hash = sha256_hex(token);
+            let hash = actions::common::token_hash(token);
             if !bool::from(hash.as_bytes().ct_eq(session.token_hash.as_bytes())) {
                 return Err(errors::SECURITY_TOKEN_MISMATCH.error(&[]));
             }
@@ -301,11 +300,6 @@ fn check_security_token(key: &AccessKey, token: Option<&str>, now_ms: i64) -> Re
         (_, Some(_)) => Err(errors::SECURITY_TOKEN_MISMATCH.error(&[])),
         (_, None) => Ok(()),
     }
-}
-
-/// The form in which security tokens are kept: a token is as good as a password.
-pub(crate) fn sha256_hex(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 pub(crate) async fn not_found(request: Request) -> Response {

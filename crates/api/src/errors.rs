@@ -247,6 +247,80 @@ table! {
     SKILL_VERSION_EXISTS: "SkillVersion.AlreadyExists", 400,
         "The skill {} already has version {}.",
         "CreateTenantSkill of a slug the tenant has, with a version it already has.";
+
+    // -- identities and policies (ram 2015-05-01, sts 2015-04-01)
+    USER_EXISTS: "EntityAlreadyExists.User", 409,
+        "The user {} already exists.",
+        "CreateUser (or UpdateUser's NewUserName) of a name the account has.";
+    USER_NOT_FOUND: "EntityNotExist.User", 404,
+        "The user {} does not exist.",
+        "A UserName that is not one of the account's RAM users.";
+    ACCESS_KEY_OF_USER_NOT_FOUND: "EntityNotExist.User.AccessKey", 404,
+        "The access key {} does not exist.",
+        "A UserAccessKeyId that is not a key of the user named (or of the root, without UserName).";
+    ACCESS_KEY_LIMIT: "LimitExceeded.User.AccessKey", 409,
+        "The user already holds {} access keys; delete one first.",
+        "CreateAccessKey for a user (or root) that holds two keys.";
+    USER_HAS_KEYS: "DeleteConflict.User.AccessKey", 409,
+        "The user {} still has access keys; delete them first.",
+        "DeleteUser of a user holding keys.";
+    USER_HAS_POLICIES: "DeleteConflict.User.Policy", 409,
+        "The user {} still has policies attached; detach them first.",
+        "DeleteUser of a user holding policies.";
+    POLICY_EXISTS: "EntityAlreadyExists.Policy", 409,
+        "The policy {} already exists.",
+        "CreatePolicy of a name the account has (or a system policy's).";
+    POLICY_NOT_FOUND: "EntityNotExist.Policy", 404,
+        "The policy {} of type {} does not exist.",
+        "A PolicyName that is no custom policy of the account (PolicyType Custom) or no system policy (System).";
+    MALFORMED_POLICY: "MalformedPolicyDocument", 400,
+        "The policy document is malformed: {}",
+        "A PolicyDocument, AssumeRolePolicyDocument or session Policy that is not valid policy JSON; the message says where.";
+    USER_POLICY_EXISTS: "EntityAlreadyExists.User.Policy", 409,
+        "The policy {} is already attached to the user {}.",
+        "Attaching a policy twice to the same user.";
+    USER_POLICY_NOT_FOUND: "EntityNotExist.User.Policy", 404,
+        "The policy {} is not attached to the user {}.",
+        "Detaching from a user a policy it does not hold.";
+    ROLE_POLICY_EXISTS: "EntityAlreadyExists.Role.Policy", 409,
+        "The policy {} is already attached to the role {}.",
+        "Attaching a policy twice to the same role.";
+    ROLE_POLICY_NOT_FOUND: "EntityNotExist.Role.Policy", 404,
+        "The policy {} is not attached to the role {}.",
+        "Detaching from a role a policy it does not hold.";
+    POLICY_IN_USE: "DeleteConflict.Policy.User", 409,
+        "The policy {} is still attached; detach it first or delete with CascadingDelete.",
+        "DeletePolicy of an attached policy without CascadingDelete.";
+    POLICY_HAS_VERSIONS: "DeleteConflict.Policy.Version", 409,
+        "The policy {} still has versions besides its default; delete them first or delete with CascadingDelete.",
+        "DeletePolicy of a policy holding more than its default version, without CascadingDelete.";
+    POLICY_VERSION_LIMIT: "LimitExceeded.Policy.Version", 409,
+        "The policy {} already holds {} versions; delete one or give RotateStrategy.",
+        "CreatePolicyVersion on a policy holding five versions, without RotateStrategy.";
+    POLICY_VERSION_NOT_FOUND: "EntityNotExist.Policy.Version", 404,
+        "The policy {} has no version {}.",
+        "A VersionId the policy does not hold.";
+    DEFAULT_VERSION_IN_USE: "DeleteConflict.PolicyVersion.Default", 409,
+        "The version {} is the policy's default; make another version the default first.",
+        "DeletePolicyVersion of the default version.";
+    SYSTEM_POLICY_READ_ONLY: "NoPermission.SystemPolicy", 403,
+        "The system policy {} cannot be changed.",
+        "Creating versions of, or deleting, a system policy.";
+    ROLE_EXISTS: "EntityAlreadyExists.Role", 409,
+        "The role {} already exists.",
+        "CreateRole of a name the account has.";
+    ROLE_NOT_FOUND: "EntityNotExist.Role", 404,
+        "The role {} does not exist.",
+        "A RoleName (or the role of a RoleArn) that is not one of the account's roles.";
+    ROLE_HAS_POLICIES: "DeleteConflict.Role.Policy", 409,
+        "The role {} still has policies attached; detach them first.",
+        "DeleteRole of a role holding policies.";
+    DIAGNOSTIC_INVALID: "InvalidParameter.EncodedDiagnosticMessage", 400,
+        "The diagnostic message is not one this account can decode.",
+        "DecodeDiagnosticMessage of a message not issued to the caller's account.";
+    ASSUME_ROLE_REFUSED: "NoPermission", 403,
+        "You are not authorized to do this action. You should be authorized by RAM.",
+        "AssumeRole of a role whose trust policy does not trust the caller.";
 }
 
 /// Logs the detail and answers the opaque `InternalError`.

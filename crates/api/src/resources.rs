@@ -82,7 +82,10 @@ pub(crate) fn arns(entry: &ActionEntry, params: &FlatParams, account: &str) -> V
     let service = entry.ram_service();
     let region = match service {
         "ram" | "sts" => "",
-        _ => params.get("RegionId").filter(|r| !r.is_empty()).unwrap_or("*"),
+        _ => params
+            .get("RegionId")
+            .filter(|r| !r.is_empty())
+            .unwrap_or("*"),
     };
     let mut out: Vec<String> = touched(params)
         .into_iter()
@@ -95,7 +98,9 @@ pub(crate) fn arns(entry: &ActionEntry, params: &FlatParams, account: &str) -> V
                 account,
                 &format!("role/{}", resource.id.to_lowercase()),
             ),
-            kind => ram::arn::resource_arn(service, region, account, &format!("{kind}/{}", resource.id)),
+            kind => {
+                ram::arn::resource_arn(service, region, account, &format!("{kind}/{}", resource.id))
+            }
         })
         .collect();
     out.dedup();
@@ -128,7 +133,10 @@ mod tests {
             ("Name", "not an id"),
             ("ApiKey", "sk-secret"),
         ]));
-        let kinds: Vec<(&str, &str)> = touched.iter().map(|t| (t.kind.as_str(), t.id.as_str())).collect();
+        let kinds: Vec<(&str, &str)> = touched
+            .iter()
+            .map(|t| (t.kind.as_str(), t.id.as_str()))
+            .collect();
         assert_eq!(
             kinds,
             [

@@ -283,7 +283,11 @@ impl Store {
         Ok(done)
     }
 
-    pub async fn ram_user(&self, tenant_id: &str, name: &str) -> Result<Option<RamUser>, StoreError> {
+    pub async fn ram_user(
+        &self,
+        tenant_id: &str,
+        name: &str,
+    ) -> Result<Option<RamUser>, StoreError> {
         let row = sqlx::query(&format!(
             "SELECT {USER_COLUMNS} FROM ram_users WHERE tenant_id = $1 AND name = $2"
         ))
@@ -332,11 +336,12 @@ impl Store {
             };
             let mut user = user_from_row(&row)?;
             if let Some(new_name) = update.name.as_ref().filter(|n| *n != name) {
-                let taken = sqlx::query("SELECT 1 FROM ram_users WHERE tenant_id = $1 AND name = $2")
-                    .bind(tenant_id)
-                    .bind(new_name)
-                    .fetch_optional(&mut *tx.tx)
-                    .await?;
+                let taken =
+                    sqlx::query("SELECT 1 FROM ram_users WHERE tenant_id = $1 AND name = $2")
+                        .bind(tenant_id)
+                        .bind(new_name)
+                        .fetch_optional(&mut *tx.tx)
+                        .await?;
                 if taken.is_some() {
                     return Ok(Err(Refusal::UserExists));
                 }
@@ -397,11 +402,12 @@ impl Store {
             if exists.is_none() {
                 return Ok(Err(Refusal::NoSuchUser));
             }
-            let keys = sqlx::query("SELECT 1 FROM access_keys WHERE tenant_id = $1 AND user_name = $2")
-                .bind(tenant_id)
-                .bind(name)
-                .fetch_optional(&mut *tx.tx)
-                .await?;
+            let keys =
+                sqlx::query("SELECT 1 FROM access_keys WHERE tenant_id = $1 AND user_name = $2")
+                    .bind(tenant_id)
+                    .bind(name)
+                    .fetch_optional(&mut *tx.tx)
+                    .await?;
             if keys.is_some() {
                 return Ok(Err(Refusal::UserHasKeys));
             }
@@ -450,13 +456,15 @@ impl Store {
                     return Ok(Err(Refusal::NoSuchUser));
                 }
             }
-            let held: i64 =
-                sqlx::query(&format!("SELECT COUNT(*) FROM access_keys WHERE {}", owner_clause(owner)))
-                    .bind(tenant_id)
-                    .bind(owner.user_name())
-                    .fetch_one(&mut *tx.tx)
-                    .await?
-                    .try_get(0)?;
+            let held: i64 = sqlx::query(&format!(
+                "SELECT COUNT(*) FROM access_keys WHERE {}",
+                owner_clause(owner)
+            ))
+            .bind(tenant_id)
+            .bind(owner.user_name())
+            .fetch_one(&mut *tx.tx)
+            .await?
+            .try_get(0)?;
             if held >= MAX_KEYS_PER_USER {
                 return Ok(Err(Refusal::KeyLimit));
             }
@@ -487,7 +495,11 @@ impl Store {
     }
 
     /// The long-term keys of `owner`, oldest first; `NoSuchUser` for an unknown user.
-    pub async fn owned_keys(&self, tenant_id: &str, owner: KeyOwner<'_>) -> RamResult<Vec<KeyInfo>> {
+    pub async fn owned_keys(
+        &self,
+        tenant_id: &str,
+        owner: KeyOwner<'_>,
+    ) -> RamResult<Vec<KeyInfo>> {
         if let KeyOwner::User(name) = owner {
             if self.ram_user(tenant_id, name).await?.is_none() {
                 return Ok(Err(Refusal::NoSuchUser));
@@ -545,7 +557,10 @@ impl Store {
             tenant_id,
             owner,
             key_id,
-            &format!("DELETE FROM access_keys WHERE id = $3 AND {}", owner_clause(owner)),
+            &format!(
+                "DELETE FROM access_keys WHERE id = $3 AND {}",
+                owner_clause(owner)
+            ),
         )
         .await
     }
@@ -610,10 +625,11 @@ impl Store {
     /// Forgets temporary keys that expired before `before`; they are refused from their expiry
     /// on whether or not they are still here.
     pub async fn purge_session_keys(&self, before: i64) -> Result<u64, StoreError> {
-        let done = sqlx::query("DELETE FROM access_keys WHERE expires_at IS NOT NULL AND expires_at < $1")
-            .bind(before)
-            .execute(&self.pool)
-            .await?;
+        let done =
+            sqlx::query("DELETE FROM access_keys WHERE expires_at IS NOT NULL AND expires_at < $1")
+                .bind(before)
+                .execute(&self.pool)
+                .await?;
         Ok(done.rows_affected())
     }
 
@@ -713,7 +729,11 @@ impl Store {
     }
 
     /// Every version of a custom policy, oldest first; `NoSuchPolicy` when there is none.
-    pub async fn policy_versions(&self, tenant_id: &str, name: &str) -> RamResult<Vec<PolicyVersion>> {
+    pub async fn policy_versions(
+        &self,
+        tenant_id: &str,
+        name: &str,
+    ) -> RamResult<Vec<PolicyVersion>> {
         let rows = sqlx::query(
             "SELECT v.version_id, v.document, v.created_at, p.default_version \
              FROM ram_policies p JOIN ram_policy_versions v \
@@ -887,13 +907,19 @@ impl Store {
 
     /// Deletes a custom policy; without `cascade` only one attached to nobody and holding no
     /// version but its default.
-    pub async fn delete_custom_policy(&self, tenant_id: &str, name: &str, cascade: bool) -> RamResult<()> {
+    pub async fn delete_custom_policy(
+        &self,
+        tenant_id: &str,
+        name: &str,
+        cascade: bool,
+    ) -> RamResult<()> {
         let done = transact!(self, &[], |tx| {
-            let exists = sqlx::query("SELECT 1 FROM ram_policies WHERE tenant_id = $1 AND name = $2")
-                .bind(tenant_id)
-                .bind(name)
-                .fetch_optional(&mut *tx.tx)
-                .await?;
+            let exists =
+                sqlx::query("SELECT 1 FROM ram_policies WHERE tenant_id = $1 AND name = $2")
+                    .bind(tenant_id)
+                    .bind(name)
+                    .fetch_optional(&mut *tx.tx)
+                    .await?;
             if exists.is_none() {
                 return Ok(Err(Refusal::NoSuchPolicy));
             }
@@ -954,11 +980,12 @@ impl Store {
                 return Ok(Err(refusal));
             }
             if kind == PolicyKind::Custom {
-                let exists = sqlx::query("SELECT 1 FROM ram_policies WHERE tenant_id = $1 AND name = $2")
-                    .bind(tenant_id)
-                    .bind(policy_name)
-                    .fetch_optional(&mut *tx.tx)
-                    .await?;
+                let exists =
+                    sqlx::query("SELECT 1 FROM ram_policies WHERE tenant_id = $1 AND name = $2")
+                        .bind(tenant_id)
+                        .bind(policy_name)
+                        .fetch_optional(&mut *tx.tx)
+                        .await?;
                 if exists.is_none() {
                     return Ok(Err(Refusal::NoSuchPolicy));
                 }
@@ -1047,11 +1074,15 @@ impl Store {
                 let custom = match policy_kind {
                     PolicyKind::System => None,
                     PolicyKind::Custom => Some(AttachedCustom {
-                        description: row.try_get::<Option<String>, _>("description")?.unwrap_or_default(),
+                        description: row
+                            .try_get::<Option<String>, _>("description")?
+                            .unwrap_or_default(),
                         default_version: row
                             .try_get::<Option<String>, _>("default_version")?
                             .unwrap_or_default(),
-                        document: row.try_get::<Option<String>, _>("document")?.unwrap_or_default(),
+                        document: row
+                            .try_get::<Option<String>, _>("document")?
+                            .unwrap_or_default(),
                     }),
                 };
                 Ok(Attachment {
@@ -1092,7 +1123,11 @@ impl Store {
     }
 
     /// How many principals of the tenant hold a system policy.
-    pub async fn system_policy_attachments(&self, tenant_id: &str, name: &str) -> Result<i64, StoreError> {
+    pub async fn system_policy_attachments(
+        &self,
+        tenant_id: &str,
+        name: &str,
+    ) -> Result<i64, StoreError> {
         let row = sqlx::query(
             "SELECT COUNT(*) FROM ram_attachments WHERE tenant_id = $1 AND policy_type = 'System' AND policy_name = $2",
         )
@@ -1133,7 +1168,11 @@ impl Store {
     }
 
     /// A role by name; the cloud's role names are case-insensitive (its ARNs lower-case them).
-    pub async fn ram_role(&self, tenant_id: &str, name: &str) -> Result<Option<RamRole>, StoreError> {
+    pub async fn ram_role(
+        &self,
+        tenant_id: &str,
+        name: &str,
+    ) -> Result<Option<RamRole>, StoreError> {
         let row = sqlx::query(&format!(
             "SELECT {ROLE_COLUMNS} FROM ram_roles WHERE tenant_id = $1 AND LOWER(name) = LOWER($2)"
         ))
@@ -1205,11 +1244,13 @@ async fn grantee_exists(
         Grantee::User(_) => ("ram_users", Refusal::NoSuchUser),
         Grantee::Role(_) => ("ram_roles", Refusal::NoSuchRole),
     };
-    let row = sqlx::query(&format!("SELECT 1 FROM {table} WHERE tenant_id = $1 AND name = $2"))
-        .bind(tenant_id)
-        .bind(grantee.name())
-        .fetch_optional(&mut *tx.tx)
-        .await?;
+    let row = sqlx::query(&format!(
+        "SELECT 1 FROM {table} WHERE tenant_id = $1 AND name = $2"
+    ))
+    .bind(tenant_id)
+    .bind(grantee.name())
+    .fetch_optional(&mut *tx.tx)
+    .await?;
     Ok(if row.is_some() { Ok(()) } else { Err(refusal) })
 }
 
@@ -1220,11 +1261,12 @@ async fn version_exists(
     name: &str,
     version_id: &str,
 ) -> Result<Result<bool, Refusal>, StoreError> {
-    let row = sqlx::query("SELECT default_version FROM ram_policies WHERE tenant_id = $1 AND name = $2")
-        .bind(tenant_id)
-        .bind(name)
-        .fetch_optional(&mut *tx.tx)
-        .await?;
+    let row =
+        sqlx::query("SELECT default_version FROM ram_policies WHERE tenant_id = $1 AND name = $2")
+            .bind(tenant_id)
+            .bind(name)
+            .fetch_optional(&mut *tx.tx)
+            .await?;
     let Some(row) = row else {
         return Ok(Err(Refusal::NoSuchPolicy));
     };

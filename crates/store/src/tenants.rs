@@ -149,10 +149,16 @@ impl Store {
         } else if let Some(role_name) = role_name {
             KeyPrincipal::Session(Session {
                 role_name,
-                session_name: row.try_get::<Option<String>, _>("session_name")?.unwrap_or_default(),
+                session_name: row
+                    .try_get::<Option<String>, _>("session_name")?
+                    .unwrap_or_default(),
                 policy: row.try_get("session_policy")?,
-                token_hash: row.try_get::<Option<String>, _>("token_hash")?.unwrap_or_default(),
-                expires_at: row.try_get::<Option<i64>, _>("expires_at")?.unwrap_or_default(),
+                token_hash: row
+                    .try_get::<Option<String>, _>("token_hash")?
+                    .unwrap_or_default(),
+                expires_at: row
+                    .try_get::<Option<i64>, _>("expires_at")?
+                    .unwrap_or_default(),
             })
         } else if let Some(name) = user_name {
             KeyPrincipal::User { name }

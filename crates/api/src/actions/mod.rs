@@ -3,15 +3,17 @@
 
 pub mod catalogue;
 pub mod channels;
-mod common;
+pub(crate) mod common;
 pub mod credits;
 pub mod delivery;
 pub mod limits;
 pub mod models;
 pub mod office_sites;
+pub mod ram;
 pub mod resource_groups;
 pub mod runtimes;
 pub mod skills;
+pub mod sts;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -462,6 +464,174 @@ pub static ACTIONS: &[ActionEntry] = &[
         "2020-03-31",
         "MoveResources",
         serve::<resource_groups::MoveResources>(),
+    ),
+    // ram 2015-05-01 and sts 2015-04-01: identities, policies and temporary keys.
+    action(
+        "ram",
+        "2015-05-01",
+        "CreateUser",
+        serve::<ram::CreateUser>(),
+    ),
+    action("ram", "2015-05-01", "GetUser", serve::<ram::GetUser>()),
+    action(
+        "ram",
+        "2015-05-01",
+        "UpdateUser",
+        serve::<ram::UpdateUser>(),
+    ),
+    action("ram", "2015-05-01", "ListUsers", serve::<ram::ListUsers>()),
+    action(
+        "ram",
+        "2015-05-01",
+        "DeleteUser",
+        serve::<ram::DeleteUser>(),
+    ),
+    action(
+        "ram",
+        "2015-05-01",
+        "CreateAccessKey",
+        serve::<ram::CreateAccessKey>(),
+    ),
+    action(
+        "ram",
+        "2015-05-01",
+        "ListAccessKeys",
+        serve::<ram::ListAccessKeys>(),
+    ),
+    action(
+        "ram",
+        "2015-05-01",
+        "UpdateAccessKey",
+        serve::<ram::UpdateAccessKey>(),
+    ),
+    action(
+        "ram",
+        "2015-05-01",
+        "DeleteAccessKey",
+        serve::<ram::DeleteAccessKey>(),
+    ),
+    action(
+        "ram",
+        "2015-05-01",
+        "CreatePolicy",
+        serve::<ram::CreatePolicy>(),
+    ),
+    action("ram", "2015-05-01", "GetPolicy", serve::<ram::GetPolicy>()),
+    action(
+        "ram",
+        "2015-05-01",
+        "ListPolicies",
+        serve::<ram::ListPolicies>(),
+    ),
+    action(
+        "ram",
+        "2015-05-01",
+        "DeletePolicy",
+        serve::<ram::DeletePolicy>(),
+    ),
+    action(
+        "ram",
+        "2015-05-01",
+        "CreatePolicyVersion",
+        serve::<ram::CreatePolicyVersion>(),
+    ),
+    action(
+        "ram",
+        "2015-05-01",
+        "GetPolicyVersion",
+        serve::<ram::GetPolicyVersion>(),
+    ),
+    action(
+        "ram",
+        "2015-05-01",
+        "ListPolicyVersions",
+        serve::<ram::ListPolicyVersions>(),
+    ),
+    action(
+        "ram",
+        "2015-05-01",
+        "DeletePolicyVersion",
+        serve::<ram::DeletePolicyVersion>(),
+    ),
+    action(
+        "ram",
+        "2015-05-01",
+        "SetDefaultPolicyVersion",
+        serve::<ram::SetDefaultPolicyVersion>(),
+    ),
+    action(
+        "ram",
+        "2015-05-01",
+        "AttachPolicyToUser",
+        serve::<ram::AttachPolicyToUser>(),
+    ),
+    action(
+        "ram",
+        "2015-05-01",
+        "DetachPolicyFromUser",
+        serve::<ram::DetachPolicyFromUser>(),
+    ),
+    action(
+        "ram",
+        "2015-05-01",
+        "ListPoliciesForUser",
+        serve::<ram::ListPoliciesForUser>(),
+    ),
+    action(
+        "ram",
+        "2015-05-01",
+        "AttachPolicyToRole",
+        serve::<ram::AttachPolicyToRole>(),
+    ),
+    action(
+        "ram",
+        "2015-05-01",
+        "DetachPolicyFromRole",
+        serve::<ram::DetachPolicyFromRole>(),
+    ),
+    action(
+        "ram",
+        "2015-05-01",
+        "ListPoliciesForRole",
+        serve::<ram::ListPoliciesForRole>(),
+    ),
+    action(
+        "ram",
+        "2015-05-01",
+        "ListEntitiesForPolicy",
+        serve::<ram::ListEntitiesForPolicy>(),
+    ),
+    action(
+        "ram",
+        "2015-05-01",
+        "CreateRole",
+        serve::<ram::CreateRole>(),
+    ),
+    action("ram", "2015-05-01", "GetRole", serve::<ram::GetRole>()),
+    action("ram", "2015-05-01", "ListRoles", serve::<ram::ListRoles>()),
+    action(
+        "ram",
+        "2015-05-01",
+        "DeleteRole",
+        serve::<ram::DeleteRole>(),
+    ),
+    action(
+        "ram",
+        "2015-05-01",
+        "DecodeDiagnosticMessage",
+        serve::<ram::DecodeDiagnosticMessage>(),
+    ),
+    action(
+        "sts",
+        "2015-04-01",
+        "AssumeRole",
+        serve::<sts::AssumeRole>(),
+    ),
+    action(
+        "sts",
+        "2015-04-01",
+        "GetCallerIdentity",
+        serve::<sts::GetCallerIdentity>(),
     ),
 ];
 

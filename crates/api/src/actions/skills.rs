@@ -12,15 +12,13 @@ use std::collections::BTreeMap;
 use domain::ids;
 use domain::skills::{self as rules, CHANNELS, ParsedPackage};
 use pop::{ApiError, List, Text};
-use rand::Rng;
-use rand::distributions::Alphanumeric;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use store::Secret;
 use store::skills::{ParseStatus, ParseTask, Skill, SkillCreated, SkillVersion, UploadGrant};
 
 use super::Action;
 use super::common::{Empty, non_empty, page, runtime_not_found, utc_seconds};
+use super::common::{random_text, token_hash};
 use super::limits::{Id, Ids, MAX_IDS, Token};
 use crate::Ctx;
 use crate::errors::{self, store_failure};
@@ -58,14 +56,6 @@ fn check_channel(value: Option<&str>, required: bool) -> Result<String, ApiError
             "must be ENTERPRISE or BUSINESS",
         )),
     }
-}
-
-fn random_text(len: usize) -> String {
-    rand::rngs::OsRng
-        .sample_iter(&Alphanumeric)
-        .take(len)
-        .map(char::from)
-        .collect()
 }
 
 fn ids_of(list: Option<Ids<MAX_IDS>>) -> Vec<String> {
@@ -150,7 +140,7 @@ impl Action for GetOssStsToken {
         let grant = UploadGrant {
             key_id: key_id.clone(),
             tenant_id: ctx.tenant_id.clone(),
-            token_hash: hex::encode(Sha256::digest(token.as_bytes())),
+            token_hash: token_hash(&token),
             bucket: rules::BUCKET.into(),
             prefix: prefix.clone(),
             file_type,
