@@ -445,6 +445,23 @@ def test_ecd_read_only_allows_reads_only(ram):
                                                   UserName=user.name), "EntityNotExist.User.Policy", 404)
 
 
+def test_read_only_policies_do_not_take_away_what_full_access_grants(ram):
+    """Read-only does not grant GetOssStsToken; attached beside a full-access policy it does not deny it."""
+    c, m = ecd2021, ecd2021_models()
+    for read_only in ("AliyunECDReadOnlyAccess", "ReadOnlyAccess"):
+        user = new_user(ram, "AliyunECDFullAccess", read_only)
+        token = c(ram.server, user.key).get_oss_sts_token(m.GetOssStsTokenRequest(file_type="SKILL")).body
+        assert token.access_key_id.startswith("STS.") and token.security_token, (read_only, token.to_map())
+
+
+def _raised(fn):
+    try:
+        fn()
+    except Exception as exc:
+        return exc
+    return None
+
+
 def test_a_policy_on_one_desktop_arn_allows_that_desktop_only(ram):
     id1, id2 = ram.api.create(image=IMG_UBUNTU, name="scoped", amount=2)
     policy = custom_policy(ram, doc(allow(["ecd:StartDesktops", "ecd:StopDesktops"], f"acs:ecd:*:*:desktop/{id1}"),
@@ -489,7 +506,14 @@ def test_an_explicit_deny_beats_an_allow_and_root_decodes_it(ram):
     assert msg["AuthAction"] == "ecd:DescribeDesktops" and msg["ExplicitDeny"] is False, msg
     denied(lambda: user.ram.DecodeDiagnosticMessage(EncodedDiagnosticMessage=detail["EncodedDiagnosticMessage"]),
            "ram:DecodeDiagnosticMessage", account=ram.account_id)
-    expect_error(lambda: ram.DecodeDiagnosticMessage(EncodedDiagnosticMessage="garbage"), "InvalidParameter", 400)
+    exc = expect_error(lambda: ram.DecodeDiagnosticMessage(EncodedDiagnosticMessage="garbage"),
+                       getattr(_raised(lambda: ram.DecodeDiagnosticMessage(EncodedDiagnosticMessage="garbage")),
+                               "code", None), 400)
+    assert exc.code.startswith("InvalidParameter"), exc
+    # another account's root cannot decode this account's message
+    other = tenant_ram(ram.server)
+    exc = _raised(lambda: other.DecodeDiagnosticMessage(EncodedDiagnosticMessage=detail["EncodedDiagnosticMessage"]))
+    assert exc is not None and exc.code.startswith("InvalidParameter") and exc.status_code == 400, exc
 
 
 def test_action_wildcards_match_case_insensitively(ram):
