@@ -598,6 +598,94 @@ def test_administrator_access_and_read_only_access(ram):
     denied(lambda: reader.ram.CreateUser(UserName=uname()), "ram:CreateUser", account=ram.account_id)
 
 
+def test_resource_arns_carry_region_and_account(ram, server):
+    """A call naming no resource is checked against acs:ecd:<RegionId>:<account>:*; a desktop ARN
+    pattern does not cover it."""
+    desktop = ram.api.create(image=IMG_UBUNTU, name="arn")[0]
+    acct = ram.account_id
+    hangzhou = new_user(ram, custom=(custom_policy(ram, doc(allow("ecd:DescribeDesktops", f"acs:ecd:{REGION}:{acct}:*"))),))
+    assert [d["DesktopId"] for d in describe(hangzhou.api.ecd)["Desktops"]] == [desktop]
+    denied(lambda: hangzhou.api.ecd.describe_desktops(ecd_req("DescribeDesktops", region_id="cn-shanghai")),
+           "ecd:DescribeDesktops", account=acct, names="cn-shanghai")
+
+    elsewhere = tenant_ram(server).account_id
+    foreign = new_user(ram, custom=(custom_policy(ram, doc(allow("ecd:DescribeDesktops", f"acs:ecd:*:{elsewhere}:*"))),))
+    denied(lambda: describe(foreign.api.ecd), "ecd:DescribeDesktops", account=acct)
+
+    desktops_only = new_user(ram, custom=(custom_policy(ram, doc(allow(["ecd:DescribeDesktops", "ecd:StopDesktops"],
+                                                                       "acs:ecd:*:*:desktop/*"))),))
+    denied(lambda: describe(desktops_only.api.ecd), "ecd:DescribeDesktops", account=acct)
+    desktops_only.api.stop([desktop])
+    assert ram.api.status(desktop) == "Stopped"
+
+
+def test_ram_resources_are_user_policy_and_role_arns(ram):
+    acct = ram.account_id
+    alice, bob = uname("alice"), uname("bob")
+    ram.CreateUser(UserName=alice)
+    ram.CreateUser(UserName=bob)
+    only_alice = custom_policy(ram, doc(allow(["ram:GetUser", "ram:UpdateUser"], f"acs:ram::{acct}:user/{alice}")))
+    user = new_user(ram, custom=(only_alice,))
+    assert user.ram.GetUser(UserName=alice)["User"]["UserName"] == alice
+    denied(lambda: user.ram.GetUser(UserName=bob), "ram:GetUser", account=acct, names=f"user/{bob}")
+    user.ram.UpdateUser(UserName=alice, NewDisplayName="Alice")
+    assert ram.GetUser(UserName=alice)["User"]["DisplayName"] == "Alice"
+
+    role_a, role_b = new_role_named(ram), new_role_named(ram)
+    one_role = custom_policy(ram, doc(allow("ram:GetRole", f"acs:ram::{acct}:role/{role_a}")))
+    ram.AttachPolicyToUser(PolicyType="Custom", PolicyName=one_role, UserName=user.name)
+    assert user.ram.GetRole(RoleName=role_a)["Role"]["RoleName"] == role_a
+    denied(lambda: user.ram.GetRole(RoleName=role_b), "ram:GetRole", account=acct)
+    policy_reader = custom_policy(ram, doc(allow("ram:GetPolicy", f"acs:ram::{acct}:policy/{one_role}")))
+    ram.AttachPolicyToUser(PolicyType="Custom", PolicyName=policy_reader, UserName=user.name)
+    assert user.ram.GetPolicy(PolicyName=one_role, PolicyType="Custom")["Policy"]["PolicyName"] == one_role
+    denied(lambda: user.ram.GetPolicy(PolicyName=only_alice, PolicyType="Custom"), "ram:GetPolicy", account=acct)
+
+
+def new_role_named(ram) -> str:
+    name = uname("role")
+    ram.CreateRole(RoleName=name, AssumeRolePolicyDocument=trust(ram.account_id))
+    return name
+
+
+def test_a_renamed_user_keeps_its_keys_and_policies(ram):
+    user = new_user(ram, "AliyunECDReadOnlyAccess")
+    renamed = uname("renamed")
+    ram.UpdateUser(UserName=user.name, NewUserName=renamed)
+    describe(user.api.ecd)
+    assert [k["AccessKeyId"] for k in ram.ListAccessKeys(UserName=renamed)["AccessKeys"]["AccessKey"]] == [user.key[0]]
+    assert [p["PolicyName"] for p in ram.ListPoliciesForUser(UserName=renamed)["Policies"]["Policy"]] == [
+        "AliyunECDReadOnlyAccess"]
+    denied(lambda: user.api.stop(["ecd-whatever"]), "ecd:StopDesktops", account=ram.account_id, display=renamed)
+
+
+def test_a_user_disabling_its_own_key_is_refused_at_once(ram):
+    user = new_user(ram, "AliyunRAMFullAccess", "AliyunECDReadOnlyAccess")
+    second = user.ram.CreateAccessKey()["AccessKey"]
+    assert sorted(k["AccessKeyId"] for k in ram.ListAccessKeys(UserName=user.name)["AccessKeys"]["AccessKey"]) == \
+        sorted([user.key[0], second["AccessKeyId"]]), "a RAM user's key actions without UserName are its own"
+    user.ram.UpdateAccessKey(UserAccessKeyId=user.key[0], Status="Inactive")
+    expect_error(lambda: describe(user.api.ecd), "InvalidAccessKeyId.Inactive")
+    other = ecd_client(ram.server, (second["AccessKeyId"], second["AccessKeySecret"]))
+    describe(other)
+    Ram(ram.server, (second["AccessKeyId"], second["AccessKeySecret"])).DeleteAccessKey(UserAccessKeyId=user.key[0])
+    expect_error(lambda: describe(user.api.ecd), "InvalidAccessKeyId.NotFound", 404)
+    assert [k["AccessKeyId"] for k in ram.ListAccessKeys(UserName=user.name)["AccessKeys"]["AccessKey"]] == [
+        second["AccessKeyId"]]
+
+
+def test_root_keys_can_be_disabled_but_never_denied(ram):
+    extra = ram.CreateAccessKey()["AccessKey"]
+    key = (extra["AccessKeyId"], extra["AccessKeySecret"])
+    describe(ecd_client(ram.server, key))
+    ram.UpdateAccessKey(UserAccessKeyId=key[0], Status="Inactive")
+    expect_error(lambda: describe(ecd_client(ram.server, key)), "InvalidAccessKeyId.Inactive")
+    ram.UpdateAccessKey(UserAccessKeyId=key[0], Status="Active")
+    Ram(ram.server, key).AttachPolicyToUser(PolicyType="System", PolicyName="AdministratorAccess",
+                                            UserName=new_user(ram).name)
+    ram.DeleteAccessKey(UserAccessKeyId=key[0])
+
+
 # --------------------------------------------------------------------------------------------------
 # policies and versions
 
