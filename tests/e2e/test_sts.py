@@ -366,3 +366,64 @@ def test_another_account_assumes_a_role_only_when_trusted(ram, server):
     assert [d["DesktopId"] for d in describe(from_user.ecd())["Desktops"]] == [desktop]
     # and A's own root is not trusted by a role that names B only
     expect_error(assume_call(server, ram.key, shared["Arn"]), "NoPermission", 403)
+
+
+def test_sts_assume_role_permission_is_per_role_arn(ram):
+    role_a = new_role(ram, "AliyunECDReadOnlyAccess")
+    role_b = new_role(ram, "AliyunECDReadOnlyAccess")
+    only_a = custom_policy(ram, doc(allow("sts:AssumeRole", role_a["Arn"])))
+    user = new_user(ram, custom=(only_a,))
+    describe(assume(ram.server, user.key, role_a["Arn"]).ecd())
+    denied(assume_call(ram.server, user.key, role_b["Arn"]), "sts:AssumeRole", account=ram.account_id,
+           display=user.name, names=role_b["Arn"])
+
+
+def test_a_session_policy_deny_is_an_explicit_deny(ram):
+    role = new_role(ram, "AliyunECDFullAccess")
+    session = doc(allow("ecd:*"), {"Effect": "Deny", "Action": "ecd:StopDesktops", "Resource": "*"})
+    temp = assume(ram.server, ram.key, role["Arn"], "fenced", policy=session)
+    describe(temp.ecd())
+    denied(lambda: temp.ecd().stop_desktops(ecd_req("StopDesktops", desktop_id=["ecd-any"])), "ecd:StopDesktops",
+           account=ram.account_id, principal_type="AssumedRoleUser", kind="ExplicitDeny",
+           policy_type="SessionPolicy")
+
+
+def test_temporary_keys_on_every_product_and_signature(ram):
+    from alibabacloud_appstream_center20210901 import models as a
+    from alibabacloud_appstream_center20210901.client import Client as Appstream
+    from alibabacloud_wss20211221 import models as w
+    from alibabacloud_wss20211221.client import Client as Wss
+
+    from amc_e2e import _config, raw_v2, raw_v2_form
+
+    desktop = ram.api.create(image=IMG_UBUNTU, name="every")[0]
+    role = new_role(ram, "AliyunECDReadOnlyAccess", "AliyunAppStreamingReadOnlyAccess", "AliyunWSSReadOnlyAccess")
+    temp = assume(ram.server, ram.key, role["Arn"], "everywhere")
+    # AssumeRole itself signed with V2
+    m = sts_models()
+    v2_body = sts_client(ram.server, ram.key, v2=True).assume_role(
+        m.AssumeRoleRequest(role_arn=role["Arn"], role_session_name="v2-session")).body.to_map()
+    assert v2_body["Credentials"]["AccessKeyId"].startswith("STS."), v2_body
+
+    cfg = _config(ram.server, temp.key, False, temp.token)
+    assert Appstream(cfg).list_model_provider_templates(a.ListModelProviderTemplatesRequest(
+        agent_provider="OpenClaw", biz_type=1)).body.to_map()["RequestId"]
+    assert Wss(cfg).describe_run_id_deductions(w.DescribeRunIdDeductionsRequest()).body.to_map()["RequestId"]
+    # hand-signed V2: the token in the query, and in a form body
+    got = json_body(raw_v2(ram.server, "DescribeDesktops", V_ECD, {"RegionId": REGION, "SecurityToken": temp.token},
+                           key=temp.key))
+    assert [d["DesktopId"] for d in got["Desktops"]] == [desktop], got
+    got = json_body(raw_v2_form(ram.server, "DescribeDesktops", V_ECD, {"RegionId": REGION}, key=temp.key,
+                                extra={"SecurityToken": temp.token}))
+    assert [d["DesktopId"] for d in got["Desktops"]] == [desktop], got
+    refused = json_body(raw_v2_form(ram.server, "DescribeDesktops", V_ECD, {"RegionId": REGION}, key=temp.key))
+    assert refused["Code"] == "MissingSecurityToken", refused
+
+
+def test_the_default_duration_is_an_hour_whatever_the_maximum(ram):
+    role = new_role(ram, "AliyunECDReadOnlyAccess", MaxSessionDuration=43200)
+    before = time.time()
+    temp = assume(ram.server, ram.key, role["Arn"], "default")
+    assert abs(epoch(temp.expiration) - (before + 3600)) <= 60, temp.expiration
+    longest = assume(ram.server, ram.key, role["Arn"], "longest", duration_seconds=43200)
+    assert abs(epoch(longest.expiration) - (before + 43200)) <= 60, longest.expiration
