@@ -445,13 +445,24 @@ def test_ecd_read_only_allows_reads_only(ram):
                                                   UserName=user.name), "EntityNotExist.User.Policy", 404)
 
 
-def test_read_only_policies_do_not_take_away_what_full_access_grants(ram):
+@pytest.mark.parametrize("full,read_only", [("AliyunECDFullAccess", "AliyunECDReadOnlyAccess"),
+                                            ("AdministratorAccess", "AliyunECDReadOnlyAccess"),
+                                            ("AliyunECDFullAccess", "ReadOnlyAccess")])
+def test_read_only_policies_do_not_take_away_what_full_access_grants(ram, full, read_only):
     """Read-only does not grant GetOssStsToken; attached beside a full-access policy it does not deny it."""
-    c, m = ecd2021, ecd2021_models()
-    for read_only in ("AliyunECDReadOnlyAccess", "ReadOnlyAccess"):
-        user = new_user(ram, "AliyunECDFullAccess", read_only)
-        token = c(ram.server, user.key).get_oss_sts_token(m.GetOssStsTokenRequest(file_type="SKILL")).body
-        assert token.access_key_id.startswith("STS.") and token.security_token, (read_only, token.to_map())
+    user = new_user(ram, full, read_only)
+    token = ecd2021(ram.server, user.key).get_oss_sts_token(
+        ecd2021_models().GetOssStsTokenRequest(file_type="SKILL")).body
+    assert token.access_key_id.startswith("STS.") and token.security_token, token.to_map()
+
+
+def test_read_only_access_does_not_grant_upload_credentials(ram):
+    """GetOssStsToken is not a read: the account-wide ReadOnlyAccess reads ecd but gets no upload credential."""
+    user = new_user(ram, "ReadOnlyAccess")
+    c, m = ecd2021(ram.server, user.key), ecd2021_models()
+    assert c.list_skills(m.ListSkillsRequest(skill_channel="ENTERPRISE")).body.to_map()["TotalCount"] == 0
+    denied(lambda: c.get_oss_sts_token(m.GetOssStsTokenRequest(file_type="SKILL")), "ecd:GetOssStsToken",
+           account=ram.account_id, display=user.name)
 
 
 def _raised(fn):
