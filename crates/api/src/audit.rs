@@ -20,10 +20,10 @@ pub(crate) struct Draft {
     pub reached_action: bool,
 }
 
-/// Whether an action changes state (reads are `Describe…`, `List…`, `Get…`; minting upload
-/// credentials is not a read).
+/// Whether an action changes state (reads are `Describe…`, `List…`, `Get…`, `Decode…`;
+/// minting upload credentials is not a read).
 pub(crate) fn changes_state(action: &str) -> bool {
-    let read = ["Describe", "List", "Get"]
+    let read = ["Describe", "List", "Get", "Decode"]
         .iter()
         .any(|prefix| action.starts_with(prefix));
     !read || action == "GetOssStsToken"

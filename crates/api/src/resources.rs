@@ -49,7 +49,7 @@ fn resource_kind(base: &str) -> Option<String> {
     (!stem.is_empty()).then(|| stem.to_ascii_lowercase())
 }
 
-/// The resources among a request's parameters, in parameter order.
+/// The resources among a request's parameters, in the order of their names.
 pub(crate) fn touched(params: &FlatParams) -> Vec<Touched> {
     let mut out = Vec::new();
     for (name, value) in params.iter() {
@@ -117,7 +117,7 @@ mod tests {
     fn params(pairs: &[(&str, &str)]) -> FlatParams {
         let mut params = FlatParams::new();
         for (k, v) in pairs {
-            params.insert(k, v);
+            params.insert(*k, *v);
         }
         params
     }
@@ -140,10 +140,10 @@ mod tests {
         assert_eq!(
             kinds,
             [
-                ("runtime", "ecd-1"),
                 ("identity", "u-3"),
                 ("modeltemplate", "mt-1"),
                 ("modeltemplate", "mt-2"),
+                ("runtime", "ecd-1"),
                 ("user", "alice"),
             ]
         );

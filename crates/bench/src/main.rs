@@ -7,6 +7,7 @@
 mod fleet;
 mod load;
 mod mock;
+mod ram_user;
 mod skillscan;
 
 use std::sync::Arc;
@@ -112,6 +113,18 @@ enum Command {
         concurrency: usize,
         #[arg(long, default_value_t = 3)]
         rounds: usize,
+    },
+    /// Create a RAM user holding `policies` custom policies of `statements` statements each
+    /// (only the last statement of the last one allows `ecd:Describe*` and
+    /// `appstreaming:ListDesktopAgentRuntime`) and print its key as `AMC_ACCESS_KEY_ID=…` and
+    /// `AMC_ACCESS_KEY_SECRET=…` lines: its calls measure the cost of authorisation.
+    RamUser {
+        #[arg(long, default_value = "bench")]
+        name: String,
+        #[arg(long, default_value_t = 20)]
+        policies: usize,
+        #[arg(long, default_value_t = 10)]
+        statements: usize,
     },
     /// Drive any action: `--action X --version V --param Name=Value ...`.
     Call {
@@ -965,6 +978,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let client = client?;
     match command {
         Command::Seed { count, concurrency } => seed(client, count, concurrency).await,
+        Command::RamUser {
+            name,
+            policies,
+            statements,
+        } => ram_user::create(client, &name, policies, statements).await,
         Command::List {
             concurrency,
             seconds,

@@ -92,7 +92,8 @@ async fn story(url: &str) -> Result<(), StoreError> {
     let key = store
         .access_key("LTAIkeyone")
         .await?
-        .map(|k| (k.tenant_id, k.secret.expose().to_string(), k.is_root()));
+        .map(|k| (k.is_root(), k.tenant_id, k.secret.expose().to_string()))
+        .map(|(root, tenant, secret)| (tenant, secret, root));
     assert_eq!(
         key,
         Some((
@@ -940,4 +941,282 @@ async fn cached_pages_follow_other_replicas_on_postgres() {
         Ok(())
     })
     .await;
+}
+
+/// RAM identities: users and their keys, policies and their versions, attachments, roles and
+/// the temporary keys issued for them.
+async fn ram_story(url: &str) -> Result<(), StoreError> {
+    use store::ram::{
+        Grantee, KeyOwner, NewSessionKey, PolicyKind, RamRole, RamUser, Refusal, UserUpdate,
+    };
+    use store::tenants::KeyPrincipal;
+
+    let store = Store::connect(url, cipher(7)).await?;
+    let tenant = "1000000000000009";
+    store
+        .create_tenant(&NewTenant {
+            account_id: tenant.into(),
+            name: "t".into(),
+            access_key_id: "LTAIroot".into(),
+            access_key_secret: Secret::new("root-secret"),
+            created_at: 1,
+        })
+        .await?;
+    let user = |name: &str| RamUser {
+        id: format!("id-{name}"),
+        name: name.into(),
+        display_name: name.into(),
+        comments: String::new(),
+        email: String::new(),
+        mobile_phone: String::new(),
+        created_at: 5,
+        updated_at: 5,
+    };
+    assert!(store.create_ram_user(tenant, &user("alice")).await?.is_ok());
+    assert_eq!(
+        store.create_ram_user(tenant, &user("alice")).await?,
+        Err(Refusal::UserExists)
+    );
+    store.create_ram_user(tenant, &user("bob")).await?.ok();
+    let page = store.ram_users(tenant, Some("alice"), 10).await?;
+    assert_eq!(
+        page.iter().map(|u| u.name.as_str()).collect::<Vec<_>>(),
+        ["bob"]
+    );
+
+    // Keys: two per user, never more; the root's are its own.
+    let alice = KeyOwner::User("alice");
+    for id in ["LTAIa1", "LTAIa2"] {
+        assert!(
+            store
+                .create_owned_key(tenant, alice, id, &Secret::new("s"), 6)
+                .await?
+                .is_ok()
+        );
+    }
+    assert_eq!(
+        store
+            .create_owned_key(tenant, alice, "LTAIa3", &Secret::new("s"), 6)
+            .await?,
+        Err(Refusal::KeyLimit)
+    );
+    assert_eq!(
+        store
+            .owned_keys(tenant, KeyOwner::Root)
+            .await?
+            .map(|k| k.len()),
+        Ok(1)
+    );
+    let key = store.access_key("LTAIa1").await?.map(|k| k.principal);
+    assert_eq!(
+        key,
+        Some(KeyPrincipal::User {
+            name: "alice".into()
+        })
+    );
+    assert!(
+        store
+            .set_owned_key_status(tenant, alice, "LTAIa1", false)
+            .await?
+            .is_ok()
+    );
+    assert_eq!(
+        store.access_key("LTAIa1").await?.map(|k| k.active),
+        Some(false)
+    );
+    assert_eq!(
+        store
+            .delete_owned_key(tenant, KeyOwner::User("bob"), "LTAIa1")
+            .await?,
+        Err(Refusal::NoSuchKey),
+        "a key is changed through its own user only"
+    );
+
+    // Policies: versions v1, v2, … with one default; five at most unless the oldest rotates out.
+    assert!(
+        store
+            .create_custom_policy(tenant, "p", "", "{v1}", 7)
+            .await?
+            .is_ok()
+    );
+    for n in 2..=5 {
+        let doc = format!("{{v{n}}}");
+        assert!(
+            store
+                .create_policy_version(tenant, "p", &doc, n == 3, false, 8)
+                .await?
+                .is_ok()
+        );
+    }
+    assert_eq!(
+        store
+            .create_policy_version(tenant, "p", "{v6}", false, false, 9)
+            .await?,
+        Err(Refusal::VersionLimit)
+    );
+    let v6 = store
+        .create_policy_version(tenant, "p", "{v6}", false, true, 9)
+        .await?;
+    assert_eq!(v6.map(|v| v.version_id), Ok("v6".into()));
+    let versions = store
+        .policy_versions(tenant, "p")
+        .await?
+        .unwrap_or_default();
+    let ids: Vec<&str> = versions.iter().map(|v| v.version_id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["v2", "v3", "v4", "v5", "v6"],
+        "v1, the oldest non-default, rotated out"
+    );
+    assert_eq!(
+        store.delete_policy_version(tenant, "p", "v3").await?,
+        Err(Refusal::DefaultVersion)
+    );
+
+    // Attachments follow a renamed user; a user with keys or policies is not deleted.
+    let grantee = Grantee::User("alice");
+    assert!(
+        store
+            .attach_policy(tenant, grantee, PolicyKind::Custom, "p", 10)
+            .await?
+            .is_ok()
+    );
+    assert_eq!(
+        store
+            .attach_policy(tenant, grantee, PolicyKind::Custom, "p", 10)
+            .await?,
+        Err(Refusal::AlreadyAttached)
+    );
+    store
+        .attach_policy(tenant, grantee, PolicyKind::System, "ReadOnlyAccess", 11)
+        .await?
+        .ok();
+    assert_eq!(
+        store.delete_custom_policy(tenant, "p", false).await?,
+        Err(Refusal::PolicyAttached)
+    );
+    let update = UserUpdate {
+        name: Some("alice2".into()),
+        ..UserUpdate::default()
+    };
+    assert!(
+        store
+            .update_ram_user(tenant, "alice", &update, 12)
+            .await?
+            .is_ok()
+    );
+    let attached = store.attachments(tenant, Grantee::User("alice2")).await?;
+    assert_eq!(attached.len(), 2);
+    assert_eq!(
+        attached[0].custom.as_ref().map(|c| c.document.as_str()),
+        Some("{v3}"),
+        "the default version's document"
+    );
+    assert_eq!(
+        store.access_key("LTAIa2").await?.map(|k| k.principal),
+        Some(KeyPrincipal::User {
+            name: "alice2".into()
+        })
+    );
+    assert_eq!(
+        store.delete_ram_user(tenant, "alice2").await?,
+        Err(Refusal::UserHasKeys)
+    );
+    for id in ["LTAIa1", "LTAIa2"] {
+        store
+            .delete_owned_key(tenant, KeyOwner::User("alice2"), id)
+            .await?
+            .ok();
+    }
+    assert_eq!(
+        store.delete_ram_user(tenant, "alice2").await?,
+        Err(Refusal::UserHasPolicies)
+    );
+    assert!(store.delete_custom_policy(tenant, "p", true).await?.is_ok());
+    assert_eq!(
+        store
+            .attachments(tenant, Grantee::User("alice2"))
+            .await?
+            .len(),
+        1
+    );
+
+    // A role's temporary keys go with it.
+    let role = RamRole {
+        id: "r1".into(),
+        name: "Reader".into(),
+        description: String::new(),
+        trust_policy: "{}".into(),
+        max_session_duration: 3600,
+        created_at: 13,
+        updated_at: 13,
+    };
+    assert!(store.create_ram_role(tenant, &role).await?.is_ok());
+    assert!(
+        store.ram_role(tenant, "reader").await?.is_some(),
+        "role names ignore case"
+    );
+    store
+        .create_session_key(&NewSessionKey {
+            id: "STS.one".into(),
+            tenant_id: tenant.into(),
+            secret: Secret::new("sts-secret"),
+            role_name: "Reader".into(),
+            session_name: "s".into(),
+            session_policy: None,
+            token_hash: "hash".into(),
+            expires_at: 1_000,
+            created_at: 14,
+        })
+        .await?;
+    match store.access_key("STS.one").await?.map(|k| k.principal) {
+        Some(KeyPrincipal::Session(session)) => {
+            assert_eq!(
+                (session.role_name.as_str(), session.expires_at),
+                ("Reader", 1_000)
+            );
+        }
+        other => panic!("not a session key: {other:?}"),
+    }
+    store
+        .attach_policy(
+            tenant,
+            Grantee::Role("Reader"),
+            PolicyKind::System,
+            "ReadOnlyAccess",
+            15,
+        )
+        .await?
+        .ok();
+    assert_eq!(
+        store.delete_ram_role(tenant, "Reader").await?,
+        Err(Refusal::RoleHasPolicies)
+    );
+    store
+        .detach_policy(
+            tenant,
+            Grantee::Role("Reader"),
+            PolicyKind::System,
+            "ReadOnlyAccess",
+        )
+        .await?
+        .ok();
+    assert!(store.delete_ram_role(tenant, "READER").await?.is_ok());
+    assert!(
+        store.access_key("STS.one").await?.is_none(),
+        "revoked with its role"
+    );
+    assert_eq!(store.purge_session_keys(i64::MAX).await?, 0);
+    store.close().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn ram_story_on_sqlite() {
+    on_sqlite(|url| async move { ram_story(&url).await }).await;
+}
+
+#[tokio::test]
+async fn ram_story_on_postgres() {
+    on_postgres(|url| async move { ram_story(&url).await }).await;
 }

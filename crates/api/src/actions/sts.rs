@@ -44,8 +44,8 @@ pub struct AssumeRoleResponse {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct AssumeRole {
-    pub role_arn: Option<Text<0, 256>>,
-    pub role_session_name: Option<Text<0, 64>>,
+    pub role_arn: Text<0, 256>,
+    pub role_session_name: Text<0, 64>,
     pub duration_seconds: Option<i64>,
     pub policy: Option<Text<0, 2048>>,
     pub external_id: Option<Text<0, 1224>>,
@@ -72,12 +72,13 @@ impl Action for AssumeRole {
     type Response = AssumeRoleResponse;
 
     async fn handle(self, ctx: &Ctx) -> Result<AssumeRoleResponse, ApiError> {
-        let arn = non_empty(self.role_arn).ok_or_else(|| ApiError::missing_parameter("RoleArn"))?;
+        let arn =
+            non_empty(Some(self.role_arn)).ok_or_else(|| ApiError::missing_parameter("RoleArn"))?;
         let (account, name) = ram::arn::parse_role_arn(&arn).ok_or_else(|| {
             ApiError::invalid_parameter("RoleArn", "must be acs:ram::<account>:role/<name>")
         })?;
         let name = role_name("RoleArn", name)?;
-        let session = session_name(self.role_session_name.as_deref().unwrap_or(""))?.to_string();
+        let session = session_name(&self.role_session_name)?.to_string();
         let session_policy = match non_empty(self.policy) {
             Some(document) => {
                 identity_document("Policy", &document)?;
