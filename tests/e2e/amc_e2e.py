@@ -514,7 +514,7 @@ def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 0
 # SDK clients
 
 
-def _config(server, key: tuple[str, str], v2: bool):
+def _config(server, key: tuple[str, str], v2: bool, security_token: str | None = None):
     from alibabacloud_tea_openapi import models as open_api_models
 
     kwargs = dict(
@@ -528,13 +528,30 @@ def _config(server, key: tuple[str, str], v2: bool):
     )
     if v2:
         kwargs["signature_algorithm"] = "v2"
+    if security_token is not None:
+        kwargs["security_token"] = security_token
     return open_api_models.Config(**kwargs)
 
 
-def ecd_client(server, key: tuple[str, str] | None = None, v2: bool = False):
+def ecd_client(server, key: tuple[str, str] | None = None, v2: bool = False, security_token: str | None = None):
+    """The ecd 2020-09-30 SDK; ``security_token`` with an STS key of AssumeRole."""
     from alibabacloud_ecd20200930.client import Client
 
-    return Client(_config(server, key or server.root_key, v2))
+    return Client(_config(server, key or server.root_key, v2, security_token))
+
+
+def ram_client(server, key: tuple[str, str] | None = None, v2: bool = False, security_token: str | None = None):
+    """The RAM 2015-05-01 SDK (users, access keys, policies, roles)."""
+    from alibabacloud_ram20150501.client import Client
+
+    return Client(_config(server, key or server.root_key, v2, security_token))
+
+
+def sts_client(server, key: tuple[str, str] | None = None, security_token: str | None = None, v2: bool = False):
+    """The STS 2015-04-01 SDK (AssumeRole, GetCallerIdentity); ``security_token`` with an STS key."""
+    from alibabacloud_sts20150401.client import Client
+
+    return Client(_config(server, key or server.root_key, v2, security_token))
 
 
 def appstream_client(server, key: tuple[str, str] | None = None, v2: bool = False):
