@@ -363,6 +363,16 @@ mod tests {
     }
 
     #[test]
+    fn deep_nesting_is_refused_not_recursed_into() {
+        let deep = format!(
+            r#"{{"Version":"1","Statement":{}{}}}"#,
+            "[".repeat(3000),
+            "]".repeat(3000)
+        );
+        assert_eq!(rejected(&deep), PolicyError::NotJson);
+    }
+
+    #[test]
     fn limits() {
         let one = r#"{"Effect":"Allow","Action":"*","Resource":"*"}"#;
         let many = vec![one; 101].join(",");

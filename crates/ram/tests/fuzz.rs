@@ -101,14 +101,15 @@ const WORDS: &[&str] = &[
     "",
 ];
 
-fn key() -> impl Strategy<Value = String> {
+fn key() -> BoxedStrategy<String> {
     prop_oneof![
         6 => proptest::sample::select(KEYS).prop_map(str::to_owned),
         1 => ".{0,12}",
     ]
+    .boxed()
 }
 
-fn leaf() -> impl Strategy<Value = Value> {
+fn leaf() -> BoxedStrategy<Value> {
     prop_oneof![
         6 => proptest::sample::select(WORDS).prop_map(|w| Value::String(w.to_owned())),
         2 => ".{0,24}".prop_map(Value::String),
@@ -117,16 +118,19 @@ fn leaf() -> impl Strategy<Value = Value> {
         1 => any::<f64>().prop_map(Value::from),
         1 => Just(Value::Null),
     ]
+    .boxed()
 }
 
-fn json() -> impl Strategy<Value = Value> {
-    leaf().prop_recursive(5, 64, 6, |inner| {
-        prop_oneof![
-            proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
-            proptest::collection::vec((key(), inner), 0..6)
-                .prop_map(|entries| Value::Object(entries.into_iter().collect::<Map<_, _>>())),
-        ]
-    })
+fn json() -> BoxedStrategy<Value> {
+    leaf()
+        .prop_recursive(5, 64, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                proptest::collection::vec((key(), inner), 0..6)
+                    .prop_map(|entries| Value::Object(entries.into_iter().collect::<Map<_, _>>())),
+            ]
+        })
+        .boxed()
 }
 
 const ACTIONS: &[&str] = &[
@@ -159,28 +163,32 @@ const VALUES: &[&str] = &[
 ];
 
 /// Mostly one of `preferred`, sometimes any word or any JSON.
-fn word_from(preferred: &'static [&'static str]) -> impl Strategy<Value = Value> {
+fn word_from(preferred: &'static [&'static str]) -> BoxedStrategy<Value> {
     prop_oneof![
         30 => proptest::sample::select(preferred).prop_map(Value::from),
         2 => proptest::sample::select(WORDS).prop_map(Value::from),
         1 => leaf(),
         1 => json(),
     ]
+    .boxed()
 }
 
 /// A word or a short list of words: the shape of Action, Resource and condition values.
-fn words(preferred: &'static [&'static str]) -> impl Strategy<Value = Value> {
+fn words(preferred: &'static [&'static str]) -> BoxedStrategy<Value> {
     prop_oneof![
         3 => word_from(preferred),
         2 => proptest::collection::vec(word_from(preferred), 0..3).prop_map(Value::Array),
     ]
+    .boxed()
 }
 
-fn operator() -> impl Strategy<Value = String> {
-    proptest::sample::select(&KEYS[13..34]).prop_map(str::to_owned)
+fn operator() -> BoxedStrategy<String> {
+    proptest::sample::select(&KEYS[13..34])
+        .prop_map(str::to_owned)
+        .boxed()
 }
 
-fn condition() -> impl Strategy<Value = Value> {
+fn condition() -> BoxedStrategy<Value> {
     proptest::collection::vec(
         (
             prop_oneof![9 => operator(), 1 => key()],
@@ -201,9 +209,10 @@ fn condition() -> impl Strategy<Value = Value> {
                 .collect(),
         )
     })
+    .boxed()
 }
 
-fn principal() -> impl Strategy<Value = Value> {
+fn principal() -> BoxedStrategy<Value> {
     prop_oneof![
         1 => Just(Value::from("*")),
         4 => (proptest::sample::select(&["RAM", "Service", "Federated", "AWS"][..]), words(WORDS))
@@ -214,11 +223,12 @@ fn principal() -> impl Strategy<Value = Value> {
             }),
         1 => json(),
     ]
+    .boxed()
 }
 
 /// A statement that is often valid: each element present or not, mostly of the right shape;
 /// a trust statement mostly has a `Principal` and no `Resource`, an identity one the reverse.
-fn statement(trust: bool) -> impl Strategy<Value = Value> {
+fn statement(trust: bool) -> BoxedStrategy<Value> {
     let (with_resource, with_principal) = if trust { (0.1, 0.9) } else { (0.95, 0.05) };
     let effect = prop_oneof![
         4 => proptest::sample::select(&["Allow", "Deny"][..]).prop_map(Value::from),
@@ -256,25 +266,28 @@ fn statement(trust: bool) -> impl Strategy<Value = Value> {
             }
             Value::Object(fields)
         })
+        .boxed()
 }
 
 /// A document that usually gets past the first checks, so the deeper ones are exercised.
-fn policy_shaped() -> impl Strategy<Value = Value> {
-    any::<bool>().prop_flat_map(|trust| {
-        (
-            prop_oneof![9 => Just(Value::from("1")), 1 => leaf()],
-            prop_oneof![
-                1 => statement(trust),
-                4 => proptest::collection::vec(statement(trust), 1..4).prop_map(Value::Array),
-            ],
-        )
-            .prop_map(|(version, statements)| {
-                let mut top = Map::new();
-                top.insert("Version".to_owned(), version);
-                top.insert("Statement".to_owned(), statements);
-                Value::Object(top)
-            })
-    })
+fn policy_shaped() -> BoxedStrategy<Value> {
+    any::<bool>()
+        .prop_flat_map(|trust| {
+            (
+                prop_oneof![9 => Just(Value::from("1")), 1 => leaf()],
+                prop_oneof![
+                    1 => statement(trust),
+                    4 => proptest::collection::vec(statement(trust), 1..4).prop_map(Value::Array),
+                ],
+            )
+                .prop_map(|(version, statements)| {
+                    let mut top = Map::new();
+                    top.insert("Version".to_owned(), version);
+                    top.insert("Statement".to_owned(), statements);
+                    Value::Object(top)
+                })
+        })
+        .boxed()
 }
 
 fn context(ip: Option<[u8; 4]>, flags: (bool, bool), seconds: i64) -> Context<'static> {
