@@ -4,6 +4,7 @@
 
 use crate::condition::Context;
 use crate::document::{Policy, Statement};
+use crate::pattern::action_service;
 
 /// What is asked: one action over the resources it touches.
 #[derive(Debug, Clone, Copy)]
@@ -42,10 +43,11 @@ pub fn evaluate(policies: &[&Policy], request: &Request) -> Decision {
     if request.resources.is_empty() {
         return Decision::ImplicitDeny { resource: 0 };
     }
-    if let Some((resource, policy)) = first_explicit_deny(policies, request) {
+    let service = action_service(request.action);
+    if let Some((resource, policy)) = first_explicit_deny(policies, request, service) {
         return Decision::ExplicitDeny { policy, resource };
     }
-    match first_uncovered(policies, request) {
+    match first_uncovered(policies, request, service) {
         Some(resource) => Decision::ImplicitDeny { resource },
         None => Decision::Allow,
     }
@@ -53,16 +55,22 @@ pub fn evaluate(policies: &[&Policy], request: &Request) -> Decision {
 
 /// Whether a statement applies to the request at all, before its resources are looked at.
 /// Conditions do not depend on the resource, so they are tested once per statement.
-fn applies(statement: &Statement, request: &Request) -> bool {
-    statement.actions.matches(request.action) && statement.conditions_hold(request.context)
+fn applies(statement: &Statement, request: &Request, service: Option<u64>) -> bool {
+    statement.may_concern(service)
+        && statement.actions.matches(request.action)
+        && statement.conditions_hold(request.context)
 }
 
 /// The lowest resource index any Deny statement matches, with the first policy that denies it.
-fn first_explicit_deny(policies: &[&Policy], request: &Request) -> Option<(usize, usize)> {
+fn first_explicit_deny(
+    policies: &[&Policy],
+    request: &Request,
+    service: Option<u64>,
+) -> Option<(usize, usize)> {
     let mut first: Option<(usize, usize)> = None;
     for (policy_index, policy) in policies.iter().enumerate() {
         for statement in policy.denies.iter() {
-            if !applies(statement, request) {
+            if !applies(statement, request, service) {
                 continue;
             }
             // Only resources before the best found so far could improve on it.
@@ -83,7 +91,7 @@ fn first_explicit_deny(policies: &[&Policy], request: &Request) -> Option<(usize
 
 /// The first resource no Allow statement covers, taking the resources 64 at a time so that
 /// what is covered fits in one `u64`.
-fn first_uncovered(policies: &[&Policy], request: &Request) -> Option<usize> {
+fn first_uncovered(policies: &[&Policy], request: &Request, service: Option<u64>) -> Option<usize> {
     for (chunk_index, chunk) in request.resources.chunks(64).enumerate() {
         let all = if chunk.len() == 64 {
             u64::MAX
@@ -93,7 +101,7 @@ fn first_uncovered(policies: &[&Policy], request: &Request) -> Option<usize> {
         let mut covered = 0u64;
         'policies: for policy in policies {
             for statement in policy.allows.iter() {
-                if !applies(statement, request) {
+                if !applies(statement, request, service) {
                     continue;
                 }
                 for (bit, resource) in chunk.iter().enumerate() {
@@ -208,6 +216,32 @@ mod tests {
             decide(&[&allow], "ecd:CreateDesktops", &[DESKTOP]),
             Decision::ImplicitDeny { resource: 0 }
         );
+    }
+
+    #[test]
+    fn the_service_shortcut_changes_no_decision() {
+        let mixed = policy(
+            r#"{"Effect":"Allow","Action":["appstreaming:*","ecd:Describe*"],"Resource":"*"},
+               {"Effect":"Allow","Action":"ec?:Stop*","Resource":"*"},
+               {"Effect":"Allow","Action":"*:List*","Resource":"*"}"#,
+        );
+        let check = |action: &str, expected: bool| {
+            assert_eq!(
+                decide(&[&mixed], action, &[DESKTOP]).is_allowed(),
+                expected,
+                "{action}"
+            );
+        };
+        check("ECD:DescribeDesktops", true);
+        check("AppStreaming:RemoveApps", true);
+        check("ecd:StopDesktops", true);
+        check("ecs:StopInstance", true);
+        check("wss:ListOrders", true);
+        check("wss:DescribeOrders", false);
+        check("ecd", false);
+        check("ecdx:DescribeDesktops", false);
+        let everything = policy(r#"{"Effect":"Allow","Action":"*","Resource":"*"}"#);
+        assert!(decide(&[&everything], "no-colon", &[DESKTOP]).is_allowed());
     }
 
     #[test]
