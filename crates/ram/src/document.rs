@@ -79,6 +79,14 @@ impl Matcher {
         self.patterns.iter().any(|pattern| pattern.matches(text)) != self.negated
     }
 
+    /// [`Matcher::matches`] for an ASCII-lower-cased text, against case-folding patterns.
+    pub(crate) fn matches_lowercase(&self, lowered: &str) -> bool {
+        self.patterns
+            .iter()
+            .any(|pattern| pattern.matches_lowercase(lowered))
+            != self.negated
+    }
+
     fn everything() -> Matcher {
         Matcher {
             patterns: Box::new([Pattern::new("*", false)]),

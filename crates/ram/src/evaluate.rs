@@ -43,21 +43,47 @@ pub fn evaluate(policies: &[&Policy], request: &Request) -> Decision {
     if request.resources.is_empty() {
         return Decision::ImplicitDeny { resource: 0 };
     }
-    let service = action_service(request.action);
-    if let Some((resource, policy)) = first_explicit_deny(policies, request, service) {
+    let mut buffer = [0u8; ACTION_BUFFER];
+    let action = Action {
+        original: request.action,
+        lowered: lowercase_into(&mut buffer, request.action),
+        service: action_service(request.action),
+    };
+    if let Some((resource, policy)) = first_explicit_deny(policies, request, &action) {
         return Decision::ExplicitDeny { policy, resource };
     }
-    match first_uncovered(policies, request, service) {
+    match first_uncovered(policies, request, &action) {
         Some(resource) => Decision::ImplicitDeny { resource },
         None => Decision::Allow,
     }
 }
 
+/// Actions longer than this (none of the cloud's is near) are matched folding case as they go.
+const ACTION_BUFFER: usize = 128;
+
+/// The request's action, prepared once for every statement to test.
+struct Action<'a> {
+    original: &'a str,
+    /// ASCII-lower-cased on the stack, so patterns compare without folding each byte.
+    lowered: Option<&'a str>,
+    service: Option<u64>,
+}
+
+fn lowercase_into<'b>(buffer: &'b mut [u8; ACTION_BUFFER], action: &str) -> Option<&'b str> {
+    let slot = buffer.get_mut(..action.len())?;
+    slot.copy_from_slice(action.as_bytes());
+    slot.make_ascii_lowercase();
+    std::str::from_utf8(slot).ok()
+}
+
 /// Whether a statement applies to the request at all, before its resources are looked at.
 /// Conditions do not depend on the resource, so they are tested once per statement.
-fn applies(statement: &Statement, request: &Request, service: Option<u64>) -> bool {
-    statement.may_concern(service)
-        && statement.actions.matches(request.action)
+fn applies(statement: &Statement, request: &Request, action: &Action) -> bool {
+    statement.may_concern(action.service)
+        && match action.lowered {
+            Some(lowered) => statement.actions.matches_lowercase(lowered),
+            None => statement.actions.matches(action.original),
+        }
         && statement.conditions_hold(request.context)
 }
 
@@ -65,12 +91,12 @@ fn applies(statement: &Statement, request: &Request, service: Option<u64>) -> bo
 fn first_explicit_deny(
     policies: &[&Policy],
     request: &Request,
-    service: Option<u64>,
+    action: &Action,
 ) -> Option<(usize, usize)> {
     let mut first: Option<(usize, usize)> = None;
     for (policy_index, policy) in policies.iter().enumerate() {
         for statement in policy.denies.iter() {
-            if !applies(statement, request, service) {
+            if !applies(statement, request, action) {
                 continue;
             }
             // Only resources before the best found so far could improve on it.
@@ -91,7 +117,7 @@ fn first_explicit_deny(
 
 /// The first resource no Allow statement covers, taking the resources 64 at a time so that
 /// what is covered fits in one `u64`.
-fn first_uncovered(policies: &[&Policy], request: &Request, service: Option<u64>) -> Option<usize> {
+fn first_uncovered(policies: &[&Policy], request: &Request, action: &Action) -> Option<usize> {
     for (chunk_index, chunk) in request.resources.chunks(64).enumerate() {
         let all = if chunk.len() == 64 {
             u64::MAX
@@ -101,7 +127,7 @@ fn first_uncovered(policies: &[&Policy], request: &Request, service: Option<u64>
         let mut covered = 0u64;
         'policies: for policy in policies {
             for statement in policy.allows.iter() {
-                if !applies(statement, request, service) {
+                if !applies(statement, request, action) {
                     continue;
                 }
                 for (bit, resource) in chunk.iter().enumerate() {

@@ -72,21 +72,32 @@ impl Pattern {
     }
 
     pub(crate) fn matches(&self, text: &str) -> bool {
+        self.matches_folding(text, self.ignore_case)
+    }
+
+    /// For a text the caller has already ASCII-lower-cased (an action, once per evaluation):
+    /// patterns that fold case were stored lower-cased, so plain comparison is enough.
+    pub(crate) fn matches_lowercase(&self, lowered: &str) -> bool {
+        self.matches_folding(lowered, false)
+    }
+
+    #[inline]
+    fn matches_folding(&self, text: &str, fold: bool) -> bool {
         match &self.shape {
             Shape::Any => true,
             Shape::Exact(literal) => {
-                if self.ignore_case {
+                if fold {
                     literal.eq_ignore_ascii_case(text)
                 } else {
-                    **literal == *text
+                    same_bytes(literal.as_bytes(), text.as_bytes())
                 }
             }
             Shape::Prefix(prefix) => {
                 text.len() >= prefix.len()
-                    && if self.ignore_case {
+                    && if fold {
                         text.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
                     } else {
-                        text.as_bytes().starts_with(prefix.as_bytes())
+                        same_bytes(&text.as_bytes()[..prefix.len()], prefix.as_bytes())
                     }
             }
             Shape::Segments {
@@ -97,10 +108,10 @@ impl Pattern {
             } => {
                 let text = text.as_bytes();
                 let equal = |a: &[u8], b: &[u8]| {
-                    if self.ignore_case {
+                    if fold {
                         a.eq_ignore_ascii_case(b)
                     } else {
-                        a == b
+                        same_bytes(a, b)
                     }
                 };
                 if text.len() < *min_len {
@@ -112,16 +123,25 @@ impl Pattern {
                     return false;
                 }
                 for run in middle.iter() {
-                    match find(rest, run.as_bytes(), self.ignore_case) {
+                    match find(rest, run.as_bytes(), fold) {
                         Some(at) => rest = &rest[at + run.len()..],
                         None => return false,
                     }
                 }
                 true
             }
-            Shape::Glob(glob) => glob_match(glob.as_bytes(), text.as_bytes(), self.ignore_case),
+            Shape::Glob(glob) => glob_match(glob.as_bytes(), text.as_bytes(), fold),
         }
     }
+}
+
+/// Slice equality as a plain loop: the strings compared are short, and a call to the C
+/// library's `memcmp` (what `==` becomes) cost more than the comparison itself here. It
+/// compares from the end, since patterns differ last: `ecd:Describe*` and `ecd:Delete*`
+/// share their service, resource ARNs their `acs:<service>:` head.
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().rev().zip(b.iter().rev()).all(|(x, y)| x == y)
 }
 
 /// The first position of `needle` in `haystack`. The first byte is looked for with the
@@ -144,7 +164,7 @@ fn find(haystack: &[u8], needle: &[u8], ignore_case: bool) -> Option<usize> {
         let same = if ignore_case {
             candidate.eq_ignore_ascii_case(rest)
         } else {
-            candidate == rest
+            same_bytes(candidate, rest)
         };
         if same {
             return Some(at);
