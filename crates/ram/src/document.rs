@@ -391,6 +391,13 @@ mod tests {
     }
 
     #[test]
+    fn compiled_policies_are_shared_across_threads() {
+        fn shareable<T: Send + Sync + Clone + std::fmt::Debug>() {}
+        shareable::<Policy>();
+        shareable::<crate::TrustPolicy>();
+    }
+
+    #[test]
     fn deep_nesting_is_refused_not_recursed_into() {
         let deep = format!(
             r#"{{"Version":"1","Statement":{}{}}}"#,
