@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use crate::condition::{self, Condition, Context};
 use crate::error::PolicyError;
-use crate::pattern::Pattern;
+use crate::pattern::{self, Pattern};
 use crate::trust::{self, Principals};
 
 /// RAM's limit on a policy document, counted in bytes of the text as given.
@@ -79,6 +79,14 @@ impl Matcher {
         self.patterns.iter().any(|pattern| pattern.matches(text)) != self.negated
     }
 
+    /// [`Matcher::matches`] for an ASCII-lower-cased text, against case-folding patterns.
+    pub(crate) fn matches_lowercase(&self, lowered: &str) -> bool {
+        self.patterns
+            .iter()
+            .any(|pattern| pattern.matches_lowercase(lowered))
+            != self.negated
+    }
+
     fn everything() -> Matcher {
         Matcher {
             patterns: Box::new([Pattern::new("*", false)]),
@@ -91,12 +99,22 @@ impl Matcher {
 pub(crate) struct Statement {
     pub(crate) effect: Effect,
     pub(crate) actions: Matcher,
+    /// Hashes of the services the actions name, when every action pattern names one literally
+    /// (see [`pattern::action_service`]); empty when any service could match (`*`, `*:List*`,
+    /// `NotAction`).
+    services: Box<[u64]>,
     /// Everything in a trust policy, which has no `Resource`.
     pub(crate) resources: Matcher,
     pub(crate) conditions: Box<[Condition]>,
 }
 
 impl Statement {
+    /// A cheap first test: false only when the statement cannot be about the action's service.
+    pub(crate) fn may_concern(&self, action_service: Option<u64>) -> bool {
+        self.services.is_empty()
+            || action_service.is_some_and(|service| self.services.contains(&service))
+    }
+
     pub(crate) fn conditions_hold(&self, context: &Context) -> bool {
         self.conditions.iter().all(|c| c.holds(context))
     }
@@ -175,7 +193,7 @@ fn parse_statement(value: &Value, statement: usize, kind: Kind) -> Result<Parsed
         Some(Value::String(effect)) if effect == "Deny" => Effect::Deny,
         Some(_) => return Err(PolicyError::InvalidEffect { statement }),
     };
-    let actions = match either(fields, "Action", "NotAction") {
+    let (actions, services) = match either(fields, "Action", "NotAction") {
         Either::Neither => return Err(PolicyError::MissingAction { statement }),
         Either::Both => return Err(PolicyError::BothActionAndNotAction { statement }),
         Either::One(value, negated) => {
@@ -184,10 +202,19 @@ fn parse_statement(value: &Value, statement: usize, kind: Kind) -> Result<Parsed
             if !patterns.iter().all(|action| valid_action(action)) {
                 return Err(invalid);
             }
-            Matcher {
+            let services: Option<Vec<u64>> = if negated {
+                None
+            } else {
+                patterns
+                    .iter()
+                    .map(|a| pattern::pattern_service(a))
+                    .collect()
+            };
+            let matcher = Matcher {
                 patterns: patterns.iter().map(|a| Pattern::new(a, true)).collect(),
                 negated,
-            }
+            };
+            (matcher, services.unwrap_or_default().into_boxed_slice())
         }
     };
     let resources = match (either(fields, "Resource", "NotResource"), kind) {
@@ -225,6 +252,7 @@ fn parse_statement(value: &Value, statement: usize, kind: Kind) -> Result<Parsed
         statement: Statement {
             effect,
             actions,
+            services,
             resources,
             conditions,
         },
@@ -360,6 +388,23 @@ mod tests {
             rejected(r#"{"Version":"1","Statement":[1]}"#),
             PolicyError::StatementNotAnObject { statement: 0 }
         );
+    }
+
+    #[test]
+    fn compiled_policies_are_shared_across_threads() {
+        fn shareable<T: Send + Sync + Clone + std::fmt::Debug>() {}
+        shareable::<Policy>();
+        shareable::<crate::TrustPolicy>();
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_recursed_into() {
+        let deep = format!(
+            r#"{{"Version":"1","Statement":{}{}}}"#,
+            "[".repeat(3000),
+            "]".repeat(3000)
+        );
+        assert_eq!(rejected(&deep), PolicyError::NotJson);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use crate::condition::Context;
 use crate::document::{Policy, Statement};
+use crate::pattern::action_service;
 
 /// What is asked: one action over the resources it touches.
 #[derive(Debug, Clone, Copy)]
@@ -42,27 +43,60 @@ pub fn evaluate(policies: &[&Policy], request: &Request) -> Decision {
     if request.resources.is_empty() {
         return Decision::ImplicitDeny { resource: 0 };
     }
-    if let Some((resource, policy)) = first_explicit_deny(policies, request) {
+    let mut buffer = [0u8; ACTION_BUFFER];
+    let action = Action {
+        original: request.action,
+        lowered: lowercase_into(&mut buffer, request.action),
+        service: action_service(request.action),
+    };
+    if let Some((resource, policy)) = first_explicit_deny(policies, request, &action) {
         return Decision::ExplicitDeny { policy, resource };
     }
-    match first_uncovered(policies, request) {
+    match first_uncovered(policies, request, &action) {
         Some(resource) => Decision::ImplicitDeny { resource },
         None => Decision::Allow,
     }
 }
 
+/// Actions longer than this (none of the cloud's is near) are matched folding case as they go.
+const ACTION_BUFFER: usize = 128;
+
+/// The request's action, prepared once for every statement to test.
+struct Action<'a> {
+    original: &'a str,
+    /// ASCII-lower-cased on the stack, so patterns compare without folding each byte.
+    lowered: Option<&'a str>,
+    service: Option<u64>,
+}
+
+fn lowercase_into<'b>(buffer: &'b mut [u8; ACTION_BUFFER], action: &str) -> Option<&'b str> {
+    let slot = buffer.get_mut(..action.len())?;
+    slot.copy_from_slice(action.as_bytes());
+    slot.make_ascii_lowercase();
+    std::str::from_utf8(slot).ok()
+}
+
 /// Whether a statement applies to the request at all, before its resources are looked at.
 /// Conditions do not depend on the resource, so they are tested once per statement.
-fn applies(statement: &Statement, request: &Request) -> bool {
-    statement.actions.matches(request.action) && statement.conditions_hold(request.context)
+fn applies(statement: &Statement, request: &Request, action: &Action) -> bool {
+    statement.may_concern(action.service)
+        && match action.lowered {
+            Some(lowered) => statement.actions.matches_lowercase(lowered),
+            None => statement.actions.matches(action.original),
+        }
+        && statement.conditions_hold(request.context)
 }
 
 /// The lowest resource index any Deny statement matches, with the first policy that denies it.
-fn first_explicit_deny(policies: &[&Policy], request: &Request) -> Option<(usize, usize)> {
+fn first_explicit_deny(
+    policies: &[&Policy],
+    request: &Request,
+    action: &Action,
+) -> Option<(usize, usize)> {
     let mut first: Option<(usize, usize)> = None;
     for (policy_index, policy) in policies.iter().enumerate() {
         for statement in policy.denies.iter() {
-            if !applies(statement, request) {
+            if !applies(statement, request, action) {
                 continue;
             }
             // Only resources before the best found so far could improve on it.
@@ -83,7 +117,7 @@ fn first_explicit_deny(policies: &[&Policy], request: &Request) -> Option<(usize
 
 /// The first resource no Allow statement covers, taking the resources 64 at a time so that
 /// what is covered fits in one `u64`.
-fn first_uncovered(policies: &[&Policy], request: &Request) -> Option<usize> {
+fn first_uncovered(policies: &[&Policy], request: &Request, action: &Action) -> Option<usize> {
     for (chunk_index, chunk) in request.resources.chunks(64).enumerate() {
         let all = if chunk.len() == 64 {
             u64::MAX
@@ -93,7 +127,7 @@ fn first_uncovered(policies: &[&Policy], request: &Request) -> Option<usize> {
         let mut covered = 0u64;
         'policies: for policy in policies {
             for statement in policy.allows.iter() {
-                if !applies(statement, request) {
+                if !applies(statement, request, action) {
                     continue;
                 }
                 for (bit, resource) in chunk.iter().enumerate() {
@@ -208,6 +242,32 @@ mod tests {
             decide(&[&allow], "ecd:CreateDesktops", &[DESKTOP]),
             Decision::ImplicitDeny { resource: 0 }
         );
+    }
+
+    #[test]
+    fn the_service_shortcut_changes_no_decision() {
+        let mixed = policy(
+            r#"{"Effect":"Allow","Action":["appstreaming:*","ecd:Describe*"],"Resource":"*"},
+               {"Effect":"Allow","Action":"ec?:Stop*","Resource":"*"},
+               {"Effect":"Allow","Action":"*:List*","Resource":"*"}"#,
+        );
+        let check = |action: &str, expected: bool| {
+            assert_eq!(
+                decide(&[&mixed], action, &[DESKTOP]).is_allowed(),
+                expected,
+                "{action}"
+            );
+        };
+        check("ECD:DescribeDesktops", true);
+        check("AppStreaming:RemoveApps", true);
+        check("ecd:StopDesktops", true);
+        check("ecs:StopInstance", true);
+        check("wss:ListOrders", true);
+        check("wss:DescribeOrders", false);
+        check("ecd", false);
+        check("ecdx:DescribeDesktops", false);
+        let everything = policy(r#"{"Effect":"Allow","Action":"*","Resource":"*"}"#);
+        assert!(decide(&[&everything], "no-colon", &[DESKTOP]).is_allowed());
     }
 
     #[test]
