@@ -17,11 +17,11 @@ fn decoy(policy: usize, statement: usize) -> serde_json::Value {
     let services = ["appstreaming", "ecd", "wss"];
     let service = services[(policy + statement) % services.len()];
     let mut value = serde_json::json!({
-        "Effect": if statement % 3 == 0 { "Deny" } else { "Allow" },
+        "Effect": if statement.is_multiple_of(3) { "Deny" } else { "Allow" },
         "Action": [format!("{service}:Delete*"), format!("{service}:Remove{statement}*")],
         "Resource": [format!("acs:{service}:*:*:runtime/ecd-{policy}{statement}*"), "acs:wss:*:*:package/cp-*"],
     });
-    if statement % 2 == 0 {
+    if statement.is_multiple_of(2) {
         value["Condition"] = serde_json::json!({
             "IpAddress": {"acs:SourceIp": ["10.0.0.0/8", "192.168.0.0/16"]},
             "Bool": {"acs:SecureTransport": "true"},
@@ -32,15 +32,13 @@ fn decoy(policy: usize, statement: usize) -> serde_json::Value {
 
 fn document(policy: usize, statements: usize, last: bool) -> String {
     let mut list: Vec<serde_json::Value> = (0..statements).map(|s| decoy(policy, s)).collect();
-    if last {
-        if let Some(final_statement) = list.last_mut() {
-            *final_statement = serde_json::json!({
-                "Effect": "Allow",
-                "Action": ["ecd:Describe*", "appstreaming:ListDesktopAgentRuntime"],
-                "Resource": "*",
-                "Condition": {"IpAddress": {"acs:SourceIp": "127.0.0.0/8"}},
-            });
-        }
+    if let (true, Some(final_statement)) = (last, list.last_mut()) {
+        *final_statement = serde_json::json!({
+            "Effect": "Allow",
+            "Action": ["ecd:Describe*", "appstreaming:ListDesktopAgentRuntime"],
+            "Resource": "*",
+            "Condition": {"IpAddress": {"acs:SourceIp": "127.0.0.0/8"}},
+        });
     }
     serde_json::json!({"Version": "1", "Statement": list}).to_string()
 }

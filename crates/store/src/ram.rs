@@ -494,16 +494,22 @@ impl Store {
         Ok(done)
     }
 
+    /// Whether `owner` exists: the root always does.
+    async fn owner_exists(&self, tenant_id: &str, owner: KeyOwner<'_>) -> Result<bool, StoreError> {
+        Ok(match owner {
+            KeyOwner::Root => true,
+            KeyOwner::User(name) => self.ram_user(tenant_id, name).await?.is_some(),
+        })
+    }
+
     /// The long-term keys of `owner`, oldest first; `NoSuchUser` for an unknown user.
     pub async fn owned_keys(
         &self,
         tenant_id: &str,
         owner: KeyOwner<'_>,
     ) -> RamResult<Vec<KeyInfo>> {
-        if let KeyOwner::User(name) = owner {
-            if self.ram_user(tenant_id, name).await?.is_none() {
-                return Ok(Err(Refusal::NoSuchUser));
-            }
+        if !self.owner_exists(tenant_id, owner).await? {
+            return Ok(Err(Refusal::NoSuchUser));
         }
         let rows = sqlx::query(&format!(
             "SELECT id, status, created_at FROM access_keys WHERE {} ORDER BY created_at, id",
@@ -573,10 +579,8 @@ impl Store {
         key_id: &str,
         statement: &str,
     ) -> RamResult<()> {
-        if let KeyOwner::User(name) = owner {
-            if self.ram_user(tenant_id, name).await?.is_none() {
-                return Ok(Err(Refusal::NoSuchUser));
-            }
+        if !self.owner_exists(tenant_id, owner).await? {
+            return Ok(Err(Refusal::NoSuchUser));
         }
         let changed = transact!(self, &[], |tx| {
             sqlx::query(statement)
