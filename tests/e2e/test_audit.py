@@ -80,3 +80,69 @@ def test_a_refused_v2_call_names_its_action_and_product(server):
                             key=("LTAIunknownv2key00000001", "secret")))
     rows = audit(server, "--principal", "LTAIunknownv2key00000001")
     assert [(r["Action"], r["Product"], r["Code"]) for r in rows] == [("DescribeDesktops", "ecd", body["Code"])]
+
+
+def test_every_surface_audits_its_credentials(server, tenant, tmp_path):
+    """Object uploads (writes and refusals), node-daemon enrolments and refusals, refused model
+    gateway calls, and the operator's commands that issue and revoke those credentials are rows
+    of the same trail, naming credential ids, never secrets."""
+    import oss2
+    import requests
+
+    from agent_e2e import Agent
+    from test_agent import token_for
+    from test_skill_upload import oss2_bucket, sts, weather_zip
+    from test_skills import ecd
+
+    started = int(time.time() * 1000)
+    rid = tenant.create(image=IMG_UBUNTU, name="trail")[0]
+
+    # Uploads: a write, and a write outside the credentials' prefix.
+    upload = sts(ecd(server, tenant.key))
+    bucket = oss2_bucket(server, upload)
+    assert bucket.put_object(upload.object_key_prefix + "ok.zip", weather_zip()).status == 200
+    try:
+        bucket.put_object("elsewhere/x.zip", b"x")
+        raise AssertionError("uploaded outside the prefix")
+    except oss2.exceptions.ServerError as e:
+        assert e.code == "AccessDenied", e
+    rows = audit(server, "--principal", upload.access_key_id)
+    assert [(r["Product"], r["Action"], r["Code"]) for r in rows] == [
+        ("oss", "PutObject", "OK"), ("oss", "PutObject", "AccessDenied")], rows
+    assert rows[0]["Resources"] == [f"{upload.bucket}/{upload.object_key_prefix}ok.zip"]
+    assert all(upload.access_key_secret not in json.dumps(r) and upload.security_token not in json.dumps(r)
+               for r in rows)
+
+    # The node daemon: the operator's token, the enrolment, a refused credential.
+    token = token_for(server, rid)
+    token_id = token.split(".")[0]
+    Agent(server.binary, tmp_path / "host").enroll(server.url, token, "--product", "openclaw")
+    made = [r for r in audit(server, "--action", "CreateEnrollToken") if r["At"] >= started]
+    assert made and made[-1]["Product"] == "admin" and made[-1]["Principal"].startswith("admin:"), made
+    assert token_id in made[-1]["Resources"] and rid in made[-1]["Resources"]
+    enrolled = audit(server, "--principal", token_id)
+    assert [(r["Action"], r["Code"], r["TenantId"], r["Resources"]) for r in enrolled] == [
+        ("Enroll", "OK", tenant.info["AccountId"], [rid])], enrolled
+    forged = "nc-" + "a" * 17 + "." + "0" * 64
+    r = requests.get(f"{server.url}/agent/v1/desired", headers={"Authorization": f"Bearer {forged}"}, timeout=10)
+    assert r.status_code == 401
+    refused = audit(server, "--principal", forged.split(".")[0])
+    assert [(r["Product"], r["Action"], r["Code"]) for r in refused] == [
+        ("agent", "GetDesiredState", "Unauthorized")], refused
+
+    # The model gateway: a key issued, revoked, then refused.
+    out = server.admin("gateway-key", "--runtime", rid, *server.store_args())
+    assert out.returncode == 0, out.stderr
+    gateway_key = out.stdout.strip().splitlines()[-1]
+    out = server.admin("gateway-key", "--runtime", rid, "--revoke", *server.store_args())
+    assert out.returncode == 0, out.stderr
+    r = requests.post(f"{server.url}/v1/chat/completions", headers={"Authorization": f"Bearer {gateway_key}"},
+                      json={"model": "default", "messages": [{"role": "user", "content": "hi"}]}, timeout=10)
+    assert r.status_code == 401, r.text
+    key_id = gateway_key.split(".")[0]
+    issued = [r["Action"] for r in audit(server, "--resource", rid) if r["Product"] == "admin"]
+    assert issued[-2:] == ["IssueGatewayKey", "RevokeGatewayKeys"], issued
+    refused = audit(server, "--principal", key_id)
+    assert [(r["Product"], r["Action"], r["Code"]) for r in refused] == [
+        ("gateway", "ChatCompletions", "invalid_api_key")], refused
+    assert gateway_key not in json.dumps(audit(server, "--since", str(started)))

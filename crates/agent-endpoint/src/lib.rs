@@ -111,8 +111,96 @@ pub fn router(state: AgentState) -> Router {
             &format!("{PREFIX}/skills/{{id}}/{{sha256}}"),
             get(skill_package),
         )
+        .layer(axum::middleware::from_fn_with_state(state.clone(), audited))
         .with_state(state);
     web::surface(router, Arc::new(AgentDialect))
+}
+
+/// What an enrolment tells the audit trail of itself: its token's id, tenant and runtime.
+#[derive(Clone, Default)]
+struct EnrolNote(Arc<std::sync::Mutex<Option<Enrolled>>>);
+
+#[derive(Clone)]
+struct Enrolled {
+    token_id: String,
+    tenant_id: Option<String>,
+    runtime_id: Option<String>,
+}
+
+impl EnrolNote {
+    fn set(&self, enrolled: Enrolled) {
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = Some(enrolled);
+        }
+    }
+}
+
+/// The error code a refusal answered, for the audit trail.
+#[derive(Clone, Copy)]
+struct Refused(&'static str);
+
+/// Records enrolments, whatever they answered, and every refused call that names a
+/// credential; reports and reads that succeed are the runtime's own telemetry, not kept.
+async fn audited(
+    State(state): State<AgentState>,
+    mut request: Request<Body>,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = request.uri().path();
+    let action = if path.ends_with("/enroll") {
+        "Enroll"
+    } else if path.ends_with("/desired") {
+        "GetDesiredState"
+    } else if path.ends_with("/report") {
+        "Report"
+    } else {
+        "GetSkillPackage"
+    };
+    // The credential's id only (`nc-…`), never its secret.
+    let bearer = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|text| secrets::split(text.trim(), secrets::CREDENTIAL_PREFIX))
+        .map(|(id, _)| id.to_string());
+    let source_ip = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|peer| peer.0.ip().to_string())
+        .unwrap_or_default();
+    let request_id = web::RequestId::of(&request).as_str().to_string();
+    let note = EnrolNote::default();
+    request.extensions_mut().insert(note.clone());
+    let response = next.run(request).await;
+    let refused = response.extensions().get::<Refused>().map(|r| r.0);
+    let enrolled = note.0.lock().ok().and_then(|n| n.clone());
+    let (principal, tenant_id, resources) = match enrolled {
+        Some(e) => (
+            Some(e.token_id),
+            e.tenant_id,
+            e.runtime_id.into_iter().collect(),
+        ),
+        None => (bearer, None, Vec::new()),
+    };
+    let keep = action == "Enroll" || refused.is_some();
+    if let (true, Some(principal)) = (keep, principal) {
+        let entry = store::audit::AuditEntry {
+            at: now_ms(),
+            tenant_id,
+            principal,
+            source_ip,
+            product: "agent".into(),
+            action: action.into(),
+            resources,
+            code: refused.unwrap_or("OK").into(),
+            request_id,
+        };
+        if let Err(error) = state.store.record_audit(&entry).await {
+            tracing::error!(%error, action, "writing the audit trail failed");
+        }
+    }
+    response
 }
 
 /// Every error of the endpoint, with its status.
@@ -175,7 +263,10 @@ impl From<Failure> for AgentError {
 impl IntoResponse for AgentError {
     fn into_response(self) -> Response {
         let (status, body) = self.body();
-        (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+        let mut response =
+            (status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
+        response.extensions_mut().insert(Refused(self.parts().1));
+        response
     }
 }
 
@@ -258,6 +349,7 @@ async fn enroll(
     State(state): State<AgentState>,
     request: Request<Body>,
 ) -> Result<axum::Json<EnrollResponse>, AgentError> {
+    let note = request.extensions().get::<EnrolNote>().cloned();
     let enrol: EnrollRequest = json_body(request).await?;
     let hostname = enrol.hostname.trim();
     if hostname.is_empty() || hostname.len() > 128 || hostname.chars().any(char::is_control) {
@@ -267,12 +359,23 @@ async fn enroll(
     }
     let (id, secret) = secrets::split(enrol.token.expose().trim(), secrets::ENROLMENT_PREFIX)
         .ok_or(AgentError::EnrolmentRefused)?;
+    let note = note.unwrap_or_default();
+    note.set(Enrolled {
+        token_id: id.to_string(),
+        tenant_id: None,
+        runtime_id: None,
+    });
     let enrolment = state
         .store
         .enrolment(id)
         .await?
         .filter(|e| secrets::matches(secret, &e.secret_hash))
         .ok_or(AgentError::EnrolmentRefused)?;
+    note.set(Enrolled {
+        token_id: enrolment.id.clone(),
+        tenant_id: Some(enrolment.tenant_id.clone()),
+        runtime_id: None,
+    });
     let now = now_ms();
     let (runtime_id, product, new_runtime) = match &enrolment.runtime_id {
         Some(runtime_id) => {
@@ -300,6 +403,11 @@ async fn enroll(
             (runtime.id.clone(), product, Some(runtime))
         }
     };
+    note.set(Enrolled {
+        token_id: enrolment.id.clone(),
+        tenant_id: Some(enrolment.tenant_id.clone()),
+        runtime_id: Some(runtime_id.clone()),
+    });
     let issued = secrets::issue(secrets::CREDENTIAL_PREFIX, &mut rand::rngs::OsRng);
     let credential = AgentCredential {
         id: issued.id.clone(),

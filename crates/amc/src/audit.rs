@@ -68,3 +68,31 @@ pub async fn audit(args: AuditArgs) -> anyhow::Result<()> {
     out.flush()?;
     Ok(())
 }
+
+/// Records an operator's command in the audit trail, as the API records calls: the principal
+/// is `admin:<the OS user who ran it>`, the product `admin`. A command that did its work but
+/// could not write its row says so and still succeeds.
+pub async fn record_admin(
+    store: &store::Store,
+    tenant_id: Option<&str>,
+    action: &str,
+    resources: Vec<String>,
+) {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    let entry = store::audit::AuditEntry {
+        at: chrono::Utc::now().timestamp_millis(),
+        tenant_id: tenant_id.map(str::to_string),
+        principal: format!("admin:{user}"),
+        source_ip: String::new(),
+        product: "admin".into(),
+        action: action.into(),
+        resources,
+        code: "OK".into(),
+        request_id: uuid::Uuid::new_v4().to_string().to_uppercase(),
+    };
+    if let Err(error) = store.record_audit(&entry).await {
+        eprintln!("warning: the audit trail could not be written: {error}");
+    }
+}

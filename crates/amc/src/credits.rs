@@ -6,6 +6,7 @@ use clap::{ArgGroup, Args, Subcommand};
 use store::credits::CreditPack;
 
 use crate::StoreArgs;
+use crate::audit::record_admin;
 use crate::enrolment::{now_ms, runtime_tenant};
 use crate::setup::open_store;
 
@@ -124,12 +125,27 @@ pub async fn gateway_key(args: GatewayKeyArgs) -> anyhow::Result<()> {
         let revoked = store
             .revoke_gateway_keys(&tenant_id, &args.runtime, now_ms())
             .await?;
+        record_admin(
+            &store,
+            Some(&tenant_id),
+            "RevokeGatewayKeys",
+            vec![args.runtime.clone()],
+        )
+        .await;
         println!("revoked {revoked} gateway key(s) of {}", args.runtime);
         return Ok(());
     }
     let key = store
         .issue_gateway_key(&tenant_id, &args.runtime, true, now_ms())
         .await?;
+    let key_id = key.split('.').next().unwrap_or_default().to_string();
+    record_admin(
+        &store,
+        Some(&tenant_id),
+        "IssueGatewayKey",
+        vec![args.runtime.clone(), key_id],
+    )
+    .await;
     eprintln!(
         "Earlier keys of {} are revoked; its node daemon receives the new one.",
         args.runtime

@@ -5,6 +5,7 @@ use clap::{ArgGroup, Args};
 use store::agents::{DriftScope, Enrolment};
 
 use crate::StoreArgs;
+use crate::audit::record_admin;
 use crate::setup::open_store;
 
 #[derive(Args)]
@@ -97,6 +98,9 @@ pub async fn enroll_token(args: EnrollTokenArgs) -> anyhow::Result<()> {
             .saturating_mul(3_600_000)
     });
     let issued = domain::secrets::issue(domain::secrets::ENROLMENT_PREFIX, &mut rand::rngs::OsRng);
+    let mut named = vec![issued.id.clone()];
+    named.extend(runtime_id.clone());
+    record_admin(&store, Some(&tenant_id), "CreateEnrollToken", named).await;
     store
         .create_enrolment(&Enrolment {
             id: issued.id.clone(),
@@ -126,6 +130,13 @@ pub async fn revoke(args: RevokeArgs) -> anyhow::Result<()> {
         let revoked = store
             .revoke_agent_credentials(&tenant, runtime, now)
             .await?;
+        record_admin(
+            &store,
+            Some(&tenant),
+            "RevokeAgentCredentials",
+            vec![runtime.clone()],
+        )
+        .await;
         println!("revoked {revoked} credential(s) of {runtime}");
     }
     if let Some(token) = &args.token {
@@ -140,6 +151,13 @@ pub async fn revoke(args: RevokeArgs) -> anyhow::Result<()> {
         {
             bail!("enrolment token {id} is already revoked");
         }
+        record_admin(
+            &store,
+            Some(&enrolment.tenant_id),
+            "RevokeEnrollToken",
+            vec![id.to_string()],
+        )
+        .await;
         println!("revoked enrolment token {id}");
     }
     Ok(())

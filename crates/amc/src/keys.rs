@@ -5,6 +5,7 @@ use anyhow::bail;
 use clap::Args;
 
 use crate::StoreArgs;
+use crate::audit::record_admin;
 use crate::setup::open_store;
 
 #[derive(Args)]
@@ -27,6 +28,17 @@ pub async fn key_rate_limit(args: KeyRateLimitArgs) -> anyhow::Result<()> {
     if !store.set_key_rate_limit(&args.access_key_id, limit).await? {
         bail!("no access key {}", args.access_key_id);
     }
+    let tenant = store
+        .access_key(&args.access_key_id)
+        .await?
+        .map(|k| k.tenant_id);
+    record_admin(
+        &store,
+        tenant.as_deref(),
+        "SetKeyRateLimit",
+        vec![args.access_key_id.clone()],
+    )
+    .await;
     match limit {
         None => println!("{}: the server's default rate limit", args.access_key_id),
         Some(0) => println!("{}: no rate limit", args.access_key_id),

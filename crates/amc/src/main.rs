@@ -256,6 +256,13 @@ fn main() -> anyhow::Result<()> {
             } => {
                 let store = setup::open_store(&store).await?;
                 let tenant = setup::create_tenant(&store, &name, None).await?;
+                audit::record_admin(
+                    &store,
+                    Some(&tenant.account_id),
+                    "CreateTenant",
+                    vec![tenant.access_key_id.clone()],
+                )
+                .await;
                 println!("{}", serde_json::to_string(&tenant)?);
                 Ok(())
             }

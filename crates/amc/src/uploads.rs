@@ -8,7 +8,8 @@ use anyhow::Context;
 use futures::future::BoxFuture;
 use object_store::ObjectStore;
 use store::Store;
-use upload::{Grant, Grants, GrantsError};
+use store::audit::AuditEntry;
+use upload::{AuditedCall, Grant, Grants, GrantsError};
 
 /// The object store `--objects-url` names: `s3://<bucket>[/<prefix>]` (credentials, region and
 /// endpoint from the usual `AWS_*` variables: `AWS_ENDPOINT` for an S3-compatible store,
@@ -71,6 +72,25 @@ impl Grants for StoreGrants {
                 max_bytes: u64::try_from(grant.max_bytes).unwrap_or(0),
                 expires_at: grant.expires_at,
             }))
+        })
+    }
+
+    fn record(&self, call: AuditedCall) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let entry = AuditEntry {
+                at: call.at,
+                tenant_id: call.tenant_id,
+                principal: call.principal,
+                source_ip: call.source_ip,
+                product: "oss".into(),
+                action: call.action.into(),
+                resources: vec![call.object],
+                code: call.code,
+                request_id: call.request_id,
+            };
+            if let Err(error) = self.store.record_audit(&entry).await {
+                tracing::error!(%error, action = %entry.action, "writing the audit trail failed");
+            }
         })
     }
 }

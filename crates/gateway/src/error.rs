@@ -43,6 +43,10 @@ pub enum GatewayError {
     Internal,
 }
 
+/// The code a refusal answered, for the audit trail.
+#[derive(Debug, Clone, Copy)]
+pub struct Refused(pub &'static str);
+
 impl GatewayError {
     fn status(&self) -> StatusCode {
         match self {
@@ -115,6 +119,9 @@ impl GatewayError {
             self.body(protocol),
         )
             .into_response();
+        response
+            .extensions_mut()
+            .insert(Refused(self.openai_code().0));
         if let GatewayError::RateLimited(_, seconds) = self
             && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
         {

@@ -67,6 +67,7 @@ impl Default for GatewayConfig {
 
 #[derive(Clone)]
 pub struct GatewayState {
+    store: Store,
     directory: Arc<Directory>,
     meter: Arc<Meter>,
     client: reqwest::Client,
@@ -92,6 +93,7 @@ impl GatewayState {
         let meter = Meter::new(store.clone());
         tokio::spawn(meter.clone().run());
         Ok(GatewayState {
+            store: store.clone(),
             directory: Arc::new(Directory::new(store, config.credit_upstream)),
             meter,
             client,
@@ -119,8 +121,65 @@ pub fn router(state: GatewayState) -> Router {
             &format!("{PREFIX}/{{*rest}}"),
             axum::routing::any(unknown_path),
         )
+        .layer(axum::middleware::from_fn_with_state(state.clone(), audited))
         .with_state(state);
     web::surface(router, Arc::new(GatewayDialect))
+}
+
+/// Records every refused call that names a key (unknown, revoked, over its quota, its rate or
+/// the organisation's credits). Calls that go through are metered call by call in the usage
+/// records (`DescribeRunIdDeductions`), which are their trail.
+async fn audited(
+    State(state): State<GatewayState>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let action = match request.uri().path().rsplit('/').next() {
+        Some("completions") => "ChatCompletions",
+        Some("messages") => "Messages",
+        Some("models") => "ListModels",
+        _ => "Unknown",
+    };
+    // The key's id only (`gk-…`), never its secret.
+    let key = presented_key(request.headers()).map(str::to_string);
+    let source_ip = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|peer| peer.0.ip().to_string())
+        .unwrap_or_default();
+    let request_id = web::RequestId::of(&request).as_str().to_string();
+    let response = next.run(request).await;
+    let refused = matches!(
+        response.status(),
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::TOO_MANY_REQUESTS
+    );
+    let Some(key) = key.filter(|_| refused) else {
+        return response;
+    };
+    let Some((id, _)) = domain::secrets::split(key.trim(), domain::secrets::GATEWAY_KEY_PREFIX)
+    else {
+        return response;
+    };
+    let caller = state.directory.authenticate(&key).await.ok();
+    let code = response
+        .extensions()
+        .get::<error::Refused>()
+        .map_or("Refused", |r| r.0);
+    let entry = store::audit::AuditEntry {
+        at: now_ms(),
+        tenant_id: caller.as_ref().map(|c| c.tenant_id.clone()),
+        principal: id.to_string(),
+        source_ip,
+        product: "gateway".into(),
+        action: action.into(),
+        resources: caller.map(|c| c.runtime_id).into_iter().collect(),
+        code: code.into(),
+        request_id,
+    };
+    if let Err(error) = state.store.record_audit(&entry).await {
+        tracing::error!(%error, action, "writing the audit trail failed");
+    }
+    response
 }
 
 async fn unknown_path() -> Response {

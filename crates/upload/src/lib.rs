@@ -4,7 +4,8 @@
 //! as OSS checks it — signature (V1 or V4), security token, expiry — and must stay inside its
 //! grant's bucket and key prefix. Bodies stream into the object store under the grant's size
 //! limit ([`receive`]); what amc records beside each object is in [`objects`]. Errors are OSS's
-//! XML. It imports no other surface, and learns of grants through [`Grants`].
+//! XML. It imports no other surface, learns of grants through [`Grants`] and records what it
+//! did there too.
 
 mod auth;
 pub mod objects;
@@ -49,9 +50,34 @@ impl std::fmt::Debug for Grant {
     }
 }
 
-/// Where grants are looked up, by access key id.
+/// Where grants are looked up, by access key id, and calls recorded in the audit trail.
 pub trait Grants: Send + Sync + 'static {
     fn grant<'a>(&'a self, key_id: &'a str) -> BoxFuture<'a, Result<Option<Grant>, GrantsError>>;
+
+    /// Records a call that wrote (or tried to), or was refused; by default nowhere. A lost
+    /// record must not fail the call: implementations log their own failures.
+    fn record(&self, call: AuditedCall) -> BoxFuture<'_, ()> {
+        let _ = call;
+        Box::pin(async {})
+    }
+}
+
+/// What the audit trail keeps of an object call: never a secret or a token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditedCall {
+    pub at: i64,
+    /// Known once the credentials were found.
+    pub tenant_id: Option<String>,
+    /// The access key id the request named.
+    pub principal: String,
+    pub source_ip: String,
+    /// OSS's name of the operation: `PutObject`, `UploadPart`, `DeleteObject`, ….
+    pub action: &'static str,
+    /// `<bucket>/<key>`.
+    pub object: String,
+    /// `OK`, or the OSS error code answered.
+    pub code: String,
+    pub request_id: String,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -1,8 +1,10 @@
 //! The operations: put, multipart (initiate, part, complete, abort), head, get and delete of an
 //! object, each after [`authorise`](crate::auth::authorise).
 
+use std::net::SocketAddr;
+
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -16,7 +18,7 @@ use oss::{OssError, Request as Signed};
 
 use crate::objects::{self, ObjectInfo, PartInfo, UploadRecord};
 use crate::receive::{self, CRC64, Expect, receive, store_failure};
-use crate::{Grant, UploadState, auth};
+use crate::{AuditedCall, Grant, UploadState, auth};
 
 /// Largest `CompleteMultipartUpload` document read (10,000 parts fit in well under this).
 const MAX_COMPLETE_BODY: usize = 2 * 1024 * 1024;
@@ -35,7 +37,36 @@ pub async fn handle(State(state): State<UploadState>, request: Request) -> Respo
         .and_then(|h| h.to_str().ok())
         .unwrap_or("amc")
         .to_string();
-    match serve(&state, request).await {
+    let source_ip = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|peer| peer.0.ip().to_string())
+        .unwrap_or_default();
+    let action = operation(request.method(), request.uri().query().unwrap_or(""));
+    let mut trail = Trail::default();
+    let result = serve(&state, request, &mut trail).await;
+    let code = match &result {
+        Ok(_) => "OK".to_string(),
+        Err(error) => error.code.to_string(),
+    };
+    // Writes whatever they answered, and every refusal; reads that succeed are not kept.
+    let keep = result.is_err() || !matches!(action, "GetObject" | "HeadObject");
+    if let (true, Some(principal)) = (keep, trail.principal) {
+        state
+            .grants
+            .record(AuditedCall {
+                at: now_ms(),
+                tenant_id: trail.tenant_id,
+                principal,
+                source_ip,
+                action,
+                object: trail.object,
+                code,
+                request_id: id.as_str().to_string(),
+            })
+            .await;
+    }
+    match result {
         Ok(mut response) => {
             set(&mut response, "x-oss-request-id", id.as_str());
             response
@@ -49,6 +80,34 @@ pub async fn handle(State(state): State<UploadState>, request: Request) -> Respo
             }
             response
         }
+    }
+}
+
+/// What the audit trail learns of a call as it is served.
+#[derive(Default)]
+struct Trail {
+    principal: Option<String>,
+    tenant_id: Option<String>,
+    object: String,
+}
+
+/// OSS's name of the operation a method and query ask for.
+fn operation(method: &Method, query: &str) -> &'static str {
+    let has = |name: &str| {
+        query
+            .split('&')
+            .any(|pair| pair == name || pair.starts_with(&format!("{name}=")))
+    };
+    match (method, has("uploadId"), has("uploads")) {
+        (&Method::PUT, false, _) => "PutObject",
+        (&Method::PUT, true, _) => "UploadPart",
+        (&Method::POST, false, true) => "InitiateMultipartUpload",
+        (&Method::POST, true, _) => "CompleteMultipartUpload",
+        (&Method::DELETE, true, _) => "AbortMultipartUpload",
+        (&Method::DELETE, false, _) => "DeleteObject",
+        (&Method::HEAD, _, _) => "HeadObject",
+        (&Method::GET, _, _) => "GetObject",
+        _ => "Unsupported",
     }
 }
 
@@ -89,10 +148,21 @@ fn lowercase_headers(headers: &HeaderMap) -> Vec<(String, String)> {
         .collect()
 }
 
-async fn serve(state: &UploadState, request: Request) -> Result<Response, OssError> {
+async fn serve(
+    state: &UploadState,
+    request: Request,
+    trail: &mut Trail,
+) -> Result<Response, OssError> {
     let (parts, body) = request.into_parts();
+    trail.principal = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| oss::Authorization::parse(h).ok())
+        .map(|auth| auth.key_id().to_string());
     let raw_path = parts.uri.path();
     let (bucket, key) = oss::split_path(raw_path).ok_or_else(OssError::invalid_object_name)?;
+    trail.object = format!("{bucket}/{key}");
     if !state.config.buckets.contains(&bucket) {
         return Err(OssError::no_such_bucket(&bucket));
     }
@@ -109,6 +179,7 @@ async fn serve(state: &UploadState, request: Request) -> Result<Response, OssErr
     };
     let now = now_ms();
     let grant = auth::authorise(state, &signed, now).await?;
+    trail.tenant_id = Some(grant.tenant_id.clone());
     let params = signed.params();
     let param = |name: &str| {
         params
