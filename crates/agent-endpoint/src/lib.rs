@@ -164,10 +164,8 @@ async fn audited(
         .and_then(|v| v.strip_prefix("Bearer "))
         .and_then(|text| secrets::split(text.trim(), secrets::CREDENTIAL_PREFIX))
         .map(|(id, _)| id.to_string());
-    let source_ip = request
-        .extensions()
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|peer| peer.0.ip().to_string())
+    let source_ip = web::peer_ip(&request)
+        .map(|ip| ip.to_string())
         .unwrap_or_default();
     let request_id = web::RequestId::of(&request).as_str().to_string();
     let note = EnrolNote::default();
@@ -196,9 +194,7 @@ async fn audited(
             code: refused.unwrap_or("OK").into(),
             request_id,
         };
-        if let Err(error) = state.store.record_audit(&entry).await {
-            tracing::error!(%error, action, "writing the audit trail failed");
-        }
+        state.store.keep_audit(&entry).await;
     }
     response
 }

@@ -88,9 +88,7 @@ impl Grants for StoreGrants {
                 code: call.code,
                 request_id: call.request_id,
             };
-            if let Err(error) = self.store.record_audit(&entry).await {
-                tracing::error!(%error, action = %entry.action, "writing the audit trail failed");
-            }
+            self.store.keep_audit(&entry).await;
         })
     }
 }

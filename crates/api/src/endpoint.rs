@@ -4,9 +4,7 @@
 //! signature, timestamp, nonce), authorise, dispatch, encode; every failure leaves through the
 //! same error body.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
@@ -37,10 +35,7 @@ fn host(headers: &HeaderMap) -> String {
 pub(crate) async fn pop(State(state): State<AppState>, request: Request) -> Response {
     let request_id = RequestId::of(&request);
     let host = host(request.headers());
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|peer| peer.0.ip());
+    let peer = web::peer_ip(&request);
     let source_ip = peer.map(|ip| ip.to_string()).unwrap_or_default();
     let secure = request
         .extensions()
@@ -58,10 +53,7 @@ pub(crate) async fn pop(State(state): State<AppState>, request: Request) -> Resp
     let code = result.as_ref().err().map(|(_, e)| e.code.as_ref());
     let at = chrono::Utc::now().timestamp_millis();
     if let Some(entry) = draft.entry(code, at, source_ip, request_id.as_str()) {
-        // The call stands whether or not its row is written; a lost row is logged.
-        if let Err(error) = state.store.record_audit(&entry).await {
-            tracing::error!(%error, action = %entry.action, "writing the audit trail failed");
-        }
+        state.store.keep_audit(&entry).await;
     }
     match result {
         Ok(body) => response::success(body, request_id.as_str()),

@@ -142,10 +142,8 @@ async fn audited(
     };
     // The key's id only (`gk-…`), never its secret.
     let key = presented_key(request.headers()).map(str::to_string);
-    let source_ip = request
-        .extensions()
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|peer| peer.0.ip().to_string())
+    let source_ip = web::peer_ip(&request)
+        .map(|ip| ip.to_string())
         .unwrap_or_default();
     let request_id = web::RequestId::of(&request).as_str().to_string();
     let response = next.run(request).await;
@@ -176,9 +174,7 @@ async fn audited(
         code: code.into(),
         request_id,
     };
-    if let Err(error) = state.store.record_audit(&entry).await {
-        tracing::error!(%error, action, "writing the audit trail failed");
-    }
+    state.store.keep_audit(&entry).await;
     response
 }
 

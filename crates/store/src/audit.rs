@@ -76,6 +76,13 @@ impl Store {
         })
     }
 
+    /// Records `entry`; a row that cannot be written is logged, and the call it describes stands.
+    pub async fn keep_audit(&self, entry: &AuditEntry) {
+        if let Err(error) = self.record_audit(entry).await {
+            tracing::error!(%error, action = %entry.action, "writing the audit trail failed");
+        }
+    }
+
     /// The entries matching `query`, oldest first.
     pub async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
         let mut sql = Sql::new(

@@ -1,10 +1,8 @@
 //! The operations: put, multipart (initiate, part, complete, abort), head, get and delete of an
 //! object, each after [`authorise`](crate::auth::authorise).
 
-use std::net::SocketAddr;
-
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -37,10 +35,8 @@ pub async fn handle(State(state): State<UploadState>, request: Request) -> Respo
         .and_then(|h| h.to_str().ok())
         .unwrap_or("amc")
         .to_string();
-    let source_ip = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|peer| peer.0.ip().to_string())
+    let source_ip = web::peer_ip(&request)
+        .map(|ip| ip.to_string())
         .unwrap_or_default();
     let action = operation(request.method(), request.uri().query().unwrap_or(""));
     let mut trail = Trail::default();

@@ -34,6 +34,15 @@ pub use listener::{MAX_HEAD_BYTES, serve};
 pub use request_id::RequestId;
 pub use tls::{Tls, TlsError, Transport};
 
+/// The address of the peer a request came from (as [`serve`] records it; none in tests that
+/// call a router directly).
+pub fn peer_ip<B>(request: &axum::http::Request<B>) -> Option<std::net::IpAddr> {
+    request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|peer| peer.0.ip())
+}
+
 /// What the stack itself may have to tell a client, before or around a surface's handler.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Failure {
