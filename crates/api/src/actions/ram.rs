@@ -1076,99 +1076,47 @@ async fn change_attachment(
     Ok(Empty {})
 }
 
+/// `AttachPolicyToUser` (`ATTACH`) and `DetachPolicyFromUser`: the same request.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct AttachPolicyToUser {
+pub struct UserPolicyChange<const ATTACH: bool> {
     pub policy_type: Option<Word>,
     pub policy_name: Option<PolicyName>,
     pub user_name: Option<UserName>,
 }
 
-impl Action for AttachPolicyToUser {
+pub type AttachPolicyToUser = UserPolicyChange<true>;
+pub type DetachPolicyFromUser = UserPolicyChange<false>;
+
+impl<const ATTACH: bool> Action for UserPolicyChange<ATTACH> {
     type Response = Empty;
 
     async fn handle(self, ctx: &Ctx) -> Result<Empty, ApiError> {
         let user = user_name("UserName", self.user_name.as_deref().unwrap_or(""))?;
-        change_attachment(
-            ctx,
-            Grantee::User(user),
-            self.policy_type.as_deref(),
-            self.policy_name.as_deref(),
-            true,
-        )
-        .await
+        let (kind, policy) = (self.policy_type.as_deref(), self.policy_name.as_deref());
+        change_attachment(ctx, Grantee::User(user), kind, policy, ATTACH).await
     }
 }
 
+/// `AttachPolicyToRole` (`ATTACH`) and `DetachPolicyFromRole`: the same request.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct DetachPolicyFromUser {
-    pub policy_type: Option<Word>,
-    pub policy_name: Option<PolicyName>,
-    pub user_name: Option<UserName>,
-}
-
-impl Action for DetachPolicyFromUser {
-    type Response = Empty;
-
-    async fn handle(self, ctx: &Ctx) -> Result<Empty, ApiError> {
-        let user = user_name("UserName", self.user_name.as_deref().unwrap_or(""))?;
-        change_attachment(
-            ctx,
-            Grantee::User(user),
-            self.policy_type.as_deref(),
-            self.policy_name.as_deref(),
-            false,
-        )
-        .await
-    }
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct AttachPolicyToRole {
+pub struct RolePolicyChange<const ATTACH: bool> {
     pub policy_type: Option<Word>,
     pub policy_name: Option<PolicyName>,
     pub role_name: Option<RoleName>,
 }
 
-impl Action for AttachPolicyToRole {
+pub type AttachPolicyToRole = RolePolicyChange<true>;
+pub type DetachPolicyFromRole = RolePolicyChange<false>;
+
+impl<const ATTACH: bool> Action for RolePolicyChange<ATTACH> {
     type Response = Empty;
 
     async fn handle(self, ctx: &Ctx) -> Result<Empty, ApiError> {
         let role = stored_role(ctx, self.role_name.as_deref()).await?;
-        change_attachment(
-            ctx,
-            Grantee::Role(&role.name),
-            self.policy_type.as_deref(),
-            self.policy_name.as_deref(),
-            true,
-        )
-        .await
-    }
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct DetachPolicyFromRole {
-    pub policy_type: Option<Word>,
-    pub policy_name: Option<PolicyName>,
-    pub role_name: Option<RoleName>,
-}
-
-impl Action for DetachPolicyFromRole {
-    type Response = Empty;
-
-    async fn handle(self, ctx: &Ctx) -> Result<Empty, ApiError> {
-        let role = stored_role(ctx, self.role_name.as_deref()).await?;
-        change_attachment(
-            ctx,
-            Grantee::Role(&role.name),
-            self.policy_type.as_deref(),
-            self.policy_name.as_deref(),
-            false,
-        )
-        .await
+        let (kind, policy) = (self.policy_type.as_deref(), self.policy_name.as_deref());
+        change_attachment(ctx, Grantee::Role(&role.name), kind, policy, ATTACH).await
     }
 }
 
