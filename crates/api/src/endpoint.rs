@@ -312,3 +312,75 @@ fn refuse(request: &Request, error: &ApiError) -> Response {
         UNKNOWN_PRODUCT,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use store::Secret;
+    use store::tenants::Session;
+
+    use super::*;
+
+    fn key(principal: KeyPrincipal) -> AccessKey {
+        AccessKey {
+            id: "STS.k".into(),
+            tenant_id: "1".into(),
+            secret: Secret::new("s"),
+            principal,
+            active: true,
+            rate_limit: None,
+        }
+    }
+
+    fn session(token: &str, expires_at: i64) -> KeyPrincipal {
+        KeyPrincipal::Session(Session {
+            role_name: "r".into(),
+            session_name: "s".into(),
+            policy: None,
+            token_hash: actions::common::token_hash(token),
+            expires_at,
+        })
+    }
+
+    fn code(result: Result<(), ApiError>) -> Option<String> {
+        result.err().map(|e| e.code.to_string())
+    }
+
+    #[test]
+    fn a_temporary_key_needs_its_own_token_until_it_expires() {
+        let temporary = key(session("CAIStoken", 1_000));
+        assert_eq!(
+            code(check_security_token(&temporary, Some("CAIStoken"), 999)),
+            None
+        );
+        assert_eq!(
+            code(check_security_token(&temporary, Some("CAIStoken"), 1_000)).as_deref(),
+            Some("InvalidSecurityToken.Expired")
+        );
+        assert_eq!(
+            code(check_security_token(&temporary, Some("CAISother"), 999)).as_deref(),
+            Some("InvalidSecurityToken.MismatchWithAccessKey")
+        );
+        for missing in [None, Some("")] {
+            assert_eq!(
+                code(check_security_token(&temporary, missing, 999)).as_deref(),
+                Some("MissingSecurityToken")
+            );
+        }
+    }
+
+    #[test]
+    fn a_long_term_key_takes_no_token() {
+        let user = key(KeyPrincipal::User {
+            name: "alice".into(),
+        });
+        assert_eq!(code(check_security_token(&user, None, 0)), None);
+        assert_eq!(
+            code(check_security_token(&user, Some("CAIStoken"), 0)).as_deref(),
+            Some("InvalidSecurityToken.MismatchWithAccessKey")
+        );
+        assert_eq!(
+            code(check_security_token(&key(KeyPrincipal::Root), Some(""), 0)),
+            None
+        );
+    }
+}
