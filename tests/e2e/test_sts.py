@@ -427,3 +427,58 @@ def test_the_default_duration_is_an_hour_whatever_the_maximum(ram):
     assert abs(epoch(temp.expiration) - (before + 3600)) <= 60, temp.expiration
     longest = assume(ram.server, ram.key, role["Arn"], "longest", duration_seconds=43200)
     assert abs(epoch(longest.expiration) - (before + 43200)) <= 60, longest.expiration
+
+
+def test_node_pop_core_drives_ram_and_sts(server, tenant):
+    """The same least-privilege story through another language's official client
+    (`@alicloud/pop-core`, V2 signatures, POST form bodies): a RAM user allowed only
+    `sts:AssumeRole` takes a read-only role, and its temporary key reads but cannot write."""
+    from amc_e2e import pop_core
+
+    account = tenant.info["AccountId"]
+    trust = json.dumps({"Version": "1", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                       "Principal": {"RAM": [f"acs:ram::{account}:root"]}}]})
+    ram = "2015-05-01"
+    setup = pop_core(server, [
+        {"version": ram, "action": "CreateUser", "params": {"UserName": "node-bot"}},
+        {"version": ram, "action": "CreateAccessKey", "params": {"UserName": "node-bot"}},
+        {"version": ram, "action": "AttachPolicyToUser", "params": {
+            "PolicyType": "System", "PolicyName": "AliyunSTSAssumeRoleAccess", "UserName": "node-bot"}},
+        {"version": ram, "action": "CreateRole", "params": {
+            "RoleName": "node-reader", "AssumeRolePolicyDocument": trust}},
+        {"version": ram, "action": "AttachPolicyToRole", "params": {
+            "PolicyType": "System", "PolicyName": "AliyunECDReadOnlyAccess", "RoleName": "node-reader"}},
+    ], key=tenant.key)
+    assert all(r["ok"] for r in setup), setup
+    user_key = (setup[1]["body"]["AccessKey"]["AccessKeyId"], setup[1]["body"]["AccessKey"]["AccessKeySecret"])
+    role_arn = setup[3]["body"]["Role"]["Arn"]
+
+    as_user = pop_core(server, [
+        {"version": "2015-04-01", "action": "AssumeRole",
+         "params": {"RoleArn": role_arn, "RoleSessionName": "node", "DurationSeconds": 900}},
+        {"version": "2020-09-30", "action": "DescribeDesktops", "params": {"RegionId": "cn-hangzhou"}},
+    ], key=user_key)
+    assert as_user[0]["ok"], as_user
+    assert (as_user[1]["code"], as_user[1]["status"]) == ("Forbidden.RAM", 403), as_user[1]
+    credentials = as_user[0]["body"]["Credentials"]
+    assert credentials["AccessKeyId"].startswith("STS.")
+
+    temporary = (credentials["AccessKeyId"], credentials["AccessKeySecret"])
+    session = pop_core(server, [
+        {"version": "2020-09-30", "action": "DescribeDesktops", "params": {"RegionId": "cn-hangzhou"}},
+        {"version": "2020-09-30", "action": "DescribeDesktops", "params": {"RegionId": "cn-hangzhou"},
+         "method": "GET"},
+        {"version": "2020-09-30", "action": "StopDesktops",
+         "params": {"RegionId": "cn-hangzhou", "DesktopId.1": "ecd-nothing"}},
+        {"version": "2015-04-01", "action": "GetCallerIdentity"},
+    ], key=temporary, security_token=credentials["SecurityToken"])
+    assert session[0]["ok"] and session[1]["ok"], session
+    assert session[2]["code"] == "Forbidden.RAM", session[2]
+    assert session[2]["body"]["AccessDeniedDetail"]["AuthPrincipalType"] == "AssumedRoleUser"
+    assert session[3]["body"]["IdentityType"] == "AssumedRoleUser"
+    assert session[3]["body"]["Arn"] == f"acs:ram::{account}:assumed-role/node-reader/node"
+
+    without_token = pop_core(server, [
+        {"version": "2020-09-30", "action": "DescribeDesktops", "params": {"RegionId": "cn-hangzhou"}},
+    ], key=temporary)
+    assert without_token[0]["code"] == "MissingSecurityToken", without_token
