@@ -115,16 +115,7 @@ async fn handle(
     let unknown = |e: ApiError| (UNKNOWN_PRODUCT, e);
     let body_limits = BodyLimits::of(&request);
     let (parts, body) = request.into_parts();
-    let headers: Vec<(String, String)> = parts
-        .headers
-        .iter()
-        .map(|(name, value)| {
-            (
-                name.as_str().to_string(),
-                String::from_utf8_lossy(value.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
+    let headers = web::header_pairs(&parts.headers);
     let http = HttpHead {
         method: parts.method.as_str(),
         path: parts.uri.path(),

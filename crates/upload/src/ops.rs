@@ -3,7 +3,7 @@
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use futures::StreamExt;
@@ -132,18 +132,6 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-fn lowercase_headers(headers: &HeaderMap) -> Vec<(String, String)> {
-    headers
-        .iter()
-        .map(|(name, value)| {
-            (
-                name.as_str().to_string(),
-                String::from_utf8_lossy(value.as_bytes()).into_owned(),
-            )
-        })
-        .collect()
-}
-
 async fn serve(
     state: &UploadState,
     request: Request,
@@ -165,7 +153,7 @@ async fn serve(
     if !oss::valid_object_key(&key) {
         return Err(OssError::invalid_object_name());
     }
-    let headers = lowercase_headers(&parts.headers);
+    let headers = web::header_pairs(&parts.headers);
     let signed = Signed {
         method: parts.method.as_str(),
         bucket: &bucket,

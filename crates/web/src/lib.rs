@@ -43,6 +43,20 @@ pub fn peer_ip<B>(request: &axum::http::Request<B>) -> Option<std::net::IpAddr> 
         .map(|peer| peer.0.ip())
 }
 
+/// A request's headers as (lower-case name, value) pairs, as signature checks read them; a
+/// value that is not UTF-8 is taken lossily (and so will not verify).
+pub fn header_pairs(headers: &axum::http::HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_string(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
 /// What the stack itself may have to tell a client, before or around a surface's handler.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Failure {
