@@ -112,6 +112,16 @@ def test_every_surface_audits_its_credentials(server, tenant, tmp_path):
     assert rows[0]["Resources"] == [f"{upload.bucket}/{upload.object_key_prefix}ok.zip"]
     assert all(upload.access_key_secret not in json.dumps(r) and upload.security_token not in json.dumps(r)
                for r in rows)
+    # Revoked before they expire: refused at once, and the revocation is a row too.
+    out = server.admin("revoke", "--upload-credential", upload.access_key_id, *server.store_args())
+    assert out.returncode == 0, out.stderr
+    try:
+        bucket.put_object(upload.object_key_prefix + "late.zip", b"x")
+        raise AssertionError("revoked credentials uploaded")
+    except oss2.exceptions.ServerError as e:
+        assert (e.status, e.code) == (403, "InvalidAccessKeyId"), e
+    revoked = [r for r in audit(server, "--resource", upload.access_key_id) if r["Product"] == "admin"]
+    assert [r["Action"] for r in revoked] == ["RevokeUploadCredential"], revoked
 
     # The node daemon: the operator's token, the enrolment, a refused credential.
     token = token_for(server, rid)

@@ -28,7 +28,7 @@ pub struct EnrollTokenArgs {
 }
 
 #[derive(Args)]
-#[command(group(ArgGroup::new("what").required(true).args(["runtime", "token"])))]
+#[command(group(ArgGroup::new("what").required(true).args(["runtime", "token", "upload_credential"])))]
 pub struct RevokeArgs {
     /// Revoke the daemon credential of this runtime.
     #[arg(long)]
@@ -36,6 +36,9 @@ pub struct RevokeArgs {
     /// Revoke this enrolment token or secret (its id, the part before the dot).
     #[arg(long)]
     token: Option<String>,
+    /// Revoke these upload credentials of `GetOssStsToken` before they expire (their `STS.` id).
+    #[arg(long)]
+    upload_credential: Option<String>,
     #[command(flatten)]
     store: StoreArgs,
 }
@@ -159,6 +162,20 @@ pub async fn revoke(args: RevokeArgs) -> anyhow::Result<()> {
         )
         .await;
         println!("revoked enrolment token {id}");
+    }
+    if let Some(id) = &args.upload_credential {
+        let tenant = store
+            .revoke_upload_grant(id)
+            .await?
+            .with_context(|| format!("no upload credentials {id}"))?;
+        record_admin(
+            &store,
+            Some(&tenant),
+            "RevokeUploadCredential",
+            vec![id.clone()],
+        )
+        .await;
+        println!("revoked upload credentials {id}");
     }
     Ok(())
 }

@@ -190,7 +190,7 @@ enum AdminCommand {
     /// Make a node-daemon enrolment token: one-time for a runtime (`--runtime`), or a tenant's
     /// secret that registers each new host presenting it (`--new-hosts`). Prints it last.
     EnrollToken(enrolment::EnrollTokenArgs),
-    /// Revoke a runtime's daemon credential, or an enrolment token or secret.
+    /// Revoke a runtime's daemon credential, an enrolment token or secret, or upload credentials.
     Revoke(enrolment::RevokeArgs),
     /// Whether drift on a runtime (or the runtimes of a resource group) is repaired at once or
     /// reported and left in place.

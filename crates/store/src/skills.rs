@@ -245,6 +245,22 @@ impl Store {
     }
 
     /// A grant and its secret, by key id.
+    /// Deletes the upload credentials `key_id` (refused from then on, on every replica: grants
+    /// are not cached); the tenant they were of, if they existed.
+    pub async fn revoke_upload_grant(&self, key_id: &str) -> Result<Option<String>, StoreError> {
+        let Some((grant, _)) = self.upload_grant(key_id).await? else {
+            return Ok(None);
+        };
+        transact!(self, &[], |tx| {
+            sqlx::query("DELETE FROM upload_grants WHERE key_id = $1")
+                .bind(key_id)
+                .execute(&mut *tx.tx)
+                .await?;
+            Ok::<_, StoreError>(())
+        })?;
+        Ok(Some(grant.tenant_id))
+    }
+
     pub async fn upload_grant(
         &self,
         key_id: &str,
