@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 
 from amc_e2e import IMG_UBUNTU, REGION, json_body, raw_v3
 from test_agent import API_KEY, model_group
@@ -133,7 +134,7 @@ def test_every_surface_audits_its_credentials(server, tenant, tmp_path):
     enrolled = audit(server, "--principal", token_id)
     assert [(r["Action"], r["Code"], r["TenantId"], r["Resources"]) for r in enrolled] == [
         ("Enroll", "OK", tenant.info["AccountId"], [rid])], enrolled
-    forged = "nc-" + "a" * 17 + "." + "0" * 64
+    forged = "nc-" + uuid.uuid4().hex[:17] + "." + "0" * 64
     r = requests.get(f"{server.url}/agent/v1/desired", headers={"Authorization": f"Bearer {forged}"}, timeout=10)
     assert r.status_code == 401
     refused = audit(server, "--principal", forged.split(".")[0])
