@@ -1051,3 +1051,41 @@ def _code(fn) -> str | None:
     except Exception as exc:
         return getattr(exc, "code", None)
     return None
+
+
+def test_concurrent_writers_keep_the_limits(server):
+    """Many callers at once, as automation does: a user still ends with two keys at most, a
+    policy with five versions at most and no version id twice, and every caller gets an answer
+    of the cloud's (no 5xx)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    ram = tenant_ram(server)
+    name = uname()
+    ram.CreateUser(UserName=name)
+
+    def attempt(fn):
+        try:
+            return ("ok", fn())
+        except Exception as e:  # the SDK's error, with the cloud's code
+            return (getattr(e, "code", None) or type(e).__name__, getattr(e, "status_code", None) or
+                    getattr(getattr(e, "data", None) or {}, "get", lambda *_: None)("statusCode"))
+
+    with ThreadPoolExecutor(8) as pool:
+        clients = [Ram(server, ram.key) for _ in range(8)]
+        keys = list(pool.map(lambda c: attempt(lambda: c.CreateAccessKey(UserName=name)), clients))
+    outcomes = sorted(k[0] for k in keys)
+    assert outcomes.count("ok") == 2, keys
+    assert set(outcomes) == {"ok", "LimitExceeded.User.AccessKey"}, keys
+    assert len(ram.ListAccessKeys(UserName=name)["AccessKeys"]["AccessKey"]) == 2
+
+    policy = custom_policy(ram, doc(allow("ecd:Describe*")))
+    with ThreadPoolExecutor(8) as pool:
+        clients = [Ram(server, ram.key) for _ in range(8)]
+        made = list(pool.map(lambda c: attempt(lambda: c.CreatePolicyVersion(
+            PolicyName=policy, PolicyDocument=doc(allow("ecd:DescribeDesktops")), SetAsDefault=True)), clients))
+    assert [m[0] for m in made].count("ok") == 4, made
+    assert {m[0] for m in made} == {"ok", "LimitExceeded.Policy.Version"}, made
+    versions = ram.ListPolicyVersions(PolicyName=policy, PolicyType="Custom")["PolicyVersions"]["PolicyVersion"]
+    ids = [v["VersionId"] for v in versions]
+    assert sorted(ids) == ["v1", "v2", "v3", "v4", "v5"], ids
+    assert sum(v["IsDefaultVersion"] for v in versions) == 1, versions

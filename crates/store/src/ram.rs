@@ -325,7 +325,8 @@ impl Store {
     ) -> RamResult<RamUser> {
         let done = transact!(self, &[], |tx| {
             let row = sqlx::query(&format!(
-                "SELECT {USER_COLUMNS} FROM ram_users WHERE tenant_id = $1 AND name = $2"
+                "SELECT {USER_COLUMNS} FROM ram_users WHERE tenant_id = $1 AND name = $2{}",
+                tx.locking("UPDATE")
             ))
             .bind(tenant_id)
             .bind(name)
@@ -394,11 +395,14 @@ impl Store {
     /// Deletes a user that holds no access key and no policy.
     pub async fn delete_ram_user(&self, tenant_id: &str, name: &str) -> RamResult<()> {
         let done = transact!(self, &[], |tx| {
-            let exists = sqlx::query("SELECT 1 FROM ram_users WHERE tenant_id = $1 AND name = $2")
-                .bind(tenant_id)
-                .bind(name)
-                .fetch_optional(&mut *tx.tx)
-                .await?;
+            let exists = sqlx::query(&format!(
+                "SELECT 1 FROM ram_users WHERE tenant_id = $1 AND name = $2{}",
+                tx.locking("UPDATE")
+            ))
+            .bind(tenant_id)
+            .bind(name)
+            .fetch_optional(&mut *tx.tx)
+            .await?;
             if exists.is_none() {
                 return Ok(Err(Refusal::NoSuchUser));
             }
@@ -445,16 +449,18 @@ impl Store {
     ) -> RamResult<KeyInfo> {
         let secret_enc = self.cipher.encrypt(secret.expose())?;
         let done = transact!(self, &[], |tx| {
-            if let KeyOwner::User(name) = owner {
-                let exists =
-                    sqlx::query("SELECT 1 FROM ram_users WHERE tenant_id = $1 AND name = $2")
-                        .bind(tenant_id)
-                        .bind(name)
-                        .fetch_optional(&mut *tx.tx)
-                        .await?;
-                if exists.is_none() {
-                    return Ok(Err(Refusal::NoSuchUser));
-                }
+            // The owner's row, locked: two keys created at once each count the other.
+            let owner_row = match owner {
+                KeyOwner::Root => "SELECT 1 FROM tenants WHERE id = $1 AND $2 = ''",
+                KeyOwner::User(_) => "SELECT 1 FROM ram_users WHERE tenant_id = $1 AND name = $2",
+            };
+            let exists = sqlx::query(&format!("{owner_row}{}", tx.locking("UPDATE")))
+                .bind(tenant_id)
+                .bind(owner.user_name())
+                .fetch_optional(&mut *tx.tx)
+                .await?;
+            if exists.is_none() {
+                return Ok(Err(Refusal::NoSuchUser));
             }
             let held: i64 = sqlx::query(&format!(
                 "SELECT COUNT(*) FROM access_keys WHERE {}",
@@ -601,11 +607,22 @@ impl Store {
         })
     }
 
-    // -- temporary keys
-
-    pub async fn create_session_key(&self, key: &NewSessionKey) -> Result<(), StoreError> {
+    // -- temporary keys    /// Records a temporary key of a role that still exists: a role deleted meanwhile takes its
+    /// keys with it, so none is issued after.
+    pub async fn create_session_key(&self, key: &NewSessionKey) -> RamResult<()> {
         let secret_enc = self.cipher.encrypt(key.secret.expose())?;
         transact!(self, &[], |tx| {
+            let role = sqlx::query(&format!(
+                "SELECT 1 FROM ram_roles WHERE tenant_id = $1 AND name = $2{}",
+                tx.locking("SHARE")
+            ))
+            .bind(&key.tenant_id)
+            .bind(&key.role_name)
+            .fetch_optional(&mut *tx.tx)
+            .await?;
+            if role.is_none() {
+                return Ok(Err(Refusal::NoSuchRole));
+            }
             sqlx::query(
                 "INSERT INTO access_keys (id, tenant_id, secret_enc, is_root, status, created_at, \
                  role_name, session_name, session_policy, token_hash, expires_at) \
@@ -622,7 +639,7 @@ impl Store {
             .bind(key.expires_at)
             .execute(&mut *tx.tx)
             .await?;
-            Ok::<_, StoreError>(())
+            Ok::<_, StoreError>(Ok(()))
         })
     }
 
@@ -779,9 +796,10 @@ impl Store {
         now: i64,
     ) -> RamResult<PolicyVersion> {
         let done = transact!(self, &[], |tx| {
-            let row = sqlx::query(
-                "SELECT next_version, default_version FROM ram_policies WHERE tenant_id = $1 AND name = $2",
-            )
+            let row = sqlx::query(&format!(
+                "SELECT next_version, default_version FROM ram_policies WHERE tenant_id = $1 AND name = $2{}",
+                tx.locking("UPDATE")
+            ))
             .bind(tenant_id)
             .bind(name)
             .fetch_optional(&mut *tx.tx)
@@ -918,12 +936,14 @@ impl Store {
         cascade: bool,
     ) -> RamResult<()> {
         let done = transact!(self, &[], |tx| {
-            let exists =
-                sqlx::query("SELECT 1 FROM ram_policies WHERE tenant_id = $1 AND name = $2")
-                    .bind(tenant_id)
-                    .bind(name)
-                    .fetch_optional(&mut *tx.tx)
-                    .await?;
+            let exists = sqlx::query(&format!(
+                "SELECT 1 FROM ram_policies WHERE tenant_id = $1 AND name = $2{}",
+                tx.locking("UPDATE")
+            ))
+            .bind(tenant_id)
+            .bind(name)
+            .fetch_optional(&mut *tx.tx)
+            .await?;
             if exists.is_none() {
                 return Ok(Err(Refusal::NoSuchPolicy));
             }
@@ -984,12 +1004,14 @@ impl Store {
                 return Ok(Err(refusal));
             }
             if kind == PolicyKind::Custom {
-                let exists =
-                    sqlx::query("SELECT 1 FROM ram_policies WHERE tenant_id = $1 AND name = $2")
-                        .bind(tenant_id)
-                        .bind(policy_name)
-                        .fetch_optional(&mut *tx.tx)
-                        .await?;
+                let exists = sqlx::query(&format!(
+                    "SELECT 1 FROM ram_policies WHERE tenant_id = $1 AND name = $2{}",
+                    tx.locking("UPDATE")
+                ))
+                .bind(tenant_id)
+                .bind(policy_name)
+                .fetch_optional(&mut *tx.tx)
+                .await?;
                 if exists.is_none() {
                     return Ok(Err(Refusal::NoSuchPolicy));
                 }
@@ -1148,7 +1170,7 @@ impl Store {
         let done = transact!(self, &[], |tx| {
             let inserted = sqlx::query(&format!(
                 "INSERT INTO ram_roles (tenant_id, {ROLE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                 ON CONFLICT (tenant_id, name) DO NOTHING"
+                 ON CONFLICT DO NOTHING"
             ))
             .bind(tenant_id)
             .bind(&role.id)
@@ -1210,6 +1232,17 @@ impl Store {
             return Ok(Err(Refusal::NoSuchRole));
         };
         let done = transact!(self, &[], |tx| {
+            let locked = sqlx::query(&format!(
+                "SELECT 1 FROM ram_roles WHERE tenant_id = $1 AND name = $2{}",
+                tx.locking("UPDATE")
+            ))
+            .bind(tenant_id)
+            .bind(&role.name)
+            .fetch_optional(&mut *tx.tx)
+            .await?;
+            if locked.is_none() {
+                return Ok(Err(Refusal::NoSuchRole));
+            }
             let policies = sqlx::query(
                 "SELECT 1 FROM ram_attachments WHERE tenant_id = $1 AND principal_type = 'Role' AND principal_name = $2",
             )
@@ -1249,7 +1282,8 @@ async fn grantee_exists(
         Grantee::Role(_) => ("ram_roles", Refusal::NoSuchRole),
     };
     let row = sqlx::query(&format!(
-        "SELECT 1 FROM {table} WHERE tenant_id = $1 AND name = $2"
+        "SELECT 1 FROM {table} WHERE tenant_id = $1 AND name = $2{}",
+        tx.locking("UPDATE")
     ))
     .bind(tenant_id)
     .bind(grantee.name())
@@ -1265,12 +1299,14 @@ async fn version_exists(
     name: &str,
     version_id: &str,
 ) -> Result<Result<bool, Refusal>, StoreError> {
-    let row =
-        sqlx::query("SELECT default_version FROM ram_policies WHERE tenant_id = $1 AND name = $2")
-            .bind(tenant_id)
-            .bind(name)
-            .fetch_optional(&mut *tx.tx)
-            .await?;
+    let row = sqlx::query(&format!(
+        "SELECT default_version FROM ram_policies WHERE tenant_id = $1 AND name = $2{}",
+        tx.locking("UPDATE")
+    ))
+    .bind(tenant_id)
+    .bind(name)
+    .fetch_optional(&mut *tx.tx)
+    .await?;
     let Some(row) = row else {
         return Ok(Err(Refusal::NoSuchPolicy));
     };

@@ -1156,7 +1156,7 @@ async fn ram_story(url: &str) -> Result<(), StoreError> {
         store.ram_role(tenant, "reader").await?.is_some(),
         "role names ignore case"
     );
-    store
+    let issued = store
         .create_session_key(&NewSessionKey {
             id: "STS.one".into(),
             tenant_id: tenant.into(),
@@ -1169,6 +1169,17 @@ async fn ram_story(url: &str) -> Result<(), StoreError> {
             created_at: 14,
         })
         .await?;
+    assert!(issued.is_ok());
+    let shouting = RamRole {
+        id: "r2".into(),
+        name: "READER".into(),
+        ..role.clone()
+    };
+    assert_eq!(
+        store.create_ram_role(tenant, &shouting).await?,
+        Err(Refusal::RoleExists),
+        "one role per name, whatever its case"
+    );
     match store.access_key("STS.one").await?.map(|k| k.principal) {
         Some(KeyPrincipal::Session(session)) => {
             assert_eq!(
@@ -1205,6 +1216,22 @@ async fn ram_story(url: &str) -> Result<(), StoreError> {
     assert!(
         store.access_key("STS.one").await?.is_none(),
         "revoked with its role"
+    );
+    let late = NewSessionKey {
+        id: "STS.two".into(),
+        tenant_id: tenant.into(),
+        secret: Secret::new("sts-secret"),
+        role_name: "Reader".into(),
+        session_name: "s".into(),
+        session_policy: None,
+        token_hash: "hash".into(),
+        expires_at: 1_000,
+        created_at: 16,
+    };
+    assert_eq!(
+        store.create_session_key(&late).await?,
+        Err(Refusal::NoSuchRole),
+        "no key for a deleted role"
     );
     assert_eq!(store.purge_session_keys(i64::MAX).await?, 0);
     store.close().await;

@@ -149,7 +149,8 @@ impl Action for AssumeRole {
                 created_at: ctx.now_ms,
             })
             .await
-            .map_err(store_failure)?;
+            .map_err(store_failure)?
+            .map_err(|_| errors::ROLE_NOT_FOUND.error(&[&role.name]))?;
         Ok(AssumeRoleResponse {
             credentials: Credentials {
                 access_key_id: key_id,

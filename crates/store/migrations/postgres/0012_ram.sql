@@ -38,6 +38,8 @@ CREATE TABLE ram_roles (
     updated_at            BIGINT NOT NULL,
     PRIMARY KEY (tenant_id, name)
 );
+-- Role names are case-insensitive (ARNs lower-case them).
+CREATE UNIQUE INDEX ram_roles_name ON ram_roles(tenant_id, LOWER(name));
 
 CREATE TABLE ram_policies (
     tenant_id        TEXT NOT NULL REFERENCES tenants(id),
