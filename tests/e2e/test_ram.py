@@ -499,6 +499,7 @@ def test_an_explicit_deny_beats_an_allow_and_root_decodes_it(ram):
     detail = denied(lambda: user.api.stop([desktop]), "ecd:StopDesktops", account=ram.account_id,
                     kind="ExplicitDeny", display=user.name)
     assert ram.api.status(desktop) == "Running"
+    assert detail["PolicyName"] == no_stop, "the denying policy, named for the caller to report"
 
     decoded = ram.DecodeDiagnosticMessage(EncodedDiagnosticMessage=detail["EncodedDiagnosticMessage"])
     msg = decoded["DecodedDiagnosticMessage"]
@@ -512,6 +513,7 @@ def test_an_explicit_deny_beats_an_allow_and_root_decodes_it(ram):
     # an implicit deny decodes as one; the user itself may not decode (ram: permissions needed)
     plain = new_user(ram)
     implicit = denied(lambda: describe(plain.api.ecd), "ecd:DescribeDesktops", account=ram.account_id)
+    assert "PolicyName" not in implicit, "no policy refused an implicit deny"
     msg = ram.DecodeDiagnosticMessage(EncodedDiagnosticMessage=implicit["EncodedDiagnosticMessage"])[
         "DecodedDiagnosticMessage"]
     assert msg["AuthAction"] == "ecd:DescribeDesktops" and msg["ExplicitDeny"] is False, msg

@@ -323,8 +323,12 @@ impl Refusal {
         principal: &Principal<'_>,
         action: &str,
         resources: &[String],
-    ) -> ApiError {
-        let resource = resources.get(self.resource).cloned().unwrap_or_default();
+    ) -> ApiError {        let resource = resources.get(self.resource).cloned().unwrap_or_default();
+        let policy_name = self
+            .matched
+            .as_ref()
+            .filter(|m| m.attached_entity_type != "Session")
+            .map(|m| m.policy_identifier.clone());
         let diagnosis = Diagnosis {
             account: principal.key.tenant_id.clone(),
             auth_action: action.to_string(),
@@ -351,8 +355,8 @@ impl Refusal {
                     "ExplicitDeny"
                 } else {
                     "ImplicitDeny"
-                }
-                .to_string(),
+                }                .to_string(),
+                policy_name,
                 encoded_diagnostic_message: encoded,
             })
     }

@@ -26,9 +26,12 @@ pub struct AccessDeniedDetail {
     pub auth_principal_owner_id: String,
     pub auth_principal_display_name: String,
     /// Which kind of policy refused: `AccountLevelIdentityBasedPolicy`, `SessionPolicy`, ….
-    pub policy_type: String,
-    /// `ImplicitDeny` or `ExplicitDeny`.
+    pub policy_type: String,    /// `ImplicitDeny` or `ExplicitDeny`.
     pub no_permission_type: String,
+    /// Of an explicit deny by an attached policy: its name (amc's addition, so that the caller
+    /// can tell an administrator which policy refused without a decoding round trip).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy_name: Option<String>,
     /// Opaque to the caller; the account decodes it (RAM `DecodeDiagnosticMessage`).
     pub encoded_diagnostic_message: String,
 }
