@@ -323,7 +323,8 @@ impl Refusal {
         principal: &Principal<'_>,
         action: &str,
         resources: &[String],
-    ) -> ApiError {        let resource = resources.get(self.resource).cloned().unwrap_or_default();
+    ) -> ApiError {
+        let resource = resources.get(self.resource).cloned().unwrap_or_default();
         let policy_name = self
             .matched
             .as_ref()
@@ -355,7 +356,8 @@ impl Refusal {
                     "ExplicitDeny"
                 } else {
                     "ImplicitDeny"
-                }                .to_string(),
+                }
+                .to_string(),
                 policy_name,
                 encoded_diagnostic_message: encoded,
             })

@@ -26,7 +26,8 @@ pub struct AccessDeniedDetail {
     pub auth_principal_owner_id: String,
     pub auth_principal_display_name: String,
     /// Which kind of policy refused: `AccountLevelIdentityBasedPolicy`, `SessionPolicy`, ….
-    pub policy_type: String,    /// `ImplicitDeny` or `ExplicitDeny`.
+    pub policy_type: String,
+    /// `ImplicitDeny` or `ExplicitDeny`.
     pub no_permission_type: String,
     /// Of an explicit deny by an attached policy: its name (amc's addition, so that the caller
     /// can tell an administrator which policy refused without a decoding round trip).

@@ -386,7 +386,17 @@ impl Store {
             .execute(&mut *tx.tx)
             .await?;
             Ok::<_, StoreError>(Ok(user))
-        })?;
+        });
+        // A user created under the new name while this one was renamed: the unique key refuses
+        // the rename, and the caller hears that the name is taken.
+        let done = match done {
+            Err(StoreError::Database(sqlx::Error::Database(error)))
+                if error.is_unique_violation() =>
+            {
+                return Ok(Err(Refusal::UserExists));
+            }
+            other => other?,
+        };
         self.ram_changed();
         self.access_keys.clear();
         Ok(done)
