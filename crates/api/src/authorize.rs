@@ -5,32 +5,24 @@
 //! wins, then allow; anything else is denied.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
 use pop::{AccessDeniedDetail, ApiError, FlatParams};
 use ram::{Context, Decision, Policy, Request};
-use serde::{Deserialize, Serialize};
 use store::ram::{Attachment, Grantee, PolicyKind};
 use store::tenants::{AccessKey, KeyPrincipal};
 
 use crate::actions::ActionEntry;
+use crate::context::Facts;
+use crate::diagnosis::{Diagnosis, MatchedPolicy};
 use crate::errors::{self, store_failure};
+use crate::principal::Principal;
 use crate::{AppState, resources};
 
 /// How long policies read for a principal are used before they are read again, when no write
 /// of this process changed RAM (writes of other replicas show within this time).
 const POLICY_TTL: Duration = Duration::from_secs(10);
-
-/// What the request itself tells the conditions.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Facts {
-    pub source_ip: Option<IpAddr>,
-    pub secure_transport: bool,
-    pub now: DateTime<Utc>,
-}
 
 /// A policy as authorisation holds it: compiled, with the names a diagnosis reports.
 #[derive(Debug)]
@@ -135,63 +127,6 @@ pub(crate) async fn policies_of(
     let set = Arc::new(compile(attachments));
     state.policies.put(key, generation, set.clone());
     Ok(set)
-}
-
-/// The principal of a non-root key, as RAM names it.
-pub(crate) struct Principal<'a> {
-    pub key: &'a AccessKey,
-    /// `SubUser` or `AssumedRoleUser`.
-    pub kind: &'static str,
-    pub display_name: String,
-    pub arn: String,
-}
-
-impl<'a> Principal<'a> {
-    pub(crate) fn of(key: &'a AccessKey) -> Option<Principal<'a>> {
-        let account = &key.tenant_id;
-        match &key.principal {
-            KeyPrincipal::Root => None,
-            KeyPrincipal::User { name } => Some(Principal {
-                key,
-                kind: "SubUser",
-                display_name: name.clone(),
-                arn: ram::arn::user_arn(account, name),
-            }),
-            KeyPrincipal::Session(session) => Some(Principal {
-                key,
-                kind: "AssumedRoleUser",
-                display_name: format!("{}:{}", session.role_name, session.session_name),
-                arn: ram::arn::assumed_role_arn(account, &session.role_name, &session.session_name),
-            }),
-        }
-    }
-}
-
-/// Which policy decided a denial, for the diagnostic message.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "PascalCase")]
-pub struct MatchedPolicy {
-    pub policy_identifier: String,
-    pub policy_type: String,
-    pub policy_version: String,
-    pub effect: String,
-    /// `User`, `Role` or `Session`.
-    pub attached_entity_type: String,
-}
-
-/// What `EncodedDiagnosticMessage` holds, sealed with the store's cipher so that only the
-/// account (through `DecodeDiagnosticMessage`) reads which of its policies refused.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "PascalCase")]
-pub(crate) struct Diagnosis {
-    pub account: String,
-    pub auth_action: String,
-    pub auth_resource: String,
-    pub explicit_deny: bool,
-    pub no_permission_policy_type: String,
-    pub principal_type: String,
-    pub principal_display_name: String,
-    pub matched_policies: Vec<MatchedPolicy>,
 }
 
 /// Checks a call of `entry` with `params` by `key`.
@@ -340,10 +275,7 @@ impl Refusal {
             principal_display_name: principal.display_name.clone(),
             matched_policies: self.matched.into_iter().collect(),
         };
-        let encoded = serde_json::to_string(&diagnosis)
-            .ok()
-            .and_then(|text| state.store.cipher().encrypt(&text).ok())
-            .unwrap_or_default();
+        let encoded = diagnosis.seal(state.store.cipher());
         errors::FORBIDDEN_RAM
             .error(&[&action, &resource])
             .with_access_denied(AccessDeniedDetail {
@@ -362,15 +294,4 @@ impl Refusal {
                 encoded_diagnostic_message: encoded,
             })
     }
-}
-
-/// The diagnosis sealed in an `EncodedDiagnosticMessage`, if `account` may read it.
-pub(crate) fn decode_diagnosis(
-    state: &AppState,
-    account: &str,
-    encoded: &str,
-) -> Option<Diagnosis> {
-    let text = state.store.cipher().decrypt(encoded).ok()?;
-    let diagnosis: Diagnosis = serde_json::from_str(text.expose()).ok()?;
-    (diagnosis.account == account).then_some(diagnosis)
 }

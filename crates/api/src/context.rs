@@ -1,9 +1,11 @@
 //! What a handler knows about the call it serves.
 
+use std::net::IpAddr;
+
+use chrono::{DateTime, Utc};
 use store::tenants::AccessKey;
 
 use crate::AppState;
-use crate::authorize::Facts;
 
 /// The caller and the moment of one call.
 #[derive(Clone)]
@@ -18,4 +20,12 @@ pub struct Ctx {
     pub caller: AccessKey,
     /// What the request tells of itself (for conditions of RAM checks inside actions).
     pub(crate) facts: Facts,
+}
+
+/// What the request itself tells the conditions.
+#[derive(Debug, Clone, Copy)]
+pub struct Facts {
+    pub source_ip: Option<IpAddr>,
+    pub secure_transport: bool,
+    pub now: DateTime<Utc>,
 }

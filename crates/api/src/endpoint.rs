@@ -243,7 +243,7 @@ async fn handle(
     // and need not live while the action runs.
     let params = signed.into_params();
     draft.resources = audit::resources(&params);
-    let facts = authorize::Facts {
+    let facts = crate::context::Facts {
         source_ip,
         secure_transport,
         now,

@@ -9,8 +9,10 @@ pub mod actions;
 mod audit;
 mod authorize;
 mod context;
+mod diagnosis;
 mod endpoint;
 pub mod errors;
+mod principal;
 mod resources;
 mod response;
 

@@ -15,8 +15,8 @@ use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Timelike, Utc};
 use ipnet::IpNet;
 use serde_json::Value;
 
-use crate::document::MAX_PATTERN_BYTES;
 use crate::error::PolicyError;
+use crate::limits::MAX_PATTERN_BYTES;
 use crate::pattern::Pattern;
 
 /// What a request brings to condition tests. A struct, not a map, so that evaluation looks keys up

@@ -6,16 +6,8 @@ use serde_json::{Map, Value};
 
 use crate::condition::{self, Condition, Context};
 use crate::error::PolicyError;
+use crate::limits::{MAX_DOCUMENT_BYTES, MAX_PATTERN_BYTES, MAX_STATEMENTS};
 use crate::pattern::{self, Pattern};
-use crate::trust::{self, Principals};
-
-/// RAM's limit on a policy document, counted in bytes of the text as given.
-pub const MAX_DOCUMENT_BYTES: usize = 6144;
-/// Statements in one document. RAM states no separate limit (the size limit bounds it); 100 is
-/// more than any document of 6144 bytes sensibly holds and bounds the work of one evaluation.
-pub const MAX_STATEMENTS: usize = 100;
-/// One action, resource, principal or condition value.
-pub const MAX_PATTERN_BYTES: usize = 1024;
 
 /// An identity policy (attached to a user, group or role, or a session policy), compiled.
 /// Allow and Deny statements are kept apart so each evaluation pass walks only its own.
@@ -120,10 +112,10 @@ impl Statement {
     }
 }
 
-/// A statement as parsed, with the principal a trust policy gives it.
+/// A statement as parsed, with the `Principal` a trust policy gives it (read by `trust`).
 pub(crate) struct Parsed {
     pub(crate) statement: Statement,
-    pub(crate) principals: Option<Principals>,
+    pub(crate) principal: Option<Value>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -238,11 +230,11 @@ fn parse_statement(value: &Value, statement: usize, kind: Kind) -> Result<Parsed
             }
         }
     };
-    let principals = match (fields.get("Principal"), kind) {
+    let principal = match (fields.get("Principal"), kind) {
         (Some(_), Kind::Identity) => return Err(PolicyError::PrincipalNotAllowed { statement }),
         (None, Kind::Identity) => None,
         (None, Kind::Trust) => return Err(PolicyError::MissingPrincipal { statement }),
-        (Some(principal), Kind::Trust) => Some(trust::parse_principal(principal, statement)?),
+        (Some(principal), Kind::Trust) => Some(principal.clone()),
     };
     let conditions = match fields.get("Condition") {
         None => Box::default(),
@@ -256,7 +248,7 @@ fn parse_statement(value: &Value, statement: usize, kind: Kind) -> Result<Parsed
             resources,
             conditions,
         },
-        principals,
+        principal,
     })
 }
 

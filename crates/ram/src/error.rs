@@ -2,7 +2,7 @@
 //! `MalformedPolicyDocument`, so it is short and repeats nothing of the document but the index of
 //! the statement at fault (counted from 0, as in `Statement[0]`).
 
-use crate::document::{MAX_DOCUMENT_BYTES, MAX_PATTERN_BYTES, MAX_STATEMENTS};
+use crate::limits::{MAX_DOCUMENT_BYTES, MAX_PATTERN_BYTES, MAX_STATEMENTS};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PolicyError {

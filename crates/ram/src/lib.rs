@@ -11,14 +11,16 @@ mod condition;
 mod document;
 mod error;
 mod evaluate;
+mod limits;
 mod pattern;
 pub mod system;
 mod trust;
 
 pub use condition::Context;
-pub use document::{MAX_DOCUMENT_BYTES, MAX_PATTERN_BYTES, MAX_STATEMENTS, Policy};
+pub use document::Policy;
 pub use error::PolicyError;
 pub use evaluate::{Decision, Request, evaluate};
+pub use limits::{MAX_DOCUMENT_BYTES, MAX_PATTERN_BYTES, MAX_STATEMENTS};
 pub use pattern::glob_matches;
 pub use system::{SystemPolicy, system_policies, system_policy, system_policy_compiled};
 pub use trust::TrustPolicy;

@@ -19,7 +19,7 @@ pub struct TrustPolicy {
 /// Whom a statement names. `Federated` entries are accepted (the cloud has them) but match no
 /// caller, since amc has no identity providers.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Principals {
+struct Principals {
     ram: Box<[RamPrincipal]>,
     /// Service names, lower-cased (`ecs.aliyuncs.com`).
     services: Box<[Box<str>]>,
@@ -40,8 +40,15 @@ impl TrustPolicy {
     pub fn parse(document: &str) -> Result<TrustPolicy, PolicyError> {
         let statements = document::parse_statements(document, Kind::Trust)?
             .into_iter()
-            .map(|parsed| (parsed.statement, parsed.principals.unwrap_or_default()))
-            .collect();
+            .enumerate()
+            .map(|(index, parsed)| {
+                let principals = match &parsed.principal {
+                    Some(value) => parse_principal(value, index)?,
+                    None => Principals::default(),
+                };
+                Ok((parsed.statement, principals))
+            })
+            .collect::<Result<_, PolicyError>>()?;
         Ok(TrustPolicy { statements })
     }
 
@@ -83,7 +90,7 @@ impl Principals {
 }
 
 /// `"*"`, or an object of `RAM` / `Service` / `Federated` to a string or a non-empty list.
-pub(crate) fn parse_principal(value: &Value, statement: usize) -> Result<Principals, PolicyError> {
+fn parse_principal(value: &Value, statement: usize) -> Result<Principals, PolicyError> {
     let invalid = || PolicyError::InvalidPrincipal { statement };
     let fields = match value {
         Value::String(any) if any == "*" => {

@@ -1532,7 +1532,7 @@ pub struct DecodedMessage {
     pub explicit_deny: bool,
     pub no_permission_policy_type: String,
     pub auth_principal: AuthPrincipal,
-    pub matched_policies: Vec<crate::authorize::MatchedPolicy>,
+    pub matched_policies: Vec<crate::diagnosis::MatchedPolicy>,
 }
 
 #[derive(Debug, Serialize)]
@@ -1553,8 +1553,9 @@ impl Action for DecodeDiagnosticMessage {
     async fn handle(self, ctx: &Ctx) -> Result<DecodeDiagnosticMessageResponse, ApiError> {
         let encoded = non_empty(self.encoded_diagnostic_message)
             .ok_or_else(|| ApiError::missing_parameter("EncodedDiagnosticMessage"))?;
-        let diagnosis = crate::authorize::decode_diagnosis(&ctx.state, &ctx.tenant_id, &encoded)
-            .ok_or_else(|| errors::DIAGNOSTIC_INVALID.error(&[]))?;
+        let diagnosis =
+            crate::diagnosis::decode_diagnosis(ctx.state.store.cipher(), &ctx.tenant_id, &encoded)
+                .ok_or_else(|| errors::DIAGNOSTIC_INVALID.error(&[]))?;
         Ok(DecodeDiagnosticMessageResponse {
             decoded_diagnostic_message: DecodedMessage {
                 auth_action: diagnosis.auth_action,

@@ -12,8 +12,8 @@ use super::Action;
 use super::common::{non_empty, random_text, token_hash, utc_seconds};
 use super::ram::{DEFAULT_SESSION_SECONDS, identity_document, role_name};
 use crate::Ctx;
-use crate::authorize::Principal;
 use crate::errors::{self, store_failure};
+use crate::principal::Principal;
 
 /// The shortest session the cloud issues, seconds.
 const MIN_SESSION_SECONDS: i64 = 900;
