@@ -144,17 +144,20 @@ def raw_v3(
     method: str = "POST",
     in_body: bool = False,
     date: str | None = None,
-    nonce: str | None = None,
-    authorization: str | None = None,
+    nonce: str | None = None,    authorization: str | None = None,
+    headers: dict[str, str] | None = None,
     timeout: float = 30,
 ) -> requests.Response:
-    """A V3-signed request built by hand. ``params`` are flattened; they travel in the query unless ``in_body``."""
+    """A V3-signed request built by hand. ``params`` are flattened; they travel in the query unless ``in_body``;
+    ``headers`` are sent beside the signed ones, unsigned."""
     ak, sk = key or server.root_key
     flat = flatten(params)
     query = {} if in_body else flat
     body = urllib.parse.urlencode(sorted(flat.items()), quote_via=urllib.parse.quote).encode() if in_body else b""
     ctype = "application/x-www-form-urlencoded" if in_body else None
+    extra = headers or {}
     headers = sign_v3_headers(method, server.host, action, version, query, body, ctype, ak, sk, date=date, nonce=nonce)
+    headers.update(extra)
     if authorization is not None:
         headers["Authorization"] = authorization
     qs = "&".join(f"{enc(k)}={enc(v)}" for k, v in query.items())

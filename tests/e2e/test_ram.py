@@ -887,6 +887,26 @@ def test_source_ip_condition(ram):
     denied(lambda: describe(fenced.api.ecd), "ecd:DescribeDesktops", account=ram.account_id, kind="ExplicitDeny")
 
 
+def test_source_ip_behind_a_trusted_proxy(server_factory):
+    """Behind a load balancer (`--trusted-proxy`), `acs:SourceIp` and the audit trail see the
+    client that the proxy names in `X-Forwarded-For`; a client's own header is ignored."""
+    behind = server_factory(args=("--trusted-proxy", "127.0.0.0/8"))
+    direct = server_factory()
+    for srv, trusts in [(behind, True), (direct, False)]:
+        ram = tenant_ram(srv)
+        office = new_user(ram, custom=(custom_policy(ram, doc(allow(
+            "ecd:DescribeDesktops", condition={"IpAddress": {"acs:SourceIp": "203.0.113.0/24"}}))),))
+        call = lambda forwarded: raw_v3(srv, "DescribeDesktops", V_ECD, {"RegionId": REGION}, key=office.key,
+                                        headers={"X-Forwarded-For": forwarded} if forwarded else None)
+        assert json_body(call(None))["Code"] == "Forbidden.RAM"
+        from_office = call("203.0.113.9")
+        assert (from_office.status_code == 200) == trusts, json_body(from_office)
+        # a client forging its first hop is still the address the proxy saw (here, the last hop)
+        assert json_body(call("203.0.113.9, 198.51.100.4"))["Code"] == "Forbidden.RAM"
+        rows = audit(srv, "--principal", office.key[0])
+        assert {r["SourceIp"] for r in rows} == ({"127.0.0.1", "198.51.100.4"} if trusts else {"127.0.0.1"}), rows
+
+
 def test_current_time_condition(ram):
     past = new_user(ram, custom=(custom_policy(ram, doc(allow(
         "ecd:DescribeDesktops", condition={"DateLessThan": {"acs:CurrentTime": "2020-01-01T00:00:00Z"}}))),))

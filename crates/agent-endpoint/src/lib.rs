@@ -164,7 +164,7 @@ async fn audited(
         .and_then(|v| v.strip_prefix("Bearer "))
         .and_then(|text| secrets::split(text.trim(), secrets::CREDENTIAL_PREFIX))
         .map(|(id, _)| id.to_string());
-    let source_ip = web::peer_ip(&request)
+    let source_ip = web::client_ip(&request)
         .map(|ip| ip.to_string())
         .unwrap_or_default();
     let request_id = web::RequestId::of(&request).as_str().to_string();

@@ -87,6 +87,11 @@ struct ServeArgs {
     /// Connections served at once (lowered to what the file-descriptor limit allows).
     #[arg(long, env = "AMC_MAX_CONNECTIONS", default_value_t = 4096)]
     max_connections: usize,
+    /// A proxy or load balancer whose `X-Forwarded-For` names the client (an address or a CIDR;
+    /// repeatable, or comma-separated in the environment): `acs:SourceIp` and the audit trail
+    /// see the client behind it.
+    #[arg(long = "trusted-proxy", env = "AMC_TRUSTED_PROXIES", value_delimiter = ',', value_parser = network)]
+    trusted_proxies: Vec<ipnet::IpNet>,
     /// Seconds for a request head to arrive; also how long a keep-alive connection may idle.
     #[arg(long, env = "AMC_HEADER_TIMEOUT_SECS", default_value_t = 15)]
     header_timeout_secs: u64,
@@ -176,8 +181,16 @@ impl ServeArgs {
             body_timeout: Duration::from_secs(self.body_timeout_secs.max(1)),
             write_timeout: Duration::from_secs(self.write_timeout_secs.max(1)),
             body_budget: self.body_budget_mib.max(1).saturating_mul(1024 * 1024),
+            trusted_proxies: self.trusted_proxies.clone(),
         }
     }
+}
+
+/// An address (`10.0.0.5`, one host) or a network (`10.0.0.0/8`).
+fn network(text: &str) -> Result<ipnet::IpNet, String> {
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{text:?} is neither an IP address nor a CIDR"))
 }
 
 #[derive(Subcommand)]

@@ -35,7 +35,7 @@ fn host(headers: &HeaderMap) -> String {
 pub(crate) async fn pop(State(state): State<AppState>, request: Request) -> Response {
     let request_id = RequestId::of(&request);
     let host = host(request.headers());
-    let peer = web::peer_ip(&request);
+    let peer = web::client_ip(&request);
     let source_ip = peer.map(|ip| ip.to_string()).unwrap_or_default();
     let secure = request
         .extensions()

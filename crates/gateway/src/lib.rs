@@ -142,7 +142,7 @@ async fn audited(
     };
     // The key's id only (`gk-…`), never its secret.
     let key = presented_key(request.headers()).map(str::to_string);
-    let source_ip = web::peer_ip(&request)
+    let source_ip = web::client_ip(&request)
         .map(|ip| ip.to_string())
         .unwrap_or_default();
     let request_id = web::RequestId::of(&request).as_str().to_string();

@@ -35,7 +35,7 @@ pub async fn handle(State(state): State<UploadState>, request: Request) -> Respo
         .and_then(|h| h.to_str().ok())
         .unwrap_or("amc")
         .to_string();
-    let source_ip = web::peer_ip(&request)
+    let source_ip = web::client_ip(&request)
         .map(|ip| ip.to_string())
         .unwrap_or_default();
     let action = operation(request.method(), request.uri().query().unwrap_or(""));

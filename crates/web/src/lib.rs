@@ -34,13 +34,49 @@ pub use listener::{MAX_HEAD_BYTES, serve};
 pub use request_id::RequestId;
 pub use tls::{Tls, TlsError, Transport};
 
-/// The address of the peer a request came from (as [`serve`] records it; none in tests that
-/// call a router directly).
-pub fn peer_ip<B>(request: &axum::http::Request<B>) -> Option<std::net::IpAddr> {
-    request
-        .extensions()
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|peer| peer.0.ip())
+/// The address of the client a request came from, as [`serve`] records it: the TCP peer, or
+/// for a request through a trusted proxy the client that proxy names
+/// ([`Limits::trusted_proxies`]); none in tests that call a router directly.
+pub fn client_ip<B>(request: &axum::http::Request<B>) -> Option<std::net::IpAddr> {
+    let extensions = request.extensions();
+    extensions
+        .get::<ClientIp>()
+        .map(|client| client.0)
+        .or_else(|| {
+            extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|peer| peer.0.ip())
+        })
+}
+
+/// The client's address, in a request's extensions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp(pub std::net::IpAddr);
+
+/// Who a request from `peer` comes from, given the `X-Forwarded-For` values it carries: `peer`,
+/// unless it is a trusted proxy; then the right-most address of the header that is not a
+/// trusted proxy (each proxy appends the address it received from), or `peer` when the header
+/// names none.
+pub fn forwarded_client<'a>(
+    peer: std::net::IpAddr,
+    forwarded_for: impl DoubleEndedIterator<Item = &'a str>,
+    trusted: &[ipnet::IpNet],
+) -> std::net::IpAddr {
+    let is_trusted = |ip: &std::net::IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    for value in forwarded_for.rev() {
+        for entry in value.rsplit(',') {
+            match entry.trim().parse::<std::net::IpAddr>() {
+                Ok(ip) if is_trusted(&ip) => continue,
+                Ok(ip) => return ip,
+                // A malformed hop: nothing before it can be trusted.
+                Err(_) => return peer,
+            }
+        }
+    }
+    peer
 }
 
 /// A request's headers as (lower-case name, value) pairs, as signature checks read them; a
@@ -131,6 +167,10 @@ pub struct Limits {
     pub write_timeout: Duration,
     /// Bytes of request bodies buffered at once, across all connections.
     pub body_budget: usize,
+    /// Proxies (load balancers) whose `X-Forwarded-For` names the client: a request from one of
+    /// these addresses is taken to come from the last address of that header not among them.
+    /// From anywhere else the header is ignored, so a client cannot choose its own address.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for Limits {
@@ -141,6 +181,7 @@ impl Default for Limits {
             body_timeout: Duration::from_secs(30),
             write_timeout: Duration::from_secs(30),
             body_budget: 256 * 1024 * 1024,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -149,4 +190,66 @@ impl Default for Limits {
 /// its dialect.
 pub fn surface(router: Router, dialect: Arc<dyn Dialect>) -> Router {
     panic::layer(bodiless::layer(router, dialect.clone()), dialect)
+}
+
+#[cfg(test)]
+mod forwarded_tests {
+    use std::net::IpAddr;
+
+    use super::forwarded_client;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap_or(IpAddr::from([0, 0, 0, 0]))
+    }
+
+    fn nets(list: &[&str]) -> Vec<ipnet::IpNet> {
+        list.iter().filter_map(|n| n.parse().ok()).collect()
+    }
+
+    #[test]
+    fn only_a_trusted_proxy_names_the_client() {
+        let trusted = nets(&["10.0.0.0/8"]);
+        // Straight from a client: its own header means nothing.
+        assert_eq!(
+            forwarded_client(ip("203.0.113.7"), ["198.51.100.1"].into_iter(), &trusted),
+            ip("203.0.113.7")
+        );
+        // Through the proxy: the client it names.
+        assert_eq!(
+            forwarded_client(ip("10.1.2.3"), ["198.51.100.1"].into_iter(), &trusted),
+            ip("198.51.100.1")
+        );
+        // A client's forged first hop is left of what the proxy appended.
+        assert_eq!(
+            forwarded_client(
+                ip("10.1.2.3"),
+                ["6.6.6.6, 198.51.100.1"].into_iter(),
+                &trusted
+            ),
+            ip("198.51.100.1")
+        );
+        // Several proxies, in headers and in lists, skipped from the right.
+        assert_eq!(
+            forwarded_client(
+                ip("10.1.2.3"),
+                ["198.51.100.1, 10.9.9.9", "10.8.8.8"].into_iter(),
+                &trusted
+            ),
+            ip("198.51.100.1")
+        );
+        // No usable hop: the proxy itself.
+        assert_eq!(
+            forwarded_client(ip("10.1.2.3"), ["junk"].into_iter(), &trusted),
+            ip("10.1.2.3")
+        );
+        assert_eq!(
+            forwarded_client(ip("10.1.2.3"), std::iter::empty(), &trusted),
+            ip("10.1.2.3")
+        );
+        // Nothing trusted: never the header.
+        assert_eq!(
+            forwarded_client(ip("10.1.2.3"), ["198.51.100.1"].into_iter(), &[]),
+            ip("10.1.2.3")
+        );
+    }
 }

@@ -207,10 +207,18 @@ async fn serve_stream<S>(
     let app = shared.app.clone();
     let body_limits = shared.body_limits.clone();
     let service_activity = activity.clone();
+    let proxies = shared.clone();
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
         let answering = service_activity.request_started();
+        let forwarded = request.headers().get_all("x-forwarded-for").iter();
+        let client = crate::forwarded_client(
+            peer.ip(),
+            forwarded.filter_map(|value| value.to_str().ok()),
+            &proxies.limits.trusted_proxies,
+        );
         let extensions = request.extensions_mut();
         extensions.insert(ConnectInfo(peer));
+        extensions.insert(crate::ClientIp(client));
         extensions.insert(Transport { secure });
         extensions.insert(body_limits.clone());
         let response = app.clone().oneshot(request.map(Body::new));
