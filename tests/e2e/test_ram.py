@@ -864,6 +864,13 @@ def test_system_policies_are_listed_and_readable(ram):
     actions = json.dumps(document["Statement"])
     assert "ecd:Describe" in actions and "ecd:*" not in actions, document
     assert got["DefaultPolicyVersion"]["IsDefaultVersion"] is True
+    # who holds them, counted per tenant
+    new_user(ram, "AliyunECDReadOnlyAccess")
+    new_user(ram, "AliyunECDReadOnlyAccess", "ReadOnlyAccess")
+    counts = {p["PolicyName"]: p["AttachmentCount"] for p in every(PolicyType="System")}
+    assert (counts["AliyunECDReadOnlyAccess"], counts["ReadOnlyAccess"], counts["AdministratorAccess"]) == (2, 1, 0)
+    held = ram.GetPolicy(PolicyName="AliyunECDReadOnlyAccess", PolicyType="System")["Policy"]["AttachmentCount"]
+    assert held == 2
     admin = json.loads(ram.GetPolicy(PolicyName="AdministratorAccess", PolicyType="System")[
         "DefaultPolicyVersion"]["PolicyDocument"])
     assert admin["Statement"][0]["Effect"] == "Allow" and admin["Statement"][0]["Action"] in ("*", ["*"]), admin

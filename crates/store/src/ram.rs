@@ -1158,20 +1158,21 @@ impl Store {
             .collect()
     }
 
-    /// How many principals of the tenant hold a system policy.
+    /// How many principals of the tenant hold each system policy it uses.
     pub async fn system_policy_attachments(
         &self,
         tenant_id: &str,
-        name: &str,
-    ) -> Result<i64, StoreError> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) FROM ram_attachments WHERE tenant_id = $1 AND policy_type = 'System' AND policy_name = $2",
+    ) -> Result<std::collections::HashMap<String, i64>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT policy_name, COUNT(*) AS holders FROM ram_attachments \
+             WHERE tenant_id = $1 AND policy_type = 'System' GROUP BY policy_name",
         )
         .bind(tenant_id)
-        .bind(name)
-        .fetch_one(&self.pool)
+        .fetch_all(&self.pool)
         .await?;
-        Ok(row.try_get(0)?)
+        rows.iter()
+            .map(|row| Ok((row.try_get("policy_name")?, row.try_get("holders")?)))
+            .collect()
     }
 
     // -- roles

@@ -699,9 +699,12 @@ impl Action for GetPolicy {
             PolicyKind::System => {
                 let policy = system_policy(name)?;
                 let count = store
-                    .system_policy_attachments(&ctx.tenant_id, name)
+                    .system_policy_attachments(&ctx.tenant_id)
                     .await
-                    .map_err(store_failure)?;
+                    .map_err(store_failure)?
+                    .get(name)
+                    .copied()
+                    .unwrap_or(0);
                 Ok(GetPolicyResponse {
                     policy: system_view(policy, count, true),
                     default_policy_version: system_version(policy),
@@ -784,16 +787,17 @@ impl Action for ListPolicies {
             let mut system: Vec<&ram::system::SystemPolicy> =
                 ram::system::system_policies().iter().collect();
             system.sort_by_key(|p| p.name);
+            let counts = ctx
+                .state
+                .store
+                .system_policy_attachments(&ctx.tenant_id)
+                .await
+                .map_err(store_failure)?;
             for policy in system
                 .into_iter()
                 .filter(|p| after_kind.is_none() || p.name > after_name.as_str())
             {
-                let count = ctx
-                    .state
-                    .store
-                    .system_policy_attachments(&ctx.tenant_id, policy.name)
-                    .await
-                    .map_err(store_failure)?;
+                let count = counts.get(policy.name).copied().unwrap_or(0);
                 rows.push(system_view(policy, count, false));
             }
         }
