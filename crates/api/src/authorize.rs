@@ -78,18 +78,18 @@ impl PolicyCache {
 
 /// Compiles what is attached to a principal. A stored document that no longer parses (it was
 /// checked when written) grants nothing, and says so in the log.
-pub(crate) fn compile(attachments: Vec<Attachment>) -> PolicySet {
+fn compile(attachments: Vec<Attachment>) -> PolicySet {
     let mut held = Vec::with_capacity(attachments.len());
     for attachment in attachments {
-        let (policy, version) = match (&attachment.custom, attachment.policy_kind) {
-            (Some(custom), _) => match Policy::parse(&custom.document) {
+        let (policy, version) = match &attachment.custom {
+            Some(custom) => match Policy::parse(&custom.document) {
                 Ok(policy) => (policy, custom.default_version.clone()),
                 Err(error) => {
                     tracing::error!(policy = %attachment.policy_name, %error, "a stored policy does not parse");
                     continue;
                 }
             },
-            (None, _) => match ram::system::system_policy_compiled(&attachment.policy_name) {
+            None => match ram::system::system_policy_compiled(&attachment.policy_name) {
                 Some(policy) => (policy.clone(), "v1".to_string()),
                 None => continue,
             },
@@ -105,7 +105,7 @@ pub(crate) fn compile(attachments: Vec<Attachment>) -> PolicySet {
 }
 
 /// The compiled policies attached to `grantee`.
-pub(crate) async fn policies_of(
+async fn policies_of(
     state: &AppState,
     tenant_id: &str,
     grantee: Grantee<'_>,
@@ -150,7 +150,7 @@ pub(crate) async fn authorize(
 }
 
 /// Whether `principal` may do `action` on every one of `resources`.
-pub(crate) async fn check(
+async fn check(
     state: &AppState,
     principal: &Principal<'_>,
     action: &str,
