@@ -482,3 +482,32 @@ def test_node_pop_core_drives_ram_and_sts(server, tenant):
         {"version": "2020-09-30", "action": "DescribeDesktops", "params": {"RegionId": "cn-hangzhou"}},
     ], key=temporary)
     assert without_token[0]["code"] == "MissingSecurityToken", without_token
+
+
+def test_amc_call_signs_with_a_temporary_key(ram):
+    """`amc call` from the shell with a temporary key: its token comes from `AMC_SECURITY_TOKEN`
+    (or `--security-token`), signed with V3 and V2 alike."""
+    import os
+    import subprocess
+
+    role = new_role(ram, "AliyunECDReadOnlyAccess")
+    temp = assume(ram.server, ram.key, role["Arn"], "shell")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AMC_")}
+    env.update(AMC_ACCESS_KEY_ID=temp.key[0], AMC_ACCESS_KEY_SECRET=temp.key[1])
+
+    def call(*args, token: str | None = temp.token):
+        run_env = dict(env)
+        if token is not None:
+            run_env["AMC_SECURITY_TOKEN"] = token
+        done = subprocess.run([ram.server.binary, "call", "DescribeDesktops", "--Version", "2020-09-30",
+                               "--RegionId", REGION, "--endpoint", ram.server.url, *args],
+                              capture_output=True, text=True, timeout=60, env=run_env)
+        return done.returncode, json.loads(done.stdout)
+
+    for signature in ("v3", "v2"):
+        code, body = call("--signature", signature)
+        assert code == 0 and "Desktops" in body, body
+    code, body = call(token=None)
+    assert code == 1 and body["Code"] == "MissingSecurityToken", body
+    code, body = call("--security-token", "CAISwrong", token=None)
+    assert code == 1 and body["Code"] == "InvalidSecurityToken.MismatchWithAccessKey", body

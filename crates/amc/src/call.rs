@@ -16,6 +16,9 @@ pub struct CallArgs {
     access_key_id: String,
     #[arg(long, env = "AMC_ACCESS_KEY_SECRET", hide_env_values = true)]
     access_key_secret: String,
+    /// The security token of a temporary (`STS.`) key from `AssumeRole`.
+    #[arg(long, env = "AMC_SECURITY_TOKEN", hide_env_values = true)]
+    security_token: Option<String>,
     /// Signature version: `v3` (ACS3-HMAC-SHA256) or `v2` (HMAC-SHA1).
     #[arg(long, default_value = "v3")]
     signature: String,
@@ -50,6 +53,7 @@ fn parse_params(args: &mut CallArgs) -> anyhow::Result<(String, FlatParams)> {
             "endpoint" => args.endpoint = value,
             "access-key-id" => args.access_key_id = value,
             "access-key-secret" => args.access_key_secret = value,
+            "security-token" => args.security_token = Some(value),
             "signature" => args.signature = value,
             _ => params.insert(name, value),
         }
@@ -75,6 +79,7 @@ pub async fn run(mut args: CallArgs) -> anyhow::Result<()> {
         form: &params,
         access_key_id: &args.access_key_id,
         access_key_secret: &args.access_key_secret,
+        security_token: args.security_token.as_deref(),
         nonce: &nonce,
         timestamp: chrono::Utc::now(),
     };

@@ -294,6 +294,7 @@ impl Client {
             form: &empty,
             access_key_id: &self.key_id,
             access_key_secret: &self.secret,
+            security_token: None,
             nonce: &nonce,
             timestamp: chrono::Utc::now(),
         });
@@ -377,6 +378,7 @@ fn write_wrk_script(
             form: &empty,
             access_key_id: &client.key_id,
             access_key_secret: &client.secret,
+            security_token: None,
             nonce: &nonce,
             timestamp,
         });

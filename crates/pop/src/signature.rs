@@ -917,6 +917,8 @@ pub struct SigningInput<'a> {
     pub form: &'a FlatParams,
     pub access_key_id: &'a str,
     pub access_key_secret: &'a str,
+    /// The security token of a temporary (`STS.`) key, signed with the request.
+    pub security_token: Option<&'a str>,
     pub nonce: &'a str,
     pub timestamp: DateTime<Utc>,
 }
@@ -959,6 +961,9 @@ pub fn sign_v3(input: &SigningInput<'_>) -> SignedHttpRequest {
     ];
     if !body.is_empty() {
         headers.push(("content-type".to_owned(), FORM_CONTENT_TYPE.to_owned()));
+    }
+    if let Some(token) = input.security_token {
+        headers.push(("x-acs-security-token".to_owned(), token.to_owned()));
     }
     headers.push(("x-acs-content-sha256".to_owned(), hashed_payload.clone()));
 
@@ -1033,6 +1038,9 @@ pub fn sign_v2(input: &SigningInput<'_>) -> SignedHttpRequest {
         ("SignatureVersion", "1.0"),
         ("AccessKeyId", input.access_key_id),
     ]);
+    if let Some(token) = input.security_token {
+        query.push(("SecurityToken", token));
+    }
     let canonical = v2_canonical_query(query.iter().copied().chain(input.form.iter()));
     let signature = v2_signature(
         input.access_key_secret,

@@ -567,6 +567,7 @@ fn signing_input<'a>(query: &'a FlatParams, form: &'a FlatParams) -> SigningInpu
         form,
         access_key_id: "testAccessKeyId",
         access_key_secret: "testAccessKeySecret",
+        security_token: None,
         nonce: "3a7c2f0e9b8d4c1fa5e6b7c8d9e0f1a2",
         timestamp: fixed_date(),
     }
@@ -684,4 +685,34 @@ fn v2_with_everything_in_the_form_body() {
     // Without a form body, an unsigned request is refused at once.
     wire.remove_header("content-type");
     assert_eq!(code(wire.parse()), "IncompleteSignature");
+}
+
+#[test]
+fn a_temporary_key_signs_its_security_token() {
+    let query = FlatParams::new();
+    let form: FlatParams = [("RegionId", "cn-hangzhou")].into_iter().collect();
+    for sign in [sign_v3, pop::signature::sign_v2] {
+        let input = SigningInput {
+            security_token: Some("CAIStoken"),
+            ..signing_input(&query, &form)
+        };
+        let wire = wire_of(&sign(&input));
+        let parsed = wire.parse().expect("parses");
+        assert_eq!(parsed.security_token.as_deref(), Some("CAIStoken"));
+        parsed.verify("testAccessKeySecret").expect("verifies");
+        // The token is signed: another one does not verify.
+        let mut swapped = wire.clone();
+        swapped.query = swapped.query.replace("CAIStoken", "CAISother");
+        for (name, value) in &mut swapped.headers {
+            if name == "x-acs-security-token" {
+                *value = "CAISother".into();
+            }
+        }
+        let swapped = swapped.parse().expect("parses");
+        assert_eq!(swapped.security_token.as_deref(), Some("CAISother"));
+        assert_eq!(
+            code(swapped.verify("testAccessKeySecret")),
+            "SignatureDoesNotMatch"
+        );
+    }
 }
