@@ -144,11 +144,13 @@ impl Registry {
     /// Asks the connection idle longest to give its place up; `false` when none is idle.
     pub(crate) fn ask_idlest_to_give_up(&self) -> bool {
         let connections = self.lock();
+        // Idle times are in milliseconds, and many connections arrive within one: among equals
+        // the one registered first has waited longest (the map's order is no order at all).
         let idlest = connections
-            .values()
-            .filter(|a| a.is_idle() && !a.chosen.load(Ordering::SeqCst))
-            .min_by_key(|a| a.idle_since.load(Ordering::SeqCst));
-        match idlest {
+            .iter()
+            .filter(|(_, a)| a.is_idle() && !a.chosen.load(Ordering::SeqCst))
+            .min_by_key(|(id, a)| (a.idle_since.load(Ordering::SeqCst), **id));
+        match idlest.map(|(_, activity)| activity) {
             Some(activity) => {
                 activity.chosen.store(true, Ordering::SeqCst);
                 activity.give_up.notify_one();
@@ -209,6 +211,22 @@ mod tests {
         busy.activity.flushed();
         assert!(busy.activity.is_idle());
         assert!(registry.ask_idlest_to_give_up());
+    }
+
+    #[test]
+    fn among_connections_idle_since_the_same_moment_the_first_registered_goes_first() {
+        let registry = Arc::new(Registry::default());
+        let entries: Vec<Registered> = (0..64).map(|_| registry.register()).collect();
+        for entry in &entries {
+            entry.activity.idle_since.store(7, Ordering::SeqCst);
+        }
+        for entry in &entries {
+            assert!(registry.ask_idlest_to_give_up());
+            assert!(
+                entry.activity.chosen.load(Ordering::SeqCst),
+                "connections give their places up in the order they came"
+            );
+        }
     }
 
     #[test]
