@@ -699,6 +699,34 @@ def test_root_keys_can_be_disabled_but_never_denied(ram):
     ram.DeleteAccessKey(UserAccessKeyId=key[0])
 
 
+def test_a_tenant_that_disabled_its_root_key_gets_a_new_one_from_the_operator(server):
+    """A root that disables its only key is locked out, as in the cloud; `amc admin tenant
+    root-key` gives it a new one (the disabled one makes room) and says so in the audit trail."""
+    ram = tenant_ram(server)
+    only = ram.ListAccessKeys()["AccessKeys"]["AccessKey"]
+    assert len(only) == 1
+    ram.UpdateAccessKey(UserAccessKeyId=only[0]["AccessKeyId"], Status="Inactive")
+    expect_error(lambda: ram.ListUsers(), "InvalidAccessKeyId.Inactive")
+
+    out = server.admin("tenant", "root-key", "--tenant", ram.account_id, *server.store_args())
+    assert out.returncode == 0, out.stderr
+    fresh = json.loads(out.stdout)
+    assert fresh["AccountId"] == ram.account_id and fresh["AccessKeyId"] != only[0]["AccessKeyId"]
+    restored = Ram(server, (fresh["AccessKeyId"], fresh["AccessKeySecret"]), account_id=ram.account_id)
+    keys = restored.ListAccessKeys()["AccessKeys"]["AccessKey"]
+    assert [(k["AccessKeyId"], k["Status"]) for k in keys] == [(fresh["AccessKeyId"], "Active")], keys
+    rows = [r for r in audit(server, "--action", "CreateRootAccessKey") if r["TenantId"] == ram.account_id]
+    assert [r["Resources"] for r in rows] == [[fresh["AccessKeyId"]]], rows
+    assert fresh["AccessKeySecret"] not in json.dumps(rows)
+
+    # two active root keys: the operator must not silently add a third
+    restored.CreateAccessKey()
+    again = server.admin("tenant", "root-key", "--tenant", ram.account_id, *server.store_args())
+    assert again.returncode != 0 and "two active root keys" in again.stderr, again.stderr
+    nobody = server.admin("tenant", "root-key", "--tenant", "1000000000000000", *server.store_args())
+    assert nobody.returncode != 0 and "no tenant" in nobody.stderr, nobody.stderr
+
+
 # --------------------------------------------------------------------------------------------------
 # policies and versions
 

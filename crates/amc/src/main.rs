@@ -244,6 +244,15 @@ enum TenantCommand {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// A new root access key for a tenant that lost or disabled its own (its inactive root keys
+    /// are deleted to make room); prints it as one JSON object.
+    RootKey {
+        /// The tenant's account id.
+        #[arg(long)]
+        tenant: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -277,6 +286,24 @@ fn main() -> anyhow::Result<()> {
                 )
                 .await;
                 println!("{}", serde_json::to_string(&tenant)?);
+                Ok(())
+            }
+            Command::Admin {
+                command:
+                    AdminCommand::Tenant {
+                        command: TenantCommand::RootKey { tenant, store },
+                    },
+            } => {
+                let store = setup::open_store(&store).await?;
+                let key = setup::new_root_key(&store, &tenant).await?;
+                audit::record_admin(
+                    &store,
+                    Some(&tenant),
+                    "CreateRootAccessKey",
+                    vec![key.access_key_id.clone()],
+                )
+                .await;
+                println!("{}", serde_json::to_string(&key)?);
                 Ok(())
             }
             Command::Admin {

@@ -199,6 +199,40 @@ pub async fn create_tenant(
     })
 }
 
+/// A new root key for `tenant_id`, after deleting its inactive root keys to make room; refused
+/// while it holds two active ones (one of them must be disabled first).
+pub async fn new_root_key(store: &Store, tenant_id: &str) -> anyhow::Result<TenantKeys> {
+    use store::ram::{KeyOwner, Refusal};
+    let keys = match store.owned_keys(tenant_id, KeyOwner::Root).await? {
+        Ok(keys) => keys,
+        Err(_) => anyhow::bail!("no tenant {tenant_id}"),
+    };
+    for key in keys.iter().filter(|k| !k.active) {
+        let _ = store
+            .delete_owned_key(tenant_id, KeyOwner::Root, &key.id)
+            .await?;
+    }
+    let mut rng = rand::rngs::OsRng;
+    let access_key_id = domain::ids::access_key_id(&mut rng);
+    let access_key_secret = domain::ids::access_key_secret(&mut rng);
+    let now = chrono::Utc::now().timestamp_millis();
+    let secret = Secret::new(access_key_secret.clone());
+    match store
+        .create_owned_key(tenant_id, KeyOwner::Root, &access_key_id, &secret, now)
+        .await?
+    {
+        Ok(_) => Ok(TenantKeys {
+            account_id: tenant_id.to_string(),
+            access_key_id,
+            access_key_secret,
+        }),
+        Err(Refusal::KeyLimit) => anyhow::bail!(
+            "tenant {tenant_id} holds two active root keys: disable one (UpdateAccessKey) first"
+        ),
+        Err(_) => anyhow::bail!("no tenant {tenant_id}"),
+    }
+}
+
 /// On a new store, creates the first tenant with the root key from the environment, or a
 /// generated one that is printed once and written to a 0600 file in the data dir.
 pub async fn ensure_first_tenant(store: &Store, data_dir: &Path) -> anyhow::Result<()> {
