@@ -11,7 +11,6 @@ use chrono::{DateTime, Utc};
 use pop::ApiError;
 use pop::signature::{Credential, HttpHead, check_timestamp, nonce_kept_until, parse_head};
 use store::tenants::{AccessKey, KeyPrincipal};
-use subtle::ConstantTimeEq;
 use web::RequestId;
 use web::body::BodyLimits;
 
@@ -271,8 +270,7 @@ fn check_security_token(key: &AccessKey, token: Option<&str>, now_ms: i64) -> Re
     let token = token.filter(|t| !t.is_empty());
     match (&key.principal, token) {
         (KeyPrincipal::Session(session), Some(token)) => {
-            let hash = actions::common::token_hash(token);
-            if !bool::from(hash.as_bytes().ct_eq(session.token_hash.as_bytes())) {
+            if !domain::secrets::matches(token, &session.token_hash) {
                 return Err(errors::SECURITY_TOKEN_MISMATCH.error(&[]));
             }
             if now_ms >= session.expires_at {
@@ -327,7 +325,7 @@ mod tests {
             role_name: "r".into(),
             session_name: "s".into(),
             policy: None,
-            token_hash: actions::common::token_hash(token),
+            token_hash: domain::secrets::hash(token),
             expires_at,
         })
     }

@@ -91,13 +91,8 @@ pub(crate) fn arns(entry: &ActionEntry, params: &FlatParams, account: &str) -> V
         .into_iter()
         .map(|resource| match resource.kind.as_str() {
             "arn" => resource.id,
-            // The cloud's role ARNs are lower-cased.
-            "role" => ram::arn::resource_arn(
-                service,
-                region,
-                account,
-                &format!("role/{}", resource.id.to_lowercase()),
-            ),
+            // Roles are RAM's, whichever action names one; their ARNs are lower-cased.
+            "role" => ram::arn::role_arn(account, &resource.id),
             kind => {
                 ram::arn::resource_arn(service, region, account, &format!("{kind}/{}", resource.id))
             }

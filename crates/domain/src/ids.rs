@@ -18,11 +18,18 @@ pub fn resource_id(prefix: &str, rng: &mut impl Rng) -> String {
 
 /// A 16-digit account (tenant) id that never starts with 0.
 pub fn account_id(rng: &mut impl Rng) -> String {
-    let first = rng.gen_range(1..=9u8);
-    let rest: String = (0..15)
-        .map(|_| char::from(b'0' + rng.gen_range(0..=9u8)))
-        .collect();
-    format!("{first}{rest}")
+    numeric_id(16, rng)
+}
+
+/// A number of `len` digits that never starts with 0, as the cloud's account, RAM user
+/// (16 digits) and role (19 digits) ids are.
+pub fn numeric_id(len: usize, rng: &mut impl Rng) -> String {
+    (0..len)
+        .map(|i| {
+            let low = if i == 0 { 1 } else { 0 };
+            char::from(b'0' + rng.gen_range(low..=9u8))
+        })
+        .collect()
 }
 
 /// An access key id in the cloud's shape: `LTAI` and 20 alphanumerics.

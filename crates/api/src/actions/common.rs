@@ -50,29 +50,6 @@ pub(crate) fn random_text(len: usize) -> String {
         .collect()
 }
 
-/// A random number of `len` digits not starting with 0, as the cloud's user and role ids are.
-pub(crate) fn random_digits(len: usize) -> String {
-    use rand::Rng;
-    let mut rng = rand::rngs::OsRng;
-    (0..len)
-        .map(|i| {
-            char::from(
-                b'0' + if i == 0 {
-                    rng.gen_range(1..=9)
-                } else {
-                    rng.gen_range(0..=9)
-                },
-            )
-        })
-        .collect()
-}
-
-/// The form in which security tokens are kept (SHA-256, hex): a token is as good as a password.
-pub(crate) fn token_hash(token: &str) -> String {
-    use sha2::{Digest, Sha256};
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
-
 /// A response with nothing but `RequestId`.
 #[derive(Debug, Serialize)]
 pub struct Empty {}

@@ -14,7 +14,7 @@ use store::ram::{
 use store::tenants::KeyPrincipal;
 
 use super::Action;
-use super::common::{Empty, non_empty, random_digits, utc_seconds};
+use super::common::{Empty, non_empty, utc_seconds};
 use crate::Ctx;
 use crate::errors::{self, store_failure};
 
@@ -138,6 +138,17 @@ fn key_owner<'a>(ctx: &'a Ctx, user: &'a Option<UserName>) -> Result<KeyOwner<'a
     }
 }
 
+/// The cloud's error for a refusal of a key action: the key when it is the key that is not
+/// there, else its owner.
+fn key_refused(refusal: Refusal, owner: KeyOwner<'_>, key_id: &str) -> ApiError {
+    let subject = match (refusal, owner) {
+        (Refusal::NoSuchKey, _) => key_id,
+        (_, KeyOwner::Root) => "root",
+        (_, KeyOwner::User(name)) => name,
+    };
+    refused(refusal, subject)
+}
+
 /// The cloud's error for a refusal, naming what it concerns.
 fn refused(refusal: Refusal, subject: &str) -> ApiError {
     match refusal {
@@ -215,7 +226,7 @@ impl Action for CreateUser {
     async fn handle(self, ctx: &Ctx) -> Result<UserResponse, ApiError> {
         let name = user_name("UserName", self.user_name.as_deref().unwrap_or(""))?;
         let user = RamUser {
-            id: random_digits(16),
+            id: ids::numeric_id(16, &mut rand::rngs::OsRng),
             name: name.to_string(),
             display_name: non_empty(self.display_name).unwrap_or_else(|| name.to_string()),
             comments: non_empty(self.comments).unwrap_or_default(),
@@ -405,17 +416,13 @@ impl Action for CreateAccessKey {
         let mut rng = rand::rngs::OsRng;
         let id = ids::access_key_id(&mut rng);
         let secret = Secret::new(ids::access_key_secret(&mut rng));
-        let subject = match owner {
-            KeyOwner::Root => "root",
-            KeyOwner::User(name) => name,
-        };
         let key: KeyInfo = ctx
             .state
             .store
             .create_owned_key(&ctx.tenant_id, owner, &id, &secret, ctx.now_ms)
             .await
             .map_err(store_failure)?
-            .map_err(|r| refused(r, subject))?;
+            .map_err(|r| key_refused(r, owner, &id))?;
         Ok(CreateAccessKeyResponse {
             access_key: NewKeyView {
                 access_key_id: key.id,
@@ -464,7 +471,7 @@ impl Action for ListAccessKeys {
             .owned_keys(&ctx.tenant_id, owner)
             .await
             .map_err(store_failure)?
-            .map_err(|r| refused(r, self.user_name.as_deref().unwrap_or("root")))?;
+            .map_err(|r| key_refused(r, owner, ""))?;
         Ok(ListAccessKeysResponse {
             access_keys: KeyList {
                 access_key: keys
@@ -511,16 +518,7 @@ impl Action for UpdateAccessKey {
             .set_owned_key_status(&ctx.tenant_id, owner, &key_id, active)
             .await
             .map_err(store_failure)?
-            .map_err(|r| {
-                refused(
-                    r,
-                    if r == Refusal::NoSuchKey {
-                        &key_id
-                    } else {
-                        self.user_name.as_deref().unwrap_or("")
-                    },
-                )
-            })?;
+            .map_err(|r| key_refused(r, owner, &key_id))?;
         Ok(Empty {})
     }
 }
@@ -544,16 +542,7 @@ impl Action for DeleteAccessKey {
             .delete_owned_key(&ctx.tenant_id, owner, &key_id)
             .await
             .map_err(store_failure)?
-            .map_err(|r| {
-                refused(
-                    r,
-                    if r == Refusal::NoSuchKey {
-                        &key_id
-                    } else {
-                        self.user_name.as_deref().unwrap_or("")
-                    },
-                )
-            })?;
+            .map_err(|r| key_refused(r, owner, &key_id))?;
         Ok(Empty {})
     }
 }
@@ -1411,7 +1400,7 @@ impl Action for CreateRole {
             return Err(errors::ROLE_EXISTS.error(&[&name]));
         }
         let role = RamRole {
-            id: random_digits(19),
+            id: ids::numeric_id(19, &mut rand::rngs::OsRng),
             name: name.to_string(),
             description: non_empty(self.description).unwrap_or_default(),
             trust_policy: trust.to_string(),

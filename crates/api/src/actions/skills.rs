@@ -17,8 +17,8 @@ use store::Secret;
 use store::skills::{ParseStatus, ParseTask, Skill, SkillCreated, SkillVersion, UploadGrant};
 
 use super::Action;
+use super::common::random_text;
 use super::common::{Empty, non_empty, page, runtime_not_found, utc_seconds};
-use super::common::{random_text, token_hash};
 use super::limits::{Id, Ids, MAX_IDS, Token};
 use crate::Ctx;
 use crate::errors::{self, store_failure};
@@ -140,7 +140,7 @@ impl Action for GetOssStsToken {
         let grant = UploadGrant {
             key_id: key_id.clone(),
             tenant_id: ctx.tenant_id.clone(),
-            token_hash: token_hash(&token),
+            token_hash: domain::secrets::hash(&token),
             bucket: rules::BUCKET.into(),
             prefix: prefix.clone(),
             file_type,

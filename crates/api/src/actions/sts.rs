@@ -9,7 +9,7 @@ use store::ram::NewSessionKey;
 use store::tenants::KeyPrincipal;
 
 use super::Action;
-use super::common::{non_empty, random_text, token_hash, utc_seconds};
+use super::common::{non_empty, random_text, utc_seconds};
 use super::ram::{DEFAULT_SESSION_SECONDS, identity_document, role_name};
 use crate::Ctx;
 use crate::errors::{self, store_failure};
@@ -144,7 +144,7 @@ impl Action for AssumeRole {
                 role_name: role.name.clone(),
                 session_name: session.clone(),
                 session_policy,
-                token_hash: token_hash(&token),
+                token_hash: domain::secrets::hash(&token),
                 expires_at,
                 created_at: ctx.now_ms,
             })
