@@ -405,16 +405,9 @@ impl Store {
     /// Deletes a user that holds no access key and no policy.
     pub async fn delete_ram_user(&self, tenant_id: &str, name: &str) -> RamResult<()> {
         let done = transact!(self, &[], |tx| {
-            let exists = sqlx::query(&format!(
-                "SELECT 1 FROM ram_users WHERE tenant_id = $1 AND name = $2{}",
-                tx.locking("UPDATE")
-            ))
-            .bind(tenant_id)
-            .bind(name)
-            .fetch_optional(&mut *tx.tx)
-            .await?;
-            if exists.is_none() {
-                return Ok(Err(Refusal::NoSuchUser));
+            let user = Grantee::User(name);
+            if let Err(refusal) = grantee_exists(tx, tenant_id, user).await? {
+                return Ok(Err(refusal));
             }
             let keys =
                 sqlx::query("SELECT 1 FROM access_keys WHERE tenant_id = $1 AND user_name = $2")
@@ -425,14 +418,7 @@ impl Store {
             if keys.is_some() {
                 return Ok(Err(Refusal::UserHasKeys));
             }
-            let policies = sqlx::query(
-                "SELECT 1 FROM ram_attachments WHERE tenant_id = $1 AND principal_type = 'User' AND principal_name = $2",
-            )
-            .bind(tenant_id)
-            .bind(name)
-            .fetch_optional(&mut *tx.tx)
-            .await?;
-            if policies.is_some() {
+            if holds_policies(tx, tenant_id, user).await? {
                 return Ok(Err(Refusal::UserHasPolicies));
             }
             sqlx::query("DELETE FROM ram_users WHERE tenant_id = $1 AND name = $2")
@@ -460,17 +446,20 @@ impl Store {
         let secret_enc = self.cipher.encrypt(secret.expose())?;
         let done = transact!(self, &[], |tx| {
             // The owner's row, locked: two keys created at once each count the other.
-            let owner_row = match owner {
-                KeyOwner::Root => "SELECT 1 FROM tenants WHERE id = $1 AND $2 = ''",
-                KeyOwner::User(_) => "SELECT 1 FROM ram_users WHERE tenant_id = $1 AND name = $2",
-            };
-            let exists = sqlx::query(&format!("{owner_row}{}", tx.locking("UPDATE")))
+            let owner_found = match owner {
+                KeyOwner::Root => sqlx::query(&format!(
+                    "SELECT 1 FROM tenants WHERE id = $1{}",
+                    tx.locking("UPDATE")
+                ))
                 .bind(tenant_id)
-                .bind(owner.user_name())
                 .fetch_optional(&mut *tx.tx)
-                .await?;
-            if exists.is_none() {
-                return Ok(Err(Refusal::NoSuchUser));
+                .await?
+                .map(|_| ())
+                .ok_or(Refusal::NoSuchUser),
+                KeyOwner::User(name) => grantee_exists(tx, tenant_id, Grantee::User(name)).await?,
+            };
+            if let Err(refusal) = owner_found {
+                return Ok(Err(refusal));
             }
             let held: i64 = sqlx::query(&format!(
                 "SELECT COUNT(*) FROM access_keys WHERE {}",
@@ -946,15 +935,7 @@ impl Store {
         cascade: bool,
     ) -> RamResult<()> {
         let done = transact!(self, &[], |tx| {
-            let exists = sqlx::query(&format!(
-                "SELECT 1 FROM ram_policies WHERE tenant_id = $1 AND name = $2{}",
-                tx.locking("UPDATE")
-            ))
-            .bind(tenant_id)
-            .bind(name)
-            .fetch_optional(&mut *tx.tx)
-            .await?;
-            if exists.is_none() {
+            if !custom_policy_exists(tx, tenant_id, name).await? {
                 return Ok(Err(Refusal::NoSuchPolicy));
             }
             if !cascade {
@@ -1013,18 +994,10 @@ impl Store {
             if let Err(refusal) = grantee_exists(tx, tenant_id, grantee).await? {
                 return Ok(Err(refusal));
             }
-            if kind == PolicyKind::Custom {
-                let exists = sqlx::query(&format!(
-                    "SELECT 1 FROM ram_policies WHERE tenant_id = $1 AND name = $2{}",
-                    tx.locking("UPDATE")
-                ))
-                .bind(tenant_id)
-                .bind(policy_name)
-                .fetch_optional(&mut *tx.tx)
-                .await?;
-                if exists.is_none() {
-                    return Ok(Err(Refusal::NoSuchPolicy));
-                }
+            if kind == PolicyKind::Custom
+                && !custom_policy_exists(tx, tenant_id, policy_name).await?
+            {
+                return Ok(Err(Refusal::NoSuchPolicy));
             }
             let inserted = sqlx::query(
                 "INSERT INTO ram_attachments (tenant_id, principal_type, principal_name, policy_type, policy_name, attached_at) \
@@ -1243,25 +1216,11 @@ impl Store {
             return Ok(Err(Refusal::NoSuchRole));
         };
         let done = transact!(self, &[], |tx| {
-            let locked = sqlx::query(&format!(
-                "SELECT 1 FROM ram_roles WHERE tenant_id = $1 AND name = $2{}",
-                tx.locking("UPDATE")
-            ))
-            .bind(tenant_id)
-            .bind(&role.name)
-            .fetch_optional(&mut *tx.tx)
-            .await?;
-            if locked.is_none() {
-                return Ok(Err(Refusal::NoSuchRole));
+            let grantee = Grantee::Role(&role.name);
+            if let Err(refusal) = grantee_exists(tx, tenant_id, grantee).await? {
+                return Ok(Err(refusal));
             }
-            let policies = sqlx::query(
-                "SELECT 1 FROM ram_attachments WHERE tenant_id = $1 AND principal_type = 'Role' AND principal_name = $2",
-            )
-            .bind(tenant_id)
-            .bind(&role.name)
-            .fetch_optional(&mut *tx.tx)
-            .await?;
-            if policies.is_some() {
+            if holds_policies(tx, tenant_id, grantee).await? {
                 return Ok(Err(Refusal::RoleHasPolicies));
             }
             for statement in [
@@ -1282,7 +1241,41 @@ impl Store {
     }
 }
 
-/// Whether the user or role exists, inside a transaction.
+/// Whether any policy is attached to the user or role.
+async fn holds_policies(
+    tx: &mut crate::WriteTx<'_>,
+    tenant_id: &str,
+    grantee: Grantee<'_>,
+) -> Result<bool, StoreError> {
+    let row = sqlx::query(
+        "SELECT 1 FROM ram_attachments WHERE tenant_id = $1 AND principal_type = $2 AND principal_name = $3",
+    )
+    .bind(tenant_id)
+    .bind(grantee.kind())
+    .bind(grantee.name())
+    .fetch_optional(&mut *tx.tx)
+    .await?;
+    Ok(row.is_some())
+}
+
+/// Whether the custom policy exists, its row locked until the transaction ends.
+async fn custom_policy_exists(
+    tx: &mut crate::WriteTx<'_>,
+    tenant_id: &str,
+    name: &str,
+) -> Result<bool, StoreError> {
+    let row = sqlx::query(&format!(
+        "SELECT 1 FROM ram_policies WHERE tenant_id = $1 AND name = $2{}",
+        tx.locking("UPDATE")
+    ))
+    .bind(tenant_id)
+    .bind(name)
+    .fetch_optional(&mut *tx.tx)
+    .await?;
+    Ok(row.is_some())
+}
+
+/// Whether the user or role exists, its row locked until the transaction ends.
 async fn grantee_exists(
     tx: &mut crate::WriteTx<'_>,
     tenant_id: &str,
