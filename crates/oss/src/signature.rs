@@ -75,10 +75,15 @@ impl Request<'_> {
 
     /// The query's parameters, decoded, in order.
     pub fn params(&self) -> Vec<(String, String)> {
-        query_pairs(self.query)
-            .map(|(k, v)| (decode(k), decode(v)))
-            .collect()
+        query_params(self.query)
     }
+}
+
+/// A query string's parameters, decoded, in order.
+pub fn query_params(query: &str) -> Vec<(String, String)> {
+    query_pairs(query)
+        .map(|(k, v)| (decode(k), decode(v)))
+        .collect()
 }
 
 fn query_pairs(query: &str) -> impl Iterator<Item = (&str, &str)> {

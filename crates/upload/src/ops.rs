@@ -38,15 +38,17 @@ pub async fn handle(State(state): State<UploadState>, request: Request) -> Respo
     let source_ip = web::client_ip(&request)
         .map(|ip| ip.to_string())
         .unwrap_or_default();
-    let action = operation(request.method(), request.uri().query().unwrap_or(""));
+    let params = oss::signature::query_params(request.uri().query().unwrap_or(""));
+    let operation = Operation::of(request.method(), &params);
     let mut trail = Trail::default();
-    let result = serve(&state, request, &mut trail).await;
+    let result = serve(&state, request, operation, &params, &mut trail).await;
     let code = match &result {
         Ok(_) => "OK".to_string(),
         Err(error) => error.code.to_string(),
     };
     // Writes whatever they answered, and every refusal; reads that succeed are not kept.
-    let keep = result.is_err() || !matches!(action, "GetObject" | "HeadObject");
+    let keep =
+        result.is_err() || !matches!(operation, Operation::GetObject | Operation::HeadObject);
     if let (true, Some(principal)) = (keep, trail.principal) {
         state
             .grants
@@ -55,7 +57,7 @@ pub async fn handle(State(state): State<UploadState>, request: Request) -> Respo
                 tenant_id: trail.tenant_id,
                 principal,
                 source_ip,
-                action,
+                action: operation.name(),
                 object: trail.object,
                 code,
                 request_id: id.as_str().to_string(),
@@ -87,23 +89,49 @@ struct Trail {
     object: String,
 }
 
-/// OSS's name of the operation a method and query ask for.
-fn operation(method: &Method, query: &str) -> &'static str {
-    let has = |name: &str| {
-        query
-            .split('&')
-            .any(|pair| pair == name || pair.starts_with(&format!("{name}=")))
-    };
-    match (method, has("uploadId"), has("uploads")) {
-        (&Method::PUT, false, _) => "PutObject",
-        (&Method::PUT, true, _) => "UploadPart",
-        (&Method::POST, false, true) => "InitiateMultipartUpload",
-        (&Method::POST, true, _) => "CompleteMultipartUpload",
-        (&Method::DELETE, true, _) => "AbortMultipartUpload",
-        (&Method::DELETE, false, _) => "DeleteObject",
-        (&Method::HEAD, _, _) => "HeadObject",
-        (&Method::GET, _, _) => "GetObject",
-        _ => "Unsupported",
+/// What a request asks for, by its method and query (`uploadId`, `uploads`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Operation {
+    PutObject,
+    UploadPart,
+    InitiateMultipartUpload,
+    CompleteMultipartUpload,
+    AbortMultipartUpload,
+    DeleteObject,
+    HeadObject,
+    GetObject,
+    Unsupported,
+}
+
+impl Operation {
+    fn of(method: &Method, params: &[(String, String)]) -> Operation {
+        let has = |name: &str| params.iter().any(|(k, _)| k == name);
+        match (method, has("uploadId"), has("uploads")) {
+            (&Method::PUT, false, _) => Operation::PutObject,
+            (&Method::PUT, true, _) => Operation::UploadPart,
+            (&Method::POST, false, true) => Operation::InitiateMultipartUpload,
+            (&Method::POST, true, _) => Operation::CompleteMultipartUpload,
+            (&Method::DELETE, true, _) => Operation::AbortMultipartUpload,
+            (&Method::DELETE, false, _) => Operation::DeleteObject,
+            (&Method::HEAD, false, _) => Operation::HeadObject,
+            (&Method::GET, false, _) => Operation::GetObject,
+            _ => Operation::Unsupported,
+        }
+    }
+
+    /// OSS's name of it, as the audit trail records it.
+    fn name(self) -> &'static str {
+        match self {
+            Operation::PutObject => "PutObject",
+            Operation::UploadPart => "UploadPart",
+            Operation::InitiateMultipartUpload => "InitiateMultipartUpload",
+            Operation::CompleteMultipartUpload => "CompleteMultipartUpload",
+            Operation::AbortMultipartUpload => "AbortMultipartUpload",
+            Operation::DeleteObject => "DeleteObject",
+            Operation::HeadObject => "HeadObject",
+            Operation::GetObject => "GetObject",
+            Operation::Unsupported => "Unsupported",
+        }
     }
 }
 
@@ -135,6 +163,8 @@ fn now_ms() -> i64 {
 async fn serve(
     state: &UploadState,
     request: Request,
+    operation: Operation,
+    params: &[(String, String)],
     trail: &mut Trail,
 ) -> Result<Response, OssError> {
     let (parts, body) = request.into_parts();
@@ -164,13 +194,14 @@ async fn serve(
     let now = now_ms();
     let grant = auth::authorise(state, &signed, now).await?;
     trail.tenant_id = Some(grant.tenant_id.clone());
-    let params = signed.params();
     let param = |name: &str| {
         params
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     };
+    // Present whenever the operation is one of the multipart ones that take it.
+    let upload_id = param("uploadId").unwrap_or_default();
     let op = Op {
         state,
         grant: &grant,
@@ -179,9 +210,9 @@ async fn serve(
         signed: &signed,
         now,
     };
-    match (&parts.method, param("uploadId"), param("uploads")) {
-        (&Method::PUT, None, _) => op.put(body).await,
-        (&Method::PUT, Some(upload_id), _) => {
+    match operation {
+        Operation::PutObject => op.put(body).await,
+        Operation::UploadPart => {
             let number = param("partNumber")
                 .and_then(|n| n.parse::<u32>().ok())
                 .filter(|n| (1..=MAX_PARTS).contains(n))
@@ -192,13 +223,13 @@ async fn serve(
                 })?;
             op.upload_part(upload_id, number, body).await
         }
-        (&Method::POST, None, Some(_)) => op.initiate().await,
-        (&Method::POST, Some(upload_id), _) => op.complete(upload_id, body).await,
-        (&Method::DELETE, Some(upload_id), _) => op.abort(upload_id).await,
-        (&Method::DELETE, None, _) => op.delete().await,
-        (&Method::HEAD, None, _) => op.head().await,
-        (&Method::GET, None, _) => op.get().await,
-        _ => Err(OssError::method_not_allowed()),
+        Operation::InitiateMultipartUpload => op.initiate().await,
+        Operation::CompleteMultipartUpload => op.complete(upload_id, body).await,
+        Operation::AbortMultipartUpload => op.abort(upload_id).await,
+        Operation::DeleteObject => op.delete().await,
+        Operation::HeadObject => op.head().await,
+        Operation::GetObject => op.get().await,
+        Operation::Unsupported => Err(OssError::method_not_allowed()),
     }
 }
 
