@@ -2,8 +2,9 @@
 //! and every call refused before its action ran (authentication, authorisation) that names a
 //! key. Only ids: the principal is the access key id, resources the ids the request named.
 
-use pop::FlatParams;
 use store::audit::AuditEntry;
+
+use crate::resources::Touched;
 
 /// Most resource ids kept of one call.
 const MAX_RESOURCES: usize = 100;
@@ -29,12 +30,9 @@ pub(crate) fn changes_state(action: &str) -> bool {
     !read || action == "GetOssStsToken"
 }
 
-/// The resource ids among a request's parameters (see [`crate::resources::touched`]).
-pub(crate) fn resources(params: &FlatParams) -> Vec<String> {
-    let mut out: Vec<String> = crate::resources::touched(params)
-        .into_iter()
-        .map(|resource| resource.id)
-        .collect();
+/// The ids of the resources a request names (see [`crate::resources::touched`]).
+pub(crate) fn resources(touched: &[Touched]) -> Vec<String> {
+    let mut out: Vec<String> = touched.iter().map(|resource| resource.id.clone()).collect();
     out.sort();
     out.dedup();
     out.truncate(MAX_RESOURCES);
@@ -73,6 +71,8 @@ impl Draft {
 
 #[cfg(test)]
 mod tests {
+    use pop::FlatParams;
+
     use super::*;
 
     #[test]
@@ -92,7 +92,7 @@ mod tests {
             params.insert(k, v);
         }
         assert_eq!(
-            resources(&params),
+            resources(&crate::resources::touched(&params)),
             ["T1", "ecd-1", "ecd-2", "ecd-3", "mt-1", "mt-2"]
         );
     }

@@ -13,12 +13,13 @@ use ram::{Context, Decision, Policy, Request};
 use store::ram::{Attachment, Grantee, PolicyKind};
 use store::tenants::{AccessKey, KeyPrincipal};
 
+use crate::AppState;
 use crate::actions::ActionEntry;
 use crate::context::Facts;
 use crate::diagnosis::{Diagnosis, MatchedPolicy};
 use crate::errors::{self, store_failure};
 use crate::principal::Principal;
-use crate::{AppState, resources};
+use crate::resources::{self, Touched};
 
 /// How long policies read for a principal are used before they are read again, when no write
 /// of this process changed RAM (writes of other replicas show within this time).
@@ -135,6 +136,7 @@ pub(crate) async fn authorize(
     key: &AccessKey,
     entry: &ActionEntry,
     params: &FlatParams,
+    touched: &[Touched],
     facts: Facts,
 ) -> Result<(), ApiError> {
     let Some(principal) = Principal::of(key) else {
@@ -145,7 +147,7 @@ pub(crate) async fn authorize(
         return Ok(());
     }
     let action = entry.ram_action();
-    let resources = resources::arns(entry, params, &key.tenant_id);
+    let resources = resources::arns(entry, params, touched, &key.tenant_id);
     check(state, &principal, &action, &resources, facts).await
 }
 

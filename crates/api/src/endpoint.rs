@@ -18,7 +18,7 @@ use crate::actions;
 use crate::errors::{self, store_failure};
 use crate::response::failure_error;
 use crate::{AppState, Ctx, MAX_BODY_BYTES, response};
-use crate::{audit, authorize};
+use crate::{audit, authorize, resources};
 
 /// The product code errors name before the action (and so its product) is known.
 const UNKNOWN_PRODUCT: &str = "amc";
@@ -241,13 +241,14 @@ async fn handle(
     // The parameters only: a V2 canonical query and string to sign are as large as the body,
     // and need not live while the action runs.
     let params = signed.into_params();
-    draft.resources = audit::resources(&params);
+    let touched = resources::touched(&params);
+    draft.resources = audit::resources(&touched);
     let facts = crate::context::Facts {
         source_ip,
         secure_transport,
         now,
     };
-    authorize::authorize(&state, &key, &entry.entry, &params, facts)
+    authorize::authorize(&state, &key, &entry.entry, &params, &touched, facts)
         .await
         .map_err(fail)?;
     draft.reached_action = true;

@@ -78,7 +78,12 @@ pub(crate) fn touched(params: &FlatParams) -> Vec<Touched> {
 /// request names, `acs:<service>:<region>:<account>:<type>/<id>`, or, for a call naming none
 /// (lists, creations), the account's whole service `acs:<service>:<region>:<account>:*`. The
 /// region is the request's `RegionId`, `*` without one; RAM's ARNs have none.
-pub(crate) fn arns(entry: &ActionEntry, params: &FlatParams, account: &str) -> Vec<String> {
+pub(crate) fn arns(
+    entry: &ActionEntry,
+    params: &FlatParams,
+    touched: &[Touched],
+    account: &str,
+) -> Vec<String> {
     let service = entry.ram_service();
     let region = match service {
         "ram" | "sts" => "",
@@ -87,10 +92,10 @@ pub(crate) fn arns(entry: &ActionEntry, params: &FlatParams, account: &str) -> V
             .filter(|r| !r.is_empty())
             .unwrap_or("*"),
     };
-    let mut out: Vec<String> = touched(params)
-        .into_iter()
+    let mut out: Vec<String> = touched
+        .iter()
         .map(|resource| match resource.kind.as_str() {
-            "arn" => resource.id,
+            "arn" => resource.id.clone(),
             // Roles are RAM's, whichever action names one; their ARNs are lower-cased.
             "role" => ram::arn::role_arn(account, &resource.id),
             kind => {
