@@ -101,13 +101,10 @@ pub async fn enroll_token(args: EnrollTokenArgs) -> anyhow::Result<()> {
             .saturating_mul(3_600_000)
     });
     let issued = domain::secrets::issue(domain::secrets::ENROLMENT_PREFIX, &mut rand::rngs::OsRng);
-    let mut named = vec![issued.id.clone()];
-    named.extend(runtime_id.clone());
-    record_admin(&store, Some(&tenant_id), "CreateEnrollToken", named).await;
     store
         .create_enrolment(&Enrolment {
             id: issued.id.clone(),
-            tenant_id,
+            tenant_id: tenant_id.clone(),
             runtime_id: runtime_id.clone(),
             secret_hash: issued.secret_hash,
             expires_at,
@@ -116,6 +113,10 @@ pub async fn enroll_token(args: EnrollTokenArgs) -> anyhow::Result<()> {
             created_at: now,
         })
         .await?;
+    // Recorded once the token exists: a failed command leaves no row.
+    let mut named = vec![issued.id.clone()];
+    named.extend(runtime_id.clone());
+    record_admin(&store, Some(&tenant_id), "CreateEnrollToken", named).await;
     match &runtime_id {
         Some(runtime) => eprintln!("One-time enrolment token for {runtime} (id {}):", issued.id),
         None => eprintln!("Enrolment secret for new hosts (id {}):", issued.id),
